@@ -1,0 +1,3 @@
+from bocho.cli import main
+
+raise SystemExit(main())

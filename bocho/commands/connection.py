@@ -1,0 +1,168 @@
+"""Connection commands: PING, ECHO, QUIT, SELECT, AUTH, HELLO, RESET."""
+
+from __future__ import annotations
+
+import hmac
+
+from bocho import REDIS_VERSION, resp
+from bocho.commands import command
+from bocho.errors import WRONGPASS, CommandError, wrong_args
+from bocho.util import parse_int
+
+CONN = "connection"
+
+
+@command("ping", -1, "fast sentinel", group=CONN, acl=("connection",),
+         summary="Ping the server")
+def ping(c, argv):
+    if len(argv) > 2:
+        raise wrong_args("ping")
+    if c.resp == 2 and (c.channels or c.patterns or c.shard_channels):
+        msg = argv[1] if len(argv) == 2 else b""
+        return b"*2\r\n$4\r\npong\r\n" + resp.bulk(msg)
+    if len(argv) == 2:
+        return resp.bulk(argv[1])
+    return resp.PONG
+
+
+@command("echo", 2, "fast", group=CONN, acl=("connection",), summary="Echo the given string")
+def echo(c, argv):
+    return resp.bulk(argv[1])
+
+
+@command("quit", -1, "allow_busy noscript loading stale fast no_auth", group=CONN,
+         acl=("connection",), summary="Close the connection")
+def quit_(c, argv):
+    c.out.append(resp.OK)
+    c.flush()
+    c.close()
+    return None
+
+
+@command("select", 2, "loading stale fast", group=CONN, acl=("connection",),
+         summary="Change the selected database for the current connection")
+def select(c, argv):
+    try:
+        dbid = int(argv[1])
+    except ValueError:
+        raise CommandError(b"ERR value is not an integer or out of range") from None
+    srv = c.server
+    if srv.config["cluster-enabled"] and dbid != 0:
+        raise CommandError(b"ERR SELECT is not allowed in cluster mode")
+    if not 0 <= dbid < len(srv.dbs):
+        raise CommandError(b"ERR DB index is out of range")
+    c.select(dbid)
+    return resp.OK
+
+
+def check_password(c, user: bytes, password: bytes) -> bool:
+    """Authenticate against the default user (ACL users are a later issue)."""
+    srv = c.server
+    if user.lower() != b"default":
+        return False
+    need = srv.requirepass.encode()
+    if not need:
+        return True  # nopass
+    return hmac.compare_digest(need, password)
+
+
+def auth_ok(c) -> None:
+    c.authenticated = True
+    c.user = b"default"
+    c.update_slow()
+
+
+@command("auth", -2, "noscript loading stale fast no_auth allow_busy", group=CONN,
+         acl=("connection",), summary="Authenticate to the server")
+def auth(c, argv):
+    if len(argv) > 3:
+        raise CommandError(b"ERR syntax error")
+    srv = c.server
+    if len(argv) == 2:
+        if not srv.requirepass:
+            raise CommandError(
+                b"ERR AUTH <password> called without any password configured for the default "
+                b"user. Are you sure your configuration is correct?")
+        user, pw = b"default", argv[1]
+    else:
+        user, pw = argv[1], argv[2]
+    if check_password(c, user, pw):
+        auth_ok(c)
+        return resp.OK
+    raise CommandError(WRONGPASS)
+
+
+@command("hello", -1, "noscript loading stale fast no_auth allow_busy", group=CONN,
+         acl=("connection",), since="6.0.0",
+         summary="Handshake with the server, optionally switching protocol")
+def hello(c, argv):
+    ver = c.resp
+    i = 1
+    if len(argv) > 1:
+        try:
+            ver = int(argv[1])
+        except ValueError:
+            raise CommandError(b"ERR Protocol version is not an integer or out of range") from None
+        if ver < 2 or ver > 3:
+            raise CommandError(b"NOPROTO unsupported protocol version")
+        i = 2
+    name = None
+    while i < len(argv):
+        opt = argv[i].lower()
+        more = len(argv) - i - 1
+        if opt == b"auth" and more >= 2:
+            if not check_password(c, argv[i + 1], argv[i + 2]):
+                raise CommandError(WRONGPASS)
+            auth_ok(c)
+            i += 3
+        elif opt == b"setname" and more >= 1:
+            from bocho.commands.client_cmds import validate_name
+            name = argv[i + 1]
+            validate_name(name)
+            i += 2
+        else:
+            raise CommandError(b"ERR Syntax error in HELLO option '%s'" % argv[i])
+    if not c.authenticated:
+        raise CommandError(b"NOAUTH HELLO must be called with the client already "
+                           b"authenticated, otherwise the HELLO <proto> AUTH <user> <pass> "
+                           b"option can be used to authenticate the client and select the "
+                           b"RESP protocol version at the same time")
+    if name is not None:
+        c.name = name
+    c.resp = ver
+    c.update_slow()
+    srv = c.server
+    return resp.encode({
+        "server": "redis",
+        "version": REDIS_VERSION,
+        "proto": ver,
+        "id": c.id,
+        "mode": "cluster" if srv.config["cluster-enabled"] else "standalone",
+        "role": "replica" if srv.role == "slave" else "master",
+        "modules": [],
+    }, ver)
+
+
+@command("reset", 1, "noscript loading stale fast no_auth allow_busy", group=CONN,
+         acl=("connection",), since="6.2.0", summary="Reset the connection")
+def reset(c, argv):
+    srv = c.server
+    for hook in RESET_HOOKS:
+        hook(c)
+    c.select(0)
+    c.resp = 2
+    c.name = b""
+    c.reply_mode = 0
+    c.flags &= ~(1 | 64 | 128)  # monitor, no-evict, no-touch
+    if c in srv.monitors:
+        srv.monitors.remove(c)
+        srv.update_slow()
+    c.authenticated = not srv.requirepass
+    c.update_slow()
+    return b"+RESET\r\n"
+
+
+# Modules with per-client state (MULTI, pub/sub, tracking) register how RESET clears it.
+RESET_HOOKS: list = []
+
+__all__ = ["parse_int"]

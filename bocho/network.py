@@ -1,0 +1,587 @@
+"""Client connections: the asyncio Protocol that parses requests with hiredis, dispatches
+them through the command table and writes the replies of a whole batch at once.
+
+The fast path (data_received -> process_input) handles a command with one dict lookup,
+one arity test and one flag test. Everything that applies only sometimes (AUTH needed,
+MULTI, CLIENT REPLY OFF, pause, maxmemory, MONITOR, propagation, unknown commands,
+subcommands) goes through Client.call(), the full version of Redis's processCommand()
++ call(); a server- or client-level `slow` flag sends every command there."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from time import perf_counter_ns
+from typing import TYPE_CHECKING, Any
+
+import hiredis
+
+from bocho import log, resp
+from bocho.commands import (
+    ADMIN, ALLOW_BUSY, DENYOOM, NO_AUTH, NO_MULTI, PUBSUB, SKIP_MONITOR, TABLE, WRITE,
+    Command, lookup,
+)
+from bocho.errors import NOAUTH, CommandError, wrong_args
+
+if TYPE_CHECKING:
+    from bocho.server import Server
+
+INLINE_MAX = 64 * 1024
+MULTIBULK_MAX = 1024 * 1024
+UNAUTH_MULTIBULK_MAX = 10
+UNAUTH_BULK_MAX = 16384
+
+# client flags (CLIENT LIST flags=)
+F_MONITOR = 1
+F_PUBSUB = 2
+F_MULTI = 4
+F_REPLICA = 8
+F_MASTER = 16
+F_BLOCKED = 32
+F_NO_EVICT = 64
+F_NO_TOUCH = 128
+F_CLOSE_ASAP = 256
+F_UNIX = 512
+F_READONLY = 1024
+F_TRACKING = 2048
+F_DIRTY_CAS = 4096
+
+REPLY_ON, REPLY_OFF, REPLY_SKIP_NEXT, REPLY_SKIP = 0, 1, 2, 3
+
+_EXEC_LIKE = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
+# allowed in RESP2 subscribed mode
+_PUBSUB_OK = {b"subscribe", b"ssubscribe", b"unsubscribe", b"sunsubscribe", b"psubscribe",
+              b"punsubscribe", b"ping", b"quit", b"reset"}
+
+
+class Client(asyncio.Protocol):
+    __slots__ = (
+        "server", "id", "transport", "reader", "out", "db", "resp", "name", "lib_name",
+        "lib_ver", "authenticated", "user", "flags", "multi", "multi_error", "dirty_cas",
+        "watched_keys", "reply_mode", "slow", "blocked", "closing", "addr", "laddr",
+        "ctime", "last_io", "argv", "cmd", "prop", "inline_buf", "pending_argv",
+        "tail", "channels", "patterns", "shard_channels", "obuf_class", "obuf_soft_since",
+        "net_in", "net_out", "unix", "peer_ip", "fd", "block_state", "tracking",
+        "lastcmd", "pause_pending", "io_paused", "current", "_write", "qbuf_peak",
+    )
+
+    def __init__(self, server: "Server", unix: bool = False) -> None:
+        self.server = server
+        self.id = server.next_client_id()
+        self.transport: Any = None
+        self.reader = hiredis.Reader()
+        self.out: list[bytes] = []
+        self.db = server.dbs[0]
+        self.resp = 2
+        self.name = b""
+        self.lib_name = b""
+        self.lib_ver = b""
+        self.authenticated = not server.requirepass
+        self.user = b"default"
+        self.flags = F_UNIX if unix else 0
+        self.unix = unix
+        self.multi: list | None = None
+        self.multi_error = False
+        self.dirty_cas = False
+        self.watched_keys: list = []
+        self.reply_mode = REPLY_ON
+        self.blocked = False
+        self.closing = False
+        self.addr = "?:0"
+        self.laddr = "?:0"
+        self.peer_ip = ""
+        self.fd = -1
+        self.ctime = server.unixtime
+        self.last_io = server.unixtime
+        self.argv: list[bytes] = []
+        self.cmd: Command | None = None
+        self.lastcmd = "NULL"
+        self.prop: list[list[bytes]] | None = None
+        self.inline_buf: bytes | None = None
+        self.pending_argv: list[bytes] | None = None
+        self.tail = b""
+        self.channels: set[bytes] = set()
+        self.patterns: set[bytes] = set()
+        self.shard_channels: set[bytes] = set()
+        self.obuf_class = "normal"
+        self.obuf_soft_since = 0
+        self.net_in = 0
+        self.net_out = 0
+        self.block_state: Any = None
+        self.tracking: Any = None
+        self.pause_pending = False
+        self.io_paused = False
+        self.current = False
+        self.qbuf_peak = 0
+        self.slow = False
+        self.update_slow()
+
+    # -- state ---------------------------------------------------------------------------
+
+    def update_slow(self) -> None:
+        """Recompute whether this client's commands must take the full path."""
+        self.slow = (not self.authenticated or self.multi is not None
+                     or self.reply_mode != REPLY_ON or bool(self.flags & (F_PUBSUB | F_MONITOR))
+                     or self.resp == 2 and bool(self.channels or self.patterns or self.shard_channels))
+
+    def select(self, dbid: int) -> None:
+        self.db = self.server.dbs[dbid]
+
+    # -- asyncio callbacks ---------------------------------------------------------------
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        self._write = transport.write
+        srv = self.server
+        sock = transport.get_extra_info("socket")
+        if self.unix:
+            self.addr = f"{srv.config['unixsocket']}:0"
+            self.laddr = self.addr
+            self.peer_ip = "unix"
+        else:
+            peer = transport.get_extra_info("peername") or ("?", 0)
+            local = transport.get_extra_info("sockname") or ("?", 0)
+            self.peer_ip = peer[0]
+            self.addr = _fmt_addr(peer)
+            self.laddr = _fmt_addr(local)
+            if sock is not None:
+                try:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    ka = srv.config["tcp-keepalive"]
+                    if ka > 0:
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, ka)
+                        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(1, ka // 3))
+                        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+                except OSError:
+                    pass
+        if sock is not None:
+            try:
+                self.fd = sock.fileno()
+            except OSError:
+                pass
+        if len(srv.clients) >= srv.config["maxclients"]:
+            srv.stat_rejected_conn += 1
+            transport.write(b"-ERR max number of clients reached\r\n")
+            transport.close()
+            self.closing = True
+            return
+        if (srv.config["protected-mode"] and not srv.requirepass and not self.unix
+                and not _is_loopback(self.peer_ip)):
+            transport.write(PROTECTED_MODE_ERROR)
+            transport.close()
+            self.closing = True
+            srv.stat_rejected_conn += 1
+            return
+        srv.clients[self.id] = self
+        srv.stat_numconnections += 1
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        self.server.client_gone(self)
+
+    def pause_writing(self) -> None:  # transport buffer above its high-water mark
+        pass
+
+    def resume_writing(self) -> None:
+        pass
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        self.net_in += len(data)
+        self.last_io = self.server.unixtime
+        reader = self.reader
+        if self.inline_buf is not None or (data[0] != 42 and not reader.len()):
+            data = self.process_inline(data)
+            if not data:
+                if self.server.pending_writes:
+                    self.server.flush_pending()
+                return
+        reader.feed(data)
+        if not self.blocked:
+            self.process_input()
+        if reader.len() and not self.closing:
+            self.check_query_limits(data)
+        if self.server.pending_writes:
+            self.server.flush_pending()
+
+    # -- input ---------------------------------------------------------------------------
+
+    def process_input(self) -> None:
+        """Run every complete command in the reader, then write all replies at once."""
+        reader = self.reader
+        out = self.out
+        srv = self.server
+        table = TABLE
+        gets = reader.gets
+        self.current = True
+        t0 = perf_counter_ns()
+        try:
+            if self.pending_argv is not None:
+                argv, self.pending_argv = self.pending_argv, None
+                self.call(argv)
+                t0 = perf_counter_ns()
+            while not self.blocked:
+                try:
+                    argv = gets()
+                except hiredis.ProtocolError as e:
+                    self.protocol_error(str(e))
+                    return
+                if argv is False:
+                    break
+                if type(argv) is not list or not argv:
+                    if type(argv) is not list:
+                        self.protocol_error("expected '*', got something else")
+                        return
+                    continue
+                cmd = table.get(argv[0])
+                n = len(argv)
+                if cmd is None or srv.slow or self.slow or cmd.handler is None:
+                    self.call(argv)
+                    t0 = perf_counter_ns()
+                    continue
+                a = cmd.arity
+                if n != a and (a > 0 or n < -a):
+                    self.call(argv)
+                    t0 = perf_counter_ns()
+                    continue
+                try:
+                    r = cmd.handler(self, argv)
+                    if r is not None:
+                        out.append(r)
+                except CommandError as e:
+                    out.append(e.reply())
+                    srv.count_error(e.msg)
+                    cmd.failed_calls += 1
+                t1 = perf_counter_ns()
+                d = t1 - t0
+                t0 = t1
+                cmd.calls += 1
+                cmd.usec += d
+                if d > srv.slowlog_ns:
+                    srv.slowlog_push(self, argv, d)
+        finally:
+            self.current = False
+        if self.closing:
+            return
+        if out:
+            self.flush()
+
+    def flush(self) -> None:
+        out = self.out
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
+        if self.closing:
+            return
+        self.net_out += len(data)
+        self._write(data)
+        if self.obuf_class is not None and self.server.obuf_limits_on:
+            self.check_output_limits()
+
+    def send(self, data: bytes) -> None:
+        """Queue an out-of-band reply (pub/sub message, MONITOR line, unblocked reply);
+        it leaves when the current event's work is done."""
+        if self.closing:
+            return
+        self.out.append(data)
+        if not self.current:
+            self.server.pending_writes.add(self)
+
+    def process_inline(self, data: bytes) -> bytes:
+        """Inline commands (telnet/nc). Returns the unconsumed rest (starting with '*')."""
+        buf = self.inline_buf + data if self.inline_buf else data
+        self.inline_buf = None
+        while buf and buf[0] != 42 and not self.closing:
+            nl = buf.find(b"\n")
+            if nl < 0:
+                if len(buf) > INLINE_MAX:
+                    self.protocol_error("too big inline request")
+                    return b""
+                self.inline_buf = buf
+                break
+            line = buf[:nl]
+            buf = buf[nl + 1:]
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            try:
+                argv = split_inline(line)
+            except ValueError:
+                self.protocol_error("unbalanced quotes in request")
+                return b""
+            if argv:
+                if self.blocked:
+                    self.inline_buf = None
+                    # rare: queue the raw line back as RESP so order is kept
+                    self.reader.feed(_as_resp(argv))
+                    continue
+                self.current = True
+                try:
+                    self.call(argv)
+                finally:
+                    self.current = False
+        if self.out and not self.closing:
+            self.flush()
+        return buf if buf and not self.closing else b""
+
+    def check_query_limits(self, data: bytes | None) -> None:
+        """Refuse oversized headers before their payload arrives, and enforce
+        client-query-buffer-limit (hiredis would otherwise buffer without bound)."""
+        srv = self.server
+        pending = self.reader.len()
+        if pending > self.qbuf_peak:
+            self.qbuf_peak = pending
+        if pending > srv.config["client-query-buffer-limit"]:
+            log.warning(f"Closing client that reached max query buffer length: {self.info_line()} "
+                        f"(qbuf initial bytes: {self.tail[:64]!r})")
+            srv.stat_client_qbuf_limit_disconnections += 1
+            self.close()
+            return
+        if data is not None and pending <= len(data):
+            head = data[len(data) - pending:]
+        else:
+            return
+        err = check_header(head, srv.config["proto-max-bulk-len"], self.authenticated)
+        if err:
+            self.protocol_error(err)
+
+    def protocol_error(self, what: str) -> None:
+        msg = what if what.startswith("Protocol error") else f"Protocol error: {what}"
+        log.verbose(f"{msg} from client: {self.info_line()}")
+        self.out.append(b"-ERR " + msg.encode() + b"\r\n")
+        srv = self.server
+        srv.count_error(b"ERR")
+        self.flush()
+        self.close()
+
+    def close(self) -> None:
+        if not self.closing:
+            self.closing = True
+            if self.out:
+                data = b"".join(self.out)
+                self.out.clear()
+                try:
+                    self._write(data)
+                except Exception:
+                    pass
+            if self.transport is not None:
+                self.transport.close()
+            self.server.client_gone(self)
+
+    def close_now(self) -> None:
+        """Drop the connection without flushing (output-buffer limit, CLIENT KILL)."""
+        if not self.closing:
+            self.closing = True
+            self.out.clear()
+            if self.transport is not None:
+                self.transport.abort()
+            self.server.client_gone(self)
+
+    # -- the full path -------------------------------------------------------------------
+
+    def call(self, argv: list) -> None:
+        """processCommand(): every check, then run, then account."""
+        srv = self.server
+        out = self.out
+        name = argv[0]
+        if type(name) is not bytes:
+            argv = [a if type(a) is bytes else str(a).encode() for a in argv]
+            name = argv[0]
+        cmd = lookup(name)
+        reply_mode = self.reply_mode
+        try:
+            if cmd is None:
+                raise CommandError(unknown_command_msg(argv))
+            if cmd.subcommands is not None and (cmd.handler is None or len(argv) > 1):
+                sub = cmd.subcommands.get(argv[1].lower()) if len(argv) > 1 else None
+                if sub is None:
+                    if cmd.handler is not None:
+                        pass
+                    elif len(argv) == 1:
+                        raise wrong_args(cmd.name)
+                    else:
+                        raise CommandError(
+                            "ERR unknown subcommand '%s'. Try %s HELP."
+                            % (argv[1].decode(errors="replace")[:128], cmd.name.upper()))
+                else:
+                    cmd = sub
+            if not cmd.arity_ok(len(argv)):
+                raise wrong_args(cmd.fullname)
+            if not self.authenticated and not cmd.flags & NO_AUTH:
+                raise CommandError(NOAUTH)
+            if self.multi is not None and name.lower() not in _EXEC_LIKE:
+                if cmd.flags & NO_MULTI:
+                    raise CommandError(f"ERR Command not allowed inside a transaction")
+                self.multi.append((cmd, argv))
+                out.append(resp.QUEUED)
+                return
+            if (self.resp == 2 and (self.channels or self.patterns or self.shard_channels)
+                    and name.lower() not in _PUBSUB_OK):
+                raise CommandError(
+                    "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+                    "QUIT / RESET are allowed in this context" % cmd.fullname)
+            if srv.slow:
+                if srv.check_paused(self, cmd, argv):
+                    return
+                if cmd.flags & DENYOOM and srv.maxmemory and srv.over_maxmemory(self):
+                    cmd.rejected_calls += 1
+                    raise CommandError(b"OOM command not allowed when used memory > 'maxmemory'.")
+            self.execute(cmd, argv)
+        except CommandError as e:
+            if self.multi is not None and cmd is not None and name.lower() not in _EXEC_LIKE:
+                self.multi_error = True
+            if cmd is not None:
+                cmd.rejected_calls += 1
+            srv.count_error(e.msg)
+            if reply_mode == REPLY_ON or self.reply_mode == REPLY_ON:
+                out.append(e.reply())
+            return
+        finally:
+            if reply_mode == REPLY_SKIP and self.reply_mode == REPLY_SKIP:
+                self.reply_mode = REPLY_ON
+                self.update_slow()
+        if reply_mode == REPLY_SKIP_NEXT:
+            self.reply_mode = REPLY_SKIP
+
+    def execute(self, cmd: Command, argv: list[bytes]) -> Any:
+        """call(): run a resolved command, time it, feed MONITOR, propagate writes.
+        Also used by EXEC for each queued command."""
+        srv = self.server
+        out = self.out
+        mark = len(out)
+        self.prop = None
+        dirty = srv.dirty
+        t0 = perf_counter_ns()
+        failed = False
+        try:
+            r = cmd.handler(self, argv)
+            if r is not None:
+                out.append(r)
+        except CommandError as e:
+            failed = True
+            out.append(e.reply())
+            srv.count_error(e.msg)
+            cmd.failed_calls += 1
+        d = perf_counter_ns() - t0
+        cmd.calls += 1
+        cmd.usec += d
+        self.lastcmd = cmd.fullname
+        if d > srv.slowlog_ns:
+            srv.slowlog_push(self, argv, d)
+        if srv.monitors and not cmd.flags & (SKIP_MONITOR | ADMIN):
+            srv.feed_monitors(self, argv)
+        if srv.dirty != dirty and not failed and srv.propagating:
+            if self.prop is not None:
+                for a in self.prop:
+                    srv.propagate(self.db.id, a)
+            else:
+                srv.propagate(self.db.id, argv)
+        if self.reply_mode != REPLY_ON and self.reply_mode != REPLY_SKIP_NEXT:
+            del out[mark:]
+        return failed
+
+    # -- output limits -------------------------------------------------------------------
+
+    def check_output_limits(self) -> None:
+        srv = self.server
+        hard, soft, secs = srv.obuf_limit(self)
+        if not hard and not soft:
+            return
+        size = self.transport.get_write_buffer_size()
+        over = False
+        if hard and size >= hard:
+            over = True
+        elif soft and size >= soft:
+            now = srv.unixtime
+            if not self.obuf_soft_since:
+                self.obuf_soft_since = now
+            elif now - self.obuf_soft_since >= secs:
+                over = True
+        else:
+            self.obuf_soft_since = 0
+        if over:
+            log.warning(f"Client {self.info_line()} scheduled to be closed ASAP for overcoming "
+                        f"of output buffer limits.")
+            srv.stat_client_outbuf_limit_disconnections += 1
+            self.close_now()
+
+    def info_line(self) -> str:
+        return self.server.client_info(self)
+
+
+def _fmt_addr(a: tuple) -> str:
+    host = a[0]
+    if ":" in host:
+        return f"{host}:{a[1]}"
+    return f"{host}:{a[1]}"
+
+
+def _is_loopback(ip: str) -> bool:
+    return ip.startswith("127.") or ip == "::1" or ip.startswith("::ffff:127.")
+
+
+def unknown_command_msg(argv: list[bytes]) -> str:
+    args = "".join("'%s' " % a.decode(errors="replace")[:128] for a in argv[1:])
+    return "ERR unknown command '%s', with args beginning with: %s" % (
+        argv[0].decode(errors="replace")[:128], args)
+
+
+def check_header(buf: bytes, max_bulk: int, authed: bool) -> str | None:
+    """Walk the headers of a partial RESP request; the error Redis would give, or None."""
+    if not buf or buf[0] != 42:
+        return None
+    nl = buf.find(b"\r\n")
+    if nl < 0:
+        return "too big mbulk count string" if len(buf) > INLINE_MAX else None
+    try:
+        n = int(buf[1:nl])
+    except ValueError:
+        return "invalid multibulk length"
+    if n > MULTIBULK_MAX or (not authed and n > UNAUTH_MULTIBULK_MAX):
+        return "invalid multibulk length" if authed else "unauthenticated multibulk length"
+    pos = nl + 2
+    while n > 0 and pos < len(buf):
+        if buf[pos] != 36:
+            return "expected '$', got '%s'" % chr(buf[pos])
+        nl = buf.find(b"\r\n", pos)
+        if nl < 0:
+            return "too big bulk count string" if len(buf) - pos > INLINE_MAX else None
+        try:
+            blen = int(buf[pos + 1:nl])
+        except ValueError:
+            return "invalid bulk length"
+        if blen < 0 or blen > max_bulk or (not authed and blen > UNAUTH_BULK_MAX):
+            return "invalid bulk length" if authed else "unauthenticated bulk length"
+        pos = nl + 2 + blen + 2
+        n -= 1
+    return None
+
+
+def split_inline(line: bytes) -> list[bytes]:
+    """sdssplitargs over bytes; ValueError on unbalanced quotes."""
+    if b'"' not in line and b"'" not in line:
+        return line.split()
+    from bocho.config import split_args
+    return [a.encode("latin-1") for a in split_args(line.decode("latin-1"))]
+
+
+def _as_resp(argv: list[bytes]) -> bytes:
+    return b"*%d\r\n" % len(argv) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in argv)
+
+
+PROTECTED_MODE_ERROR = (
+    b"-DENIED Redis is running in protected mode because protected mode is enabled and no "
+    b"password is set for the default user. In this mode connections are only accepted from "
+    b"the loopback interface. If you want to connect from external computers to Redis you "
+    b"may adopt one of the following solutions: 1) Just disable protected mode sending the "
+    b"command 'CONFIG SET protected-mode no' from the loopback interface by connecting to "
+    b"Redis from the same host the server is running, however MAKE SURE Redis is not "
+    b"publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change "
+    b"permanent. 2) Alternatively you can just disable the protected mode by editing the "
+    b"Redis configuration file, and setting the protected mode option to 'no', and then "
+    b"restarting the server. 3) If you started the server manually just for testing, "
+    b"restart it with the '--protected-mode no' option. 4) Set up an authentication "
+    b"password for the default user. NOTE: You only need to do one of the above things in "
+    b"order for the server to start accepting connections from the outside.\r\n")
+
+__all__ = ["Client", "ALLOW_BUSY", "PUBSUB", "WRITE"]

@@ -1,0 +1,534 @@
+"""The Server: databases, clients, the cron (hz), propagate(), statistics, start-up and
+shutdown. One instance per process; commands reach it as client.server."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import random
+import signal
+import socket
+import sys
+import time
+from typing import Any, Callable
+
+from bocho import REDIS_VERSION, __version__, clock, log, notify
+from bocho.config import Config, ConfigError
+from bocho.db import Database
+from bocho.network import F_MONITOR, Client
+
+
+class Server:
+    NOTIFY_EXPIRED = notify.EXPIRED
+    NOTIFY_EVICTED = notify.EVICTED
+
+    def __init__(self, config: Config, config_file: str | None = None,
+                 executable: str = "", argv: list[str] | None = None) -> None:
+        self.config = config
+        self.config_file = config_file
+        self.executable = executable
+        self.exec_argv = argv or []
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.dbs = [Database(self, i) for i in range(config["databases"])]
+        self.clients: dict[int, Client] = {}
+        self._next_id = 0
+        self.pending_writes: set[Client] = set()
+        self.monitors: list[Client] = []
+        self.servers: list[Any] = []
+        self.start_time = time.time()
+        self.start_mono = clock.monotonic_ms()
+        self.unixtime = int(self.start_time)
+        self.lruclock = self.unixtime
+        self.dirty = 0
+        self.lastsave = self.unixtime
+        self.run_id = os.urandom(20).hex()
+        self.shutdown_asap = False
+        self.exit_code = 0
+        self.stopped: asyncio.Future | None = None
+        # stats
+        self.stat_numconnections = 0
+        self.stat_rejected_conn = 0
+        self.stat_expiredkeys = 0
+        self.stat_expired_stale_perc = 0.0
+        self.stat_expired_time_cap_reached_count = 0
+        self.stat_expire_cycle_time_used = 0
+        self.stat_evictedkeys = 0
+        self.stat_evictedclients = 0
+        self.stat_keyspace_hits = 0
+        self.stat_keyspace_misses = 0
+        self.stat_total_error_replies = 0
+        self.stat_unexpected_error_replies = 0
+        self.stat_client_qbuf_limit_disconnections = 0
+        self.stat_client_outbuf_limit_disconnections = 0
+        self.stat_io_reads = 0
+        self.stat_net_in_closed = 0
+        self.stat_net_out_closed = 0
+        self.errorstats: dict[bytes, int] = {}
+        self.stat_total_eviction_exceeded_time = 0
+        # pause (CLIENT PAUSE)
+        self.pause_end = 0  # monotonic ms
+        self.pause_all = False
+        self.paused_clients: list[Client] = []
+        # propagation consumers: each a callable(dbid, argv)
+        self.propagate_hooks: list[Callable[[int, list[bytes]], None]] = []
+        self.propagating = False
+        self.propagate_db = -1
+        # cached config for the hot path
+        self.requirepass = ""
+        self.maxmemory = 0
+        self.slowlog_ns = 10_000_000
+        self.obuf_limits_on = False
+        self.lazyfree_lazy_expire = False
+        self.notify_flags = 0
+        self.slow = False
+        self.slowlog: list = []
+        self.slowlog_id = 0
+        self.latency_events: dict[str, Any] = {}
+        self.pubsub_channels: dict[bytes, dict[Client, None]] = {}
+        self.pubsub_patterns: dict[bytes, dict[Client, None]] = {}
+        # SAVE on shutdown; set by the persistence layer (RDB is a later issue)
+        self.save_hook: Callable[[], bool] | None = None
+        self.hooks_on_cron: list[Callable[[], None]] = []
+        self.debug_active_expire = True
+        self.cron_paused = False
+        self.loading = False
+        self.role = "master"
+        self.ops_samples: list[tuple[int, int]] = []
+        config.on_change = self.apply_config
+        for name in ("requirepass", "maxmemory", "maxmemory-policy", "slowlog-log-slower-than",
+                     "client-output-buffer-limit", "lazyfree-lazy-expire",
+                     "notify-keyspace-events", "loglevel"):
+            self.apply_config(name)
+
+    # -- small helpers used everywhere ---------------------------------------------------
+
+    def next_client_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def cmd_time_ms(self) -> int:
+        return clock.mstime()
+
+    def is_replica_of_master(self) -> bool:
+        return False
+
+    def current_client_no_touch(self) -> bool:
+        return False
+
+    def update_slow(self) -> None:
+        """Whether every command must take the full path (rare server states)."""
+        self.slow = bool(self.maxmemory or self.monitors or self.pause_end
+                         or self.propagating or self.loading)
+
+    def apply_config(self, name: str) -> None:
+        cfg = self.config
+        if name == "requirepass":
+            self.requirepass = cfg["requirepass"]
+        elif name == "maxmemory":
+            self.maxmemory = cfg["maxmemory"]
+            self.update_slow()
+        elif name == "maxmemory-policy":
+            self.set_lru_tracking(cfg["maxmemory-policy"].endswith(("lru", "lfu")))
+        elif name == "slowlog-log-slower-than":
+            v = cfg["slowlog-log-slower-than"]
+            self.slowlog_ns = v * 1000 if v >= 0 else 2**62
+        elif name == "client-output-buffer-limit":
+            self.obuf_limits_on = any(h or s for h, s, _ in cfg[name].values())
+        elif name == "lazyfree-lazy-expire":
+            self.lazyfree_lazy_expire = cfg[name]
+        elif name == "notify-keyspace-events":
+            try:
+                self.notify_flags = notify.parse_flags(cfg[name])
+            except KeyError:
+                raise ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmd'.") from None
+            if not self.notify_flags & (notify.KEYSPACE | notify.KEYEVENT):
+                self.notify_flags = 0
+        elif name in ("loglevel", "logfile"):
+            log.logger.configure(cfg["loglevel"], cfg["logfile"])
+        elif name == "port" and self.loop is not None:
+            self.rebind()
+        elif name == "dir":
+            try:
+                os.chdir(cfg["dir"])
+            except OSError as e:
+                raise ConfigError(e.strerror or str(e)) from None
+
+    def set_lru_tracking(self, on: bool) -> None:
+        for db in self.dbs:
+            if on and db.lru is None:
+                db.lru = {}
+            elif not on:
+                db.lru = None
+
+    def rebind(self) -> None:
+        raise ConfigError("Unable to listen on this port")
+
+    # -- errors, slowlog, monitor --------------------------------------------------------
+
+    def count_error(self, msg: bytes) -> None:
+        self.stat_total_error_replies += 1
+        sp = msg.find(b" ")
+        prefix = msg[:sp] if sp > 0 else msg
+        if len(self.errorstats) >= 128 and prefix not in self.errorstats:
+            prefix = b"ERRORSTATS_DISABLED"
+            return
+        self.errorstats[prefix] = self.errorstats.get(prefix, 0) + 1
+
+    def slowlog_push(self, c: Client, argv: list[bytes], ns: int) -> None:
+        from bocho.commands import lookup
+        cmd = lookup(argv[0])
+        if cmd is not None and cmd.flags & (1 << 10):  # SKIP_SLOWLOG
+            return
+        maxlen = self.config["slowlog-max-len"]
+        if maxlen <= 0:
+            return
+        args = argv[:32]
+        shown = []
+        for i, a in enumerate(args):
+            if i == 31 and len(argv) > 32:
+                shown.append(b"... (%d more arguments)" % (len(argv) - 31))
+                break
+            if len(a) > 128:
+                a = a[:128] + b"... (%d more bytes)" % (len(a) - 128)
+            shown.append(a)
+        self.slowlog.insert(0, (self.slowlog_id, self.unixtime, ns // 1000, shown,
+                                c.addr.encode(), c.name))
+        self.slowlog_id += 1
+        del self.slowlog[maxlen:]
+
+    def feed_monitors(self, c: Client, argv: list[bytes]) -> None:
+        t = time.time()
+        where = "lua" if c.id == 0 else (f"unix:{self.config['unixsocket']}" if c.unix else c.addr)
+        parts = [b'"%s"' % _repr(a) for a in argv]
+        line = b"+%.6f [%d %s] %s\r\n" % (t, c.db.id, where.encode(), b" ".join(parts))
+        for m in list(self.monitors):
+            if m is not c:
+                m.send(line)
+
+    # -- propagation ---------------------------------------------------------------------
+
+    def propagate(self, dbid: int, argv: list[bytes]) -> None:
+        """The one exit for writes: AOF, replication backlog and replicas hang off here."""
+        for hook in self.propagate_hooks:
+            hook(dbid, argv)
+
+    def propagate_internal(self, dbid: int, argv: list[bytes]) -> None:
+        """A write the server made on its own (lazy/active expiry, eviction)."""
+        self.dirty += 1
+        if self.propagating:
+            self.propagate(dbid, argv)
+
+    def add_propagate_hook(self, hook: Callable[[int, list[bytes]], None]) -> None:
+        self.propagate_hooks.append(hook)
+        self.propagating = True
+        self.update_slow()
+
+    # -- keyspace notifications ----------------------------------------------------------
+
+    def notify(self, etype: int, event: bytes, key: bytes, dbid: int) -> None:
+        flags = self.notify_flags
+        if not flags & etype:
+            return
+        from bocho.commands.pubsub import publish
+        if flags & notify.KEYSPACE:
+            publish(self, b"__keyspace@%d__:%s" % (dbid, key), event)
+        if flags & notify.KEYEVENT:
+            publish(self, b"__keyevent@%d__:%s" % (dbid, event), key)
+
+    # -- clients -------------------------------------------------------------------------
+
+    def client_gone(self, c: Client) -> None:
+        if self.clients.pop(c.id, None) is None:
+            return
+        self.stat_net_in_closed += c.net_in
+        self.stat_net_out_closed += c.net_out
+        self.pending_writes.discard(c)
+        if c.flags & F_MONITOR and c in self.monitors:
+            self.monitors.remove(c)
+            self.update_slow()
+        for hook in self.client_gone_hooks:
+            hook(c)
+
+    client_gone_hooks: list[Callable[[Client], None]] = []
+
+    def flush_pending(self) -> None:
+        while self.pending_writes:
+            c = self.pending_writes.pop()
+            if c.out and not c.closing:
+                c.flush()
+
+    def client_info(self, c: Client) -> str:
+        from bocho.commands.client_cmds import client_info_string
+        return client_info_string(self, c)
+
+    def obuf_limit(self, c: Client) -> tuple[int, int, int]:
+        cls = c.obuf_class or "normal"
+        return self.config["client-output-buffer-limit"].get(cls, (0, 0, 0))
+
+    def check_paused(self, c: Client, cmd: Any, argv: list[bytes]) -> bool:
+        """CLIENT PAUSE: hold this client's command until the pause ends."""
+        from bocho.commands.client_cmds import should_pause
+        if self.pause_end and should_pause(self, c, cmd, argv):
+            c.pending_argv = argv
+            c.blocked = True
+            self.paused_clients.append(c)
+            return True
+        return False
+
+    def over_maxmemory(self, c: Client) -> bool:
+        from bocho.evict import perform_evictions
+        return not perform_evictions(self)
+
+    # -- cron ----------------------------------------------------------------------------
+
+    async def cron(self) -> None:
+        """serverCron: hz times a second."""
+        from bocho.expire import active_expire_cycle
+        loop = asyncio.get_running_loop()
+        while not self.shutdown_asap:
+            hz = max(1, min(500, self.config["hz"]))
+            await asyncio.sleep(1.0 / hz)
+            if self.cron_paused:
+                continue
+            now = time.time()
+            self.unixtime = int(now)
+            self.lruclock = self.unixtime
+            try:
+                if self.pause_end and clock.monotonic_ms() >= self.pause_end:
+                    from bocho.commands.client_cmds import unpause
+                    unpause(self)
+                if self.debug_active_expire:
+                    active_expire_cycle(self, 1.0 / hz)
+                self.clients_cron()
+                for hook in self.hooks_on_cron:
+                    hook()
+                self.ops_samples.append((clock.monotonic_ms(), self.total_commands()))
+                del self.ops_samples[:-16]
+            except Exception as e:  # the cron must survive a bug in one of its parts
+                log.warning(f"cron error: {e!r}")
+        del loop
+
+    def clients_cron(self) -> None:
+        timeout = self.config["timeout"]
+        now = self.unixtime
+        for c in list(self.clients.values()):
+            if (timeout and now - c.last_io > timeout and not c.flags & (8 | 16 | 2)
+                    and not c.blocked and not (c.channels or c.patterns)):
+                log.verbose("Closing idle client")
+                c.close()
+                continue
+            if c.obuf_soft_since and self.obuf_limits_on and c.transport is not None:
+                c.check_output_limits()
+
+    def total_commands(self) -> int:
+        from bocho.commands import all_commands
+        n = 0
+        for cmd in all_commands():
+            n += cmd.calls
+            if cmd.subcommands:
+                for s in cmd.subcommands.values():
+                    n += s.calls
+        return n
+
+    def instantaneous_ops(self) -> int:
+        s = self.ops_samples
+        if len(s) < 2:
+            return 0
+        dt = s[-1][0] - s[0][0]
+        return int((s[-1][1] - s[0][1]) * 1000 / dt) if dt > 0 else 0
+
+    # -- start-up and shutdown -----------------------------------------------------------
+
+    def listen(self) -> bool:
+        loop = self.loop
+        assert loop is not None
+        cfg = self.config
+        port = cfg["port"]
+        backlog = cfg["tcp-backlog"]
+        ok_any = False
+        if port:
+            for addr in cfg["bind"]:
+                optional = addr.startswith("-")
+                host = addr[1:] if optional else addr
+                if host == "*":
+                    host = "0.0.0.0"
+                elif host == "::*":
+                    host = "::"
+                try:
+                    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+                    sock = socket.socket(fam, socket.SOCK_STREAM)
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    if fam == socket.AF_INET6:
+                        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                    sock.bind((host, port))
+                    sock.listen(backlog)
+                    sock.setblocking(False)
+                except OSError as e:
+                    try:
+                        sock.close()
+                    except Exception:
+                        pass
+                    if optional and e.errno in (97, 99, 22):  # unsupported family/address
+                        continue
+                    log.warning(f"Warning: Could not create server TCP listening socket "
+                                f"{addr}:{port}: bind: {e.strerror}")
+                    log.warning(f"Failed listening on port {port} (tcp), aborting.")
+                    return False
+                srv = loop.run_until_complete(
+                    loop.create_server(lambda: Client(self), sock=sock, backlog=backlog))
+                self.servers.append(srv)
+                ok_any = True
+        path = cfg["unixsocket"]
+        if path:
+            try:
+                if os.path.exists(path):
+                    os.unlink(path)
+                srv = loop.run_until_complete(
+                    loop.create_unix_server(lambda: Client(self, unix=True), path=path,
+                                            backlog=backlog))
+                perm = cfg["unixsocketperm"]
+                if perm:
+                    os.chmod(path, perm)
+                self.servers.append(srv)
+                ok_any = True
+                log.notice(f"The server is now ready to accept connections at {path}")
+            except OSError as e:
+                log.warning(f"Failed opening Unix socket: {e.strerror}")
+                return False
+        if not ok_any and port:
+            log.warning("Configured to not listen anywhere, exiting.")
+            return False
+        return True
+
+    def install_signals(self) -> None:
+        loop = self.loop
+        assert loop is not None
+        loop.add_signal_handler(signal.SIGTERM, self._on_signal, "SIGTERM")
+        loop.add_signal_handler(signal.SIGINT, self._on_signal, "SIGINT")
+
+    def _on_signal(self, name: str) -> None:
+        if self.shutdown_asap and name == "SIGINT":
+            log.warning("You insist... exiting now.")
+            os._exit(1)
+        log.warning(f"Received {name} scheduling shutdown...")
+        self.shutdown_asap = True
+        if self.stopped is not None and not self.stopped.done():
+            self.stopped.set_result(None)
+
+    def prepare_for_shutdown(self, nosave: bool = False, save: bool = False,
+                             now: bool = False, force: bool = False) -> bool:
+        """Redis's prepareForShutdown: True when the process may exit."""
+        log.warning("User requested shutdown...")
+        if save and not nosave:
+            if self.save_hook is None:
+                log.warning("Not saving: RDB persistence is not implemented yet.")
+            elif not self.save_hook():
+                if not force:
+                    log.warning("Error trying to save the DB, can't exit.")
+                    return False
+        pidfile = self.config["pidfile"]
+        if pidfile:
+            log.notice("Removing the pid file.")
+            try:
+                os.unlink(pidfile)
+            except OSError:
+                pass
+        path = self.config["unixsocket"]
+        if path:
+            log.notice("Removing the unix socket file.")
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        for srv in self.servers:
+            srv.close()
+        log.warning("Redis is now ready to exit, bye bye...")
+        return True
+
+    def request_stop(self) -> None:
+        self.shutdown_asap = True
+        if self.stopped is not None and not self.stopped.done():
+            self.stopped.set_result(None)
+
+    def run(self) -> int:
+        """Start listening and serve until shut down; returns the exit code."""
+        try:
+            import uvloop
+            loop = uvloop.new_event_loop()
+        except ImportError:
+            loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self.loop = loop
+        self.stopped = loop.create_future()
+        log.notice("Server initialized")
+        if not self.listen():
+            return 1
+        self.install_signals()
+        self.write_pidfile()
+        gc.freeze()
+        cron = loop.create_task(self.cron())
+        log.notice("Ready to accept connections")
+        while True:
+            loop.run_until_complete(self.stopped)
+            if self.prepare_for_shutdown(save=bool(self.config["save"]) and self.dirty > 0):
+                break
+            self.shutdown_asap = False
+            self.stopped = loop.create_future()
+        cron.cancel()
+        for c in list(self.clients.values()):
+            c.close()
+        return self.exit_code
+
+    def write_pidfile(self) -> None:
+        path = self.config["pidfile"]
+        if not path:
+            return
+        try:
+            with open(path, "w") as f:
+                f.write(f"{os.getpid()}\n")
+        except OSError as e:
+            log.warning(f"Failed to write PID file: {e.strerror}")
+
+
+def _repr(a: bytes) -> bytes:
+    """Quote an argument as Redis's sdscatrepr (MONITOR, SLOWLOG-free contexts)."""
+    out = bytearray()
+    for ch in a:
+        if ch == 0x5C:
+            out += b"\\\\"
+        elif ch == 0x22:
+            out += b'\\"'
+        elif ch == 0x0A:
+            out += b"\\n"
+        elif ch == 0x0D:
+            out += b"\\r"
+        elif ch == 0x09:
+            out += b"\\t"
+        elif ch == 0x07:
+            out += b"\\a"
+        elif ch == 0x08:
+            out += b"\\b"
+        elif 32 <= ch < 127:
+            out.append(ch)
+        else:
+            out += b"\\x%02x" % ch
+    return bytes(out)
+
+
+def banner(server: Server) -> str:
+    """The start-up banner. The TCL harness waits for ' PID: <pid>' in it."""
+    cfg = server.config
+    mode = "cluster" if cfg["cluster-enabled"] else "standalone"
+    return (
+        "\n"
+        f"    bocho {__version__}  (Redis {REDIS_VERSION} compatible) 64 bit\n"
+        f"    Running in {mode} mode\n"
+        f"    Port: {cfg['port']}\n"
+        f"    PID: {os.getpid()}\n"
+        "\n"
+        "    https://github.com/ (bocho: a Redis-compatible server in Python)\n\n"
+    )
+
+
+__all__ = ["Server", "banner", "random", "sys"]

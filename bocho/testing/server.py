@@ -1,0 +1,199 @@
+"""The one way to start a test server: a free loopback port, a private temp dir, config
+overrides, readiness by PING with a deadline, stop by PID, and the log at hand for
+failure messages. Works for bocho-server and, as an oracle, for Debian's redis-server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+READY_TIMEOUT = 20.0
+STOP_TIMEOUT = 10.0
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def bocho_command() -> list[str]:
+    return [sys.executable, "-m", "bocho"]
+
+
+class ServerProcess:
+    """A server process on 127.0.0.1:<free port> in its own temp dir.
+
+    `config` maps directive -> value (str, or list of str for several arguments) and is
+    passed as `--directive value ...`; `conf_file` text, if given, is written to
+    redis.conf in the dir and passed first, as redis-server takes it."""
+
+    def __init__(self, config: dict[str, Any] | None = None, binary: list[str] | str | None = None,
+                 conf_file: str | None = None, host: str = "127.0.0.1",
+                 port: int | None = None, dir: str | None = None, wait_ready: bool = True) -> None:
+        if binary is None:
+            self.command = bocho_command()
+        elif isinstance(binary, str):
+            self.command = [binary]
+        else:
+            self.command = list(binary)
+        self.config = dict(config or {})
+        self.conf_file = conf_file
+        self.host = host
+        self.port = port
+        self.own_dir = dir is None
+        self.dir = dir or tempfile.mkdtemp(prefix="bocho-test-")
+        self.wait_ready = wait_ready
+        self.proc: subprocess.Popen | None = None
+        self.log_path = os.path.join(self.dir, "stdout.log")
+        self.returncode: int | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def argv(self) -> list[str]:
+        args = list(self.command)
+        if self.conf_file is not None:
+            path = os.path.join(self.dir, "redis.conf")
+            with open(path, "w") as f:
+                f.write(self.conf_file)
+            args.append(path)
+        cfg = {"port": str(self.port), "bind": self.host, "dir": self.dir, "save": "",
+               "appendonly": "no", "enable-debug-command": "yes",
+               "enable-protected-configs": "yes"}
+        cfg.update(self.config)
+        for k, v in cfg.items():
+            args.append(f"--{k}")
+            if isinstance(v, (list, tuple)):
+                args.extend(str(x) for x in v)
+            else:
+                args.append(str(v))
+        return args
+
+    def start(self) -> "ServerProcess":
+        for _ in range(5):
+            if self.port is None or self.proc is not None:
+                self.port = free_port(self.host)
+            self.proc = None
+            log = open(self.log_path, "ab")
+            self.proc = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT,
+                                         cwd=self.dir, start_new_session=True)
+            log.close()
+            if not self.wait_ready:
+                return self
+            if self._wait_ready():
+                return self
+            if self.proc.poll() is None:
+                self.stop()
+                raise RuntimeError(f"server did not answer PING in {READY_TIMEOUT}s:\n{self.log()}")
+            if "already in use" not in self.log() and "Failed listening" not in self.log():
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
+        raise RuntimeError(f"no free port after retries:\n{self.log()}")
+
+    def _wait_ready(self) -> bool:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                return False
+            try:
+                with socket.create_connection((self.host, self.port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    data = s.recv(64)
+                    if data.startswith((b"+PONG", b"-NOAUTH", b"-LOADING")):
+                        return True
+            except OSError:
+                pass
+            time.sleep(0.02)
+        return False
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_exit(self, timeout: float = STOP_TIMEOUT) -> int | None:
+        """Wait for the process to exit on its own; its exit code, or None on timeout."""
+        if self.proc is None:
+            return self.returncode
+        try:
+            self.returncode = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        return self.returncode
+
+    def stop(self, sig: int = signal.SIGTERM) -> int | None:
+        """Stop by PID: the signal, then SIGKILL after STOP_TIMEOUT."""
+        proc = self.proc
+        if proc is None:
+            return self.returncode
+        if proc.poll() is None:
+            try:
+                os.kill(proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(STOP_TIMEOUT)
+        self.returncode = proc.returncode
+        return self.returncode
+
+    def cleanup(self) -> None:
+        self.stop()
+        if self.own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> "ServerProcess":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.cleanup()
+
+    # -- talking to it -------------------------------------------------------------------
+
+    def client(self, **kw: Any):
+        import redis
+        kw.setdefault("socket_timeout", 10)
+        return redis.Redis(host=self.host, port=self.port, **kw)
+
+    def cli(self, *args: str, input: str | None = None, timeout: float = 10) -> subprocess.CompletedProcess:
+        """Run redis-cli against this server."""
+        return subprocess.run(["redis-cli", "-h", self.host, "-p", str(self.port), *args],
+                              input=input, capture_output=True, text=True, timeout=timeout)
+
+    def log(self) -> str:
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def wait_for_log(self, needle: str, timeout: float = 10) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.log():
+                return True
+            time.sleep(0.02)
+        return False
+
+
+def wait_until(cond, timeout: float = 10, interval: float = 0.02, msg: str = "condition"):
+    """Poll cond() until truthy; its value, or AssertionError at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {msg}")
+        time.sleep(interval)

@@ -1,0 +1,73 @@
+"""Fixtures: real bocho-server processes on free loopback ports (bocho.testing)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from bocho.testing.server import ServerProcess
+
+IN_CI = bool(os.environ.get("CI"))
+
+
+@pytest.fixture(scope="module")
+def server():
+    """One bocho-server for the test module; tests get a flushed client from `r`."""
+    srv = ServerProcess()
+    srv.start()
+    yield srv
+    srv.cleanup()
+
+
+@pytest.fixture
+def r(server):
+    c = server.client()
+    c.flushall()
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def r3(server):
+    """A RESP3 client."""
+    c = server.client(protocol=3)
+    c.flushall()
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    """Factory for extra servers with their own config; all stopped at test end."""
+    started: list[ServerProcess] = []
+
+    def make(**kw) -> ServerProcess:
+        srv = ServerProcess(**kw)
+        started.append(srv)
+        return srv.start() if kw.get("wait_ready", True) else srv
+
+    yield make
+    for srv in started:
+        srv.cleanup()
+
+
+def redis_server_binary() -> str | None:
+    """Debian's redis-server as an oracle; in CI its absence fails the test."""
+    path = shutil.which("redis-server")
+    if path is None:
+        if IN_CI:
+            pytest.fail("redis-server is required in CI (apt-get install redis-server)")
+        pytest.skip("redis-server not installed")
+    return path
+
+
+@pytest.fixture(scope="module")
+def oracle():
+    """A real redis-server to compare against."""
+    path = redis_server_binary()
+    srv = ServerProcess(binary=path)
+    srv.start()
+    yield srv
+    srv.cleanup()
