@@ -106,6 +106,8 @@ class Database:
 
     def set_key(self, key: bytes, value: Any, keepttl: bool = False) -> None:
         """SET semantics: overwrite, drop the TTL unless keepttl."""
+        if self.server.notify_flags & 8192 and key not in self.data:  # notify.NEW
+            self.server.notify(8192, b"new", key, self.id)
         self.data[key] = value
         if not keepttl and self.expires:
             self.expires.pop(key, None)
@@ -117,6 +119,8 @@ class Database:
     def add(self, key: bytes, value: Any) -> None:
         """Add a key known not to exist (types that create on first write)."""
         self.data[key] = value
+        if self.server.notify_flags & 8192:  # notify.NEW, as Redis's dbAdd
+            self.server.notify(8192, b"new", key, self.id)
         if self.lru is not None:
             self.lru[key] = self.server.lruclock
         if self.watched:

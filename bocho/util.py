@@ -11,21 +11,22 @@ I64_MAX = 2**63 - 1
 
 
 def parse_int(b: bytes, err: bytes = NOT_INTEGER) -> int:
-    """A signed 64-bit integer as Redis's string2ll: no spaces, no '+', no leading zeros."""
-    if not b or len(b) > 20:
-        raise CommandError(err)
-    c0 = b[0]
-    if not (48 <= c0 <= 57 or c0 == 45) or (c0 == 48 and len(b) > 1) or b == b"-":
-        raise CommandError(err)
-    if c0 == 45 and len(b) > 1 and b[1] == 48:
-        raise CommandError(err)
-    try:
+    """A signed 64-bit integer as Redis's string2ll: ASCII digits only (no spaces, '+',
+    '_' or newlines, which int() would accept), no leading zeros, no "-0"."""
+    n = len(b)
+    if b.isdigit():  # bytes.isdigit is ASCII-only
+        if n > 19 or (b[0] == 48 and n > 1):
+            raise CommandError(err)
         v = int(b)
-    except ValueError:
-        raise CommandError(err) from None
-    if not I64_MIN <= v <= I64_MAX or not b.isascii() or b"_" in b or b" " in b:
-        raise CommandError(err)
-    return v
+        if v > I64_MAX:
+            raise CommandError(err)
+        return v
+    if n > 1 and b[0] == 45 and b[1] != 48 and n <= 20 and b[1:].isdigit():
+        v = int(b)
+        if v < I64_MIN:
+            raise CommandError(err)
+        return v
+    raise CommandError(err)
 
 
 def parse_float(b: bytes, err: bytes = NOT_FLOAT) -> float:

@@ -1,0 +1,490 @@
+"""String commands (t_string.c), compared side by side with a real redis-server where the
+exact reply or error text matters, in RESP2 and RESP3."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import time
+
+import pytest
+import redis
+
+from bocho.testing.server import ServerProcess, wait_until
+
+
+def redis_server_binary() -> str:
+    path = shutil.which("redis-server")
+    if path is None:
+        pytest.skip("redis-server not installed")
+    return path
+
+
+def run(client, cmds):
+    """Each command's reply, or ("error", text) — comparable across servers."""
+    out = []
+    for cmd in cmds:
+        try:
+            out.append(client.execute_command(*cmd))
+        except redis.ResponseError as e:
+            out.append(("error", str(e)))
+    return out
+
+
+@pytest.fixture
+def pair(server, oracle):
+    """(bocho client, redis client) factory, both flushed, for a protocol version."""
+    made = []
+
+    def make(protocol=2):
+        a = server.client(protocol=protocol)
+        b = oracle.client(protocol=protocol)
+        a.flushall()
+        b.flushall()
+        made.extend((a, b))
+        return a, b
+
+    yield make
+    for c in made:
+        c.close()
+
+
+# A key of another type, made with whichever non-string type command bocho has.
+WRONGTYPE_MAKERS = [("rpush", "x"), ("sadd", "x"), ("hset", "f", "v"), ("zadd", "1", "x")]
+
+
+def run_both(a, b, cmds):
+    got, want = [], []
+    for cmd in cmds:
+        if cmd[0] == "WRONGTYPE":
+            for maker in WRONGTYPE_MAKERS:
+                try:
+                    g = a.execute_command(maker[0], cmd[1], *maker[1:])
+                except redis.ResponseError as e:
+                    if "unknown command" in str(e):
+                        continue
+                    raise
+                break
+            else:
+                pytest.skip("bocho has no non-string type yet")
+            w = b.execute_command(maker[0], cmd[1], *maker[1:])
+            got.append(g)
+            want.append(w)
+            continue
+        got.extend(run(a, [cmd]))
+        want.extend(run(b, [cmd]))
+    return got, want
+
+
+def same(pair, cmds, protocol=2):
+    a, b = pair(protocol)
+    got, want = run_both(a, b, cmds)
+    for cmd, g, w in zip(cmds, got, want, strict=True):
+        assert g == w, f"{cmd}: bocho {g!r} != redis {w!r}"
+    return got
+
+
+# -- SET and friends ---------------------------------------------------------------------
+
+SET_CASES = [
+    [("set", "k", "v", "nx"), ("set", "k", "w", "nx"), ("get", "k")],
+    [("set", "k", "v", "xx"), ("set", "k", "v"), ("set", "k", "w", "xx"), ("get", "k")],
+    [("set", "k", "v", "get"), ("set", "k", "w", "GET"), ("get", "k")],
+    [("set", "k", "v", "get", "nx"), ("set", "k", "w", "nx", "get"), ("get", "k")],
+    [("set", "k", "v", "get", "xx"), ("exists", "k"), ("set", "k", "a"),
+     ("set", "k", "b", "xx", "get")],
+    # option conflicts and syntax
+    [("set", "k", "v", "nx", "xx"), ("set", "k", "v", "xx", "nx"), ("set", "k", "v", "ex", "10", "px", "100"),
+     ("set", "k", "v", "ex", "10", "keepttl"), ("set", "k", "v", "keepttl", "ex", "10"),
+     ("set", "k", "v", "exat", "10", "pxat", "100"), ("set", "k", "v", "ex"),
+     ("set", "k", "v", "foo"), ("set", "k", "v", "persist"), ("exists", "k")],
+    # the expire value is checked after all options are parsed
+    [("set", "k", "v", "ex", "abc", "nx", "xx"), ("set", "k", "v", "ex", "abc", "nx"),
+     ("set", "k", "v", "ex", "0"), ("set", "k", "v", "px", "-1"), ("set", "k", "v", "exat", "0"),
+     ("set", "k", "v", "ex", "9223372036854775807"), ("set", "k", "v", "px", "9223372036854775807"),
+     ("set", "k", "v", "ex", "9223372036854775"), ("set", "k", "v", "exat", "9223372036854775"),
+     ("set", "k", "v", "ex", "1.5"), ("exists", "k")],
+    # repeating the same option is fine, the last value wins
+    [("set", "k", "v", "ex", "100", "ex", "200"), ("ttl", "k"), ("set", "k", "v", "nx", "nx")],
+    # an EXAT in the past: 7.0 stores the key, which is then already expired
+    [("set", "k", "v", "exat", "100"), ("exists", "k"), ("set", "k", "v", "pxat", "1"), ("get", "k")],
+    [("set", "k", "v", "ex", "100"), ("set", "k", "w", "keepttl"), ("ttl", "k"),
+     ("set", "k", "x"), ("ttl", "k")],
+    [("set", "k", "v", "ex", "100"), ("set", "k", "w", "xx", "px", "50000"), ("pttl", "k")],
+    [("set", "k", "")] + [("get", "k"), ("strlen", "k")],
+    [("setnx", "k", "a"), ("setnx", "k", "b"), ("get", "k")],
+    [("setex", "k", "100", "v"), ("ttl", "k"), ("setex", "k", "0", "v"), ("setex", "k", "-1", "v"),
+     ("setex", "k", "x", "v"), ("psetex", "k", "100000", "v"), ("ttl", "k"),
+     ("psetex", "k", "0", "v"), ("setex", "k", "9223372036854775807", "v")],
+    [("getset", "k", "a"), ("getset", "k", "b"), ("get", "k"),
+     ("set", "e", "v", "ex", "100"), ("getset", "e", "w"), ("ttl", "e")],
+]
+
+
+@pytest.mark.parametrize("cmds", SET_CASES)
+def test_set_family_matches_redis(pair, cmds):
+    same(pair, cmds)
+
+
+@pytest.mark.parametrize("cmds", SET_CASES[:6])
+def test_set_family_resp3(pair, cmds):
+    same(pair, cmds, protocol=3)
+
+
+def test_set_ttl_forms(r):
+    now = int(time.time())
+    assert r.set("a", "v", ex=100)
+    assert 95 <= r.ttl("a") <= 100
+    assert r.set("b", "v", px=100000)
+    assert 95000 <= r.pttl("b") <= 100000
+    assert r.set("c", "v", exat=now + 100)
+    assert 95 <= r.ttl("c") <= 101
+    assert r.set("d", "v", pxat=(now + 100) * 1000)
+    assert 95 <= r.ttl("d") <= 101
+    assert r.set("d", "w", keepttl=True)
+    assert 95 <= r.ttl("d") <= 101
+    assert r.set("d", "x")
+    assert r.ttl("d") == -1
+    # a short PX really expires
+    assert r.set("e", "v", px=50)
+    wait_until(lambda: r.get("e") is None, timeout=5, msg="e to expire")
+
+
+def test_plain_set_clears_ttl_and_drops_expired(r):
+    r.set("k", "v", ex=100)
+    r.set("k", "w")
+    assert r.ttl("k") == -1
+    r.set("gone", "v", px=1)
+    wait_until(lambda: r.pttl("gone") in (-2, 0), timeout=5, msg="gone to be due")
+    r.set("gone", "again")
+    assert r.ttl("gone") == -1
+    assert r.get("gone") == b"again"
+
+
+# -- GETEX / GETDEL ----------------------------------------------------------------------
+
+GETEX_CASES = [
+    [("set", "k", "v"), ("getex", "k"), ("ttl", "k"), ("getex", "k", "ex", "100"), ("ttl", "k"),
+     ("getex", "k", "px", "200000"), ("ttl", "k"), ("getex", "k", "persist"), ("ttl", "k"),
+     ("getex", "k", "persist"), ("getex", "k", "exat", "100"), ("exists", "k")],
+    [("getex", "nokey"), ("getex", "nokey", "ex", "abc"), ("getex", "nokey", "ex", "10", "px", "10"),
+     ("set", "k", "v"), ("getex", "k", "ex", "abc"), ("getex", "k", "ex", "0"),
+     ("getex", "k", "persist", "ex", "10"), ("getex", "k", "ex", "10", "persist"),
+     ("getex", "k", "keepttl"), ("getex", "k", "nx"), ("getex", "k", "get"), ("getex", "k", "ex"),
+     ("getex", "k", "pxat", "9223372036854775807"), ("ttl", "k"),
+     ("getex", "k", "ex", "9223372036854775807")],
+    [("set", "k", "v"), ("getdel", "k"), ("getdel", "k"), ("exists", "k")],
+]
+
+
+@pytest.mark.parametrize("cmds", GETEX_CASES)
+def test_getex_getdel_match_redis(pair, cmds):
+    same(pair, cmds)
+    same(pair, cmds, protocol=3)
+
+
+def test_getex_absolute_forms(r):
+    r.set("k", "v")
+    now = int(time.time())
+    assert r.getex("k", exat=now + 100) == b"v"
+    assert 95 <= r.ttl("k") <= 101
+    assert r.getex("k", pxat=(now + 200) * 1000) == b"v"
+    assert 195 <= r.ttl("k") <= 201
+    # a past PXAT deletes at once
+    assert r.getex("k", pxat=1) == b"v"
+    assert r.exists("k") == 0
+
+
+# -- MSET / MGET -------------------------------------------------------------------------
+
+MULTI_CASES = [
+    [("mset", "a", "1", "b", "2"), ("mget", "a", "b", "c"), ("mset", "a"), ("mset", "a", "1", "b"),
+     ("msetnx", "a", "1", "b")],
+    [("msetnx", "x", "1", "y", "2"), ("msetnx", "y", "3", "z", "4"), ("mget", "x", "y", "z"),
+     ("msetnx", "p", "1", "p", "2"), ("get", "p"), ("msetnx", "x", "1", "x", "2")],
+    [("set", "e", "v", "ex", "100"), ("mset", "e", "w"), ("ttl", "e")],
+]
+
+
+@pytest.mark.parametrize("cmds", MULTI_CASES)
+def test_mset_mget_match_redis(pair, cmds):
+    same(pair, cmds)
+    same(pair, cmds, protocol=3)
+
+
+# -- APPEND / STRLEN / SETRANGE / GETRANGE ------------------------------------------------
+
+RANGE_CASES = [
+    [("append", "k", "foo"), ("append", "k", "bar"), ("get", "k"), ("strlen", "k"),
+     ("strlen", "none"), ("append", "k", ""), ("set", "n", "12"), ("append", "n", "34"),
+     ("incr", "n")],
+    [("setrange", "k", "5", "xy"), ("get", "k"), ("setrange", "k", "0", "ab"), ("get", "k"),
+     ("setrange", "k", "1", ""), ("setrange", "none", "3", ""), ("exists", "none"),
+     ("setrange", "k", "-1", "x"), ("setrange", "k", "x", "x"),
+     ("set", "i", "1234"), ("setrange", "i", "5", "2"), ("get", "i"),
+     ("setrange", "k", "9223372036854775807", "A"), ("setrange", "k", "2147483647", "A"),
+     ("setrange", "k", "536870912", "A"), ("setrange", "k", "536870911", "A"), ("strlen", "k")],
+    [("set", "k", "Hello World"), ("getrange", "k", "0", "4"), ("getrange", "k", "-5", "-1"),
+     ("getrange", "k", "-1", "-5"), ("getrange", "k", "5", "3"), ("getrange", "k", "0", "-1"),
+     ("getrange", "k", "-100", "100"), ("getrange", "k", "0", "4294967297"),
+     ("getrange", "k", "20", "30"), ("getrange", "none", "0", "1"), ("getrange", "k", "a", "1"),
+     ("substr", "k", "1", "3"), ("set", "e", ""), ("getrange", "e", "0", "-1"),
+     ("getrange", "e", "-1", "0"), ("set", "i", "12345"), ("getrange", "i", "1", "-2")],
+]
+
+
+@pytest.mark.parametrize("cmds", RANGE_CASES)
+def test_append_range_match_redis(pair, cmds):
+    same(pair, cmds)
+
+
+def test_getrange_resp3(pair):
+    same(pair, [("getrange", "none", "0", "1"), ("set", "k", "abc"), ("getrange", "k", "1", "1")], 3)
+
+
+def test_encodings_after_in_place_edits(r):
+    r.set("i", "1234")
+    assert r.object("encoding", "i") == b"int"
+    r.setrange("i", 0, "")
+    assert r.object("encoding", "i") == b"int"
+    r.setrange("i", 0, "2")
+    assert r.object("encoding", "i") == b"raw"
+    assert r.get("i") == b"2234"
+    r.set("e", "short")
+    assert r.object("encoding", "e") == b"embstr"
+    r.append("e", "er")
+    assert r.object("encoding", "e") == b"raw"
+    r.append("fresh", "abc")  # a new key takes the argument as it is
+    assert r.object("encoding", "fresh") == b"embstr"
+    r.incr("e2")
+    assert r.object("encoding", "e2") == b"int"
+    r.set("big", "x" * 45)
+    assert r.object("encoding", "big") == b"raw"
+
+
+def test_string_size_limit(make_server, tmp_path):
+    """APPEND/SETRANGE refuse to grow a string past proto-max-bulk-len."""
+    srv = make_server(config={"proto-max-bulk-len": "1048576"})
+    orc = ServerProcess(binary=redis_server_binary(), config={"proto-max-bulk-len": "1048576"})
+    orc.start()
+    try:
+        cmds = [("setrange", "k", "1048575", "a"), ("setrange", "k", "1048576", "a"),
+                ("strlen", "k"), ("append", "k", "b"), ("set", "j", "x"),
+                ("setrange", "j", "1048570", "0123456789"), ("setbit", "b", "8388607", "1"),
+                ("setbit", "b", "8388608", "1"), ("bitfield", "b", "set", "u8", "8388600", "1"),
+                ("bitfield", "b", "get", "u8", "8388608")]
+        a, b = srv.client(), orc.client()
+        assert run(a, cmds) == run(b, cmds)
+        a.close()
+        b.close()
+    finally:
+        orc.cleanup()
+
+
+# -- counters ------------------------------------------------------------------------------
+
+INCR_CASES = [
+    [("incr", "k"), ("incr", "k"), ("incrby", "k", "10"), ("decr", "k"), ("decrby", "k", "20"),
+     ("get", "k"), ("incrby", "k", "a"), ("incrby", "k", "1.5"), ("incrby", "k", " 1"),
+     ("incrby", "k", "01"), ("incrby", "k", "+1"), ("incrby", "k", "-0")],
+    [("set", "k", "9223372036854775806"), ("incr", "k"), ("incr", "k"), ("get", "k"),
+     ("set", "k", "-9223372036854775807"), ("decr", "k"), ("decr", "k"),
+     ("decrby", "k", "-9223372036854775808"), ("incrby", "k", "9223372036854775808"),
+     ("set", "k", "17179869184"), ("incrby", "k", "17179869184"), ("decrby", "n", "17179869185")],
+    [("set", "k", " 11"), ("incr", "k"), ("set", "k", "11 "), ("incr", "k"), ("set", "k", "1\n"),
+     ("incr", "k"), ("set", "k", "011"), ("incr", "k"), ("set", "k", ""), ("incr", "k"),
+     ("set", "k", "abc"), ("incr", "k")],
+    [("set", "k", "5", "ex", "100"), ("incr", "k"), ("ttl", "k")],
+]
+
+
+@pytest.mark.parametrize("cmds", INCR_CASES)
+def test_incr_family_matches_redis(pair, cmds):
+    same(pair, cmds)
+
+
+FLOAT_CASES = [
+    [("incrbyfloat", "k", "1"), ("incrbyfloat", "k", "0.25"), ("get", "k"),
+     ("set", "k", "10.5"), ("incrbyfloat", "k", "0.1"), ("incrbyfloat", "k", "-1.1"),
+     ("set", "k", "17179869184"), ("incrbyfloat", "k", "1.5"), ("incrbyfloat", "k", "17179869184"),
+     ("set", "k", "1"), ("incrbyfloat", "k", "-1.1"), ("set", "k", "5.0e3"),
+     ("incrbyfloat", "k", "2.0e4"), ("incrbyfloat", "k", "1e300"), ("incrbyfloat", "k", "-1e300")],
+    [("set", "k", " 11"), ("incrbyfloat", "k", "1"), ("set", "k", "11 "), ("incrbyfloat", "k", "1"),
+     ("set", "k", "1"), ("incrbyfloat", "k", "+inf"), ("incrbyfloat", "k", "inf"),
+     ("incrbyfloat", "k", "nan"), ("incrbyfloat", "k", "abc"), ("incrbyfloat", "k", ""),
+     ("incrbyfloat", "k", "1e5000"), ("incrbyfloat", "k", "1e-5000"), ("incrbyfloat", "k", "0x10"),
+     ("incrbyfloat", "k", "1e"), ("incrbyfloat", "k", ".5"), ("incrbyfloat", "k", "5."),
+     ("incrbyfloat", "k", "1e4900"), ("incrbyfloat", "k", "1e4900"), ("get", "k"),
+     ("set", "z", "1\x002"),
+     ("incrbyfloat", "z", "1")],
+    [("incrbyfloat", "n", str(1 / 41)), ("incrbyfloat", "n", str(-1 / 41)), ("get", "n"),
+     ("set", "m", "-0.0000000000000000001"), ("incrbyfloat", "m", "0"),
+     ("set", "e", "3", "ex", "100"), ("incrbyfloat", "e", "1.5"), ("ttl", "e")],
+]
+
+
+@pytest.mark.parametrize("cmds", FLOAT_CASES)
+def test_incrbyfloat_matches_redis(pair, cmds):
+    same(pair, cmds)
+    same(pair, cmds[:3], protocol=3)
+
+
+def test_incrbyfloat_random_values_match_redis(pair):
+    rnd = random.Random(7)
+    cmds = []
+    for i in range(150):
+        key = f"f{i % 7}"
+        kind = rnd.randrange(4)
+        if kind == 0:
+            v = repr(rnd.uniform(-1e6, 1e6))
+        elif kind == 1:
+            v = f"{rnd.randrange(-10**6, 10**6)}.{rnd.randrange(10**4):04d}"
+        elif kind == 2:
+            v = f"{rnd.uniform(-10, 10):.3e}"
+        else:
+            v = str(rnd.randrange(-10**12, 10**12))
+        cmds.append(("incrbyfloat", key, v))
+    same(pair, cmds)
+
+
+# -- LCS -----------------------------------------------------------------------------------
+
+RNA1 = ("CACCTTCCCAGGTAACAAACCAACCAACTTTCGATCTCTTGTAGATCTGTTCTCTAAACGAACTTTAAAATCTGTGTGGCTGTC"
+        "ACTCGGCTGCATGCTTAGTGCACTCACGCAGTATAATTAATAACTAATTACTGTCGTTGACAGGACACGAGTAACTCGTCTATCT"
+        "TCTGCAGGCTGCTTACGGTTTCGTCCGTGTTGCAGCCGATCATCAGCACATCTAGGTTTCGTCCGGGTGTG")
+RNA2 = ("ATTAAAGGTTTATACCTTCCCAGGTAACAAACCAACCAACTTTCGATCTCTTGTAGATCTGTTCTCTAAACGAACTTTAAAATCT"
+        "GTGTGGCTGTCACTCGGCTGCATGCTTAGTGCACTCACGCAGTATAATTAATAACTAATTACTGTCGTTGACAGGACACGAGTAA"
+        "CTCGTCTATCTTCTGCAGGCTGCTTACGGTTTCGTCCGTGTTGCAGCCGATCATCAGCACATCTAGGTTT")
+
+LCS_CASES = [
+    [("set", "a", "ohmytext"), ("set", "b", "mynewtext"), ("lcs", "a", "b"), ("lcs", "a", "b", "len"),
+     ("lcs", "a", "b", "idx"), ("lcs", "a", "b", "idx", "withmatchlen"),
+     ("lcs", "a", "b", "idx", "minmatchlen", "4", "withmatchlen"), ("lcs", "a", "b", "len", "idx"),
+     ("lcs", "a", "b", "foo"), ("lcs", "a", "b", "minmatchlen"), ("lcs", "a", "b", "minmatchlen", "x"),
+     ("lcs", "a", "b", "idx", "minmatchlen", "-3"), ("lcs", "a", "none"), ("lcs", "none", "none", "idx"),
+    ],
+    [("set", "a", RNA1), ("set", "b", RNA2), ("lcs", "a", "b"), ("lcs", "a", "b", "len"),
+     ("lcs", "a", "b", "idx", "withmatchlen"), ("lcs", "a", "b", "idx", "minmatchlen", "5")],
+]
+
+
+@pytest.mark.parametrize("cmds", LCS_CASES)
+def test_lcs_matches_redis(pair, cmds):
+    same(pair, cmds)
+    same(pair, cmds, protocol=3)
+
+
+# -- keyspace notifications ---------------------------------------------------------------
+
+NOTIFY_CMDS = [
+    ("set", "a", "1"), ("set", "a", "2", "ex", "100"), ("setnx", "a", "x"), ("setnx", "b", "x"),
+    ("setex", "c", "100", "v"), ("psetex", "c", "100000", "v"), ("getset", "c", "w"),
+    ("mset", "d", "1", "e", "2"), ("msetnx", "f", "1", "d", "2"), ("msetnx", "f", "1", "g", "2"),
+    ("append", "a", "x"), ("append", "h", "x"), ("incr", "i"), ("incrby", "i", "5"),
+    ("decr", "i"), ("decrby", "i", "2"), ("incrbyfloat", "i", "1.5"), ("setrange", "h", "3", "y"),
+    ("setrange", "h", "0", ""), ("getex", "a", "ex", "100"), ("getex", "a", "persist"),
+    ("getex", "a", "persist"), ("getex", "a"), ("getex", "b", "pxat", "1"), ("getdel", "c"),
+    ("getdel", "c"), ("get", "nokey"), ("mget", "nokey", "a"), ("set", "x", "v", "get", "nx"),
+    ("set", "x", "w", "xx", "keepttl"), ("set", "x", "z", "exat", "100"), ("get", "x"),
+    ("incrby", "i", "x"),
+]
+
+
+def collect_events(srv_proc, cmds):
+    c = srv_proc.client()
+    p = c.pubsub()
+    p.psubscribe("__key*__:*")
+    wait_until(lambda: p.get_message(timeout=0.1), msg="psubscribe confirmation")
+    for cmd in cmds:
+        try:
+            c.execute_command(*cmd)
+        except redis.ResponseError:
+            pass
+    # The end marker: a SET ($ events) and a miss (m events) on the key __end__.
+    c.set("__end__", "1")
+    c.get("__end__missing")
+    events = []
+
+    def drain():
+        m = p.get_message(timeout=0.1)
+        while m:
+            events.append((m["channel"], m["data"]))
+            m = p.get_message(timeout=0.05)
+        return any(b"__end__" in ch or b"__end__" in data for ch, data in events)
+
+    wait_until(drain, msg="the end marker")
+    p.close()
+    c.close()
+    return [e for e in events if b"__end__" not in e[0] and b"__end__" not in e[1]]
+
+
+def test_keyspace_events_match_redis(make_server):
+    cfg = {"notify-keyspace-events": "KEAn"}
+    srv = make_server(config=cfg)
+    orc = make_server(config=cfg, binary=redis_server_binary())
+    want = collect_events(orc, NOTIFY_CMDS)
+    assert len(want) > 60
+    assert collect_events(srv, NOTIFY_CMDS) == want
+
+
+def test_keymiss_events(make_server):
+    cmds = [("get", "nokey"), ("mget", "n1", "n2"), ("strlen", "n3"), ("getrange", "n4", "0", "1"),
+            ("getex", "n5"), ("getdel", "n6"), ("set", "n7", "v", "get"), ("lcs", "n8", "n9"),
+            ("getbit", "n10", "0"), ("bitcount", "n11"), ("bitpos", "n12", "1"),
+            ("bitop", "and", "d", "n13"), ("bitfield", "n14", "get", "u8", "0")]
+    cfg = {"notify-keyspace-events": "KEm"}
+    srv = make_server(config=cfg)
+    orc = make_server(config=cfg, binary=redis_server_binary())
+    want = collect_events(orc, cmds)
+    assert len(want) > 20
+    assert collect_events(srv, cmds) == want
+
+
+# -- the wrong type ----------------------------------------------------------------------
+
+WRONGTYPE_CASES = [
+    [("WRONGTYPE", "l"), ("set", "l", "v", "get"), ("type", "l"), ("set", "l", "v", "nx", "get"),
+     ("set", "l", "v", "xx", "get"), ("setnx", "l", "v"), ("getset", "l", "v")],
+    [("WRONGTYPE", "l"), ("getex", "l"), ("getex", "l", "ex", "abc"), ("getex", "l", "foo"),
+     ("getdel", "l"), ("get", "l"), ("strlen", "l"), ("append", "l", "x"),
+     ("setrange", "l", "0", "x"), ("setrange", "l", "0", ""), ("setrange", "l", "x", "x"),
+     ("getrange", "l", "0", "1"), ("getrange", "l", "a", "1")],
+    [("WRONGTYPE", "l"), ("incr", "l"), ("decrby", "l", "1"), ("decrby", "l", "x"),
+     ("incrbyfloat", "l", "1"), ("incrbyfloat", "l", "x")],
+    [("WRONGTYPE", "l"), ("set", "s", "v"), ("mget", "l", "s", "none"), ("msetnx", "l", "1"),
+     ("mset", "l", "now-a-string"), ("type", "l")],
+    [("WRONGTYPE", "l"), ("set", "a", "x"), ("lcs", "a", "l"), ("lcs", "l", "a", "foo"),
+     ("lcs", "l", "none", "len")],
+]
+
+
+@pytest.mark.parametrize("cmds", WRONGTYPE_CASES)
+def test_wrongtype_matches_redis(pair, cmds):
+    same(pair, cmds)
+    same(pair, cmds, protocol=3)
+
+
+# -- redis-cli ------------------------------------------------------------------------------
+
+def test_via_redis_cli(server):
+    server.cli("flushall")
+    assert server.cli("set", "cli", "10").stdout.strip() == "OK"
+    assert server.cli("incrby", "cli", "5").stdout.strip() == "15"
+    assert server.cli("incrbyfloat", "cli", "0.5").stdout.strip() == "15.5"
+    assert server.cli("append", "cli", "x").stdout.strip() == "5"
+    out = server.cli("lcs", "cli", "cli", "idx")
+    assert out.stdout.split() == ["matches", "0", "4", "0", "4", "len", "5"]
+    assert "WRONGTYPE" not in server.cli("getrange", "cli", "0", "-1").stdout
+    out = server.cli("set", "cli", "v", "nx", "xx")
+    assert "syntax error" in out.stdout
+
+
+def test_hot_path_set_get_many(r):
+    """The fast SET/GET paths under a pipeline: replies in order, values intact."""
+    p = r.pipeline(transaction=False)
+    for i in range(500):
+        p.set(f"k{i}", i)
+        p.get(f"k{i}")
+    out = p.execute()
+    assert out[0::2] == [True] * 500
+    assert out[1::2] == [b"%d" % i for i in range(500)]
