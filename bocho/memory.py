@@ -1,14 +1,42 @@
-"""Memory figures for INFO memory and maxmemory."""
+"""Memory figures for INFO memory, MEMORY USAGE/STATS and maxmemory.
+
+Why a model and not the allocator: Python's small-object allocator keeps freed blocks in
+its pools and RSS never shrinks, so no process-level figure drops when a key is deleted,
+and an eviction loop that waits for one would empty the database. Instead, used_memory is
+what Redis would call it, estimated:
+
+    used_memory = STARTUP + dataset + client buffers
+    dataset     = sum over databases of  keys * average key cost  +  volatile keys * EXPIRE
+
+The average cost of a key (entry + key + value, see key_cost) is measured per database:
+exactly when it holds up to SAMPLE keys, from a window of SAMPLE keys otherwise, and
+cached. The cache is refreshed only when the number of keys moved by more than an
+eighth, or a second passed (values grow in place). Between refreshes, adding or evicting
+a key changes the estimate by exactly one average: that is what lets eviction bring
+used_memory under maxmemory key by key, and INFO agree with what eviction saw. When
+maxmemory is set, only the eviction check refreshes the cache (INFO just reads it), so
+INFO never reports more than the last eviction check allowed. Nothing of this runs on the
+GET/SET hot path."""
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+import time
+from itertools import islice
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bocho.server import Server
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+
+STARTUP = 880_000  # an empty server, of the order Redis reports
+ENTRY = 40  # hash table entry + bucket + object header per key
+EXPIRE = 32  # the key's entry in the expires table
+SAMPLE = 1024
+REFRESH_S = 1.0
+OBJ = 16  # Redis's robj header
+EMBSTR_MAX = 44
 
 
 def rss() -> int:
@@ -19,5 +47,262 @@ def rss() -> int:
         return 0
 
 
-def used_memory(server: "Server") -> int:
-    return rss()
+def _alloc(n: int) -> int:
+    """Round to an allocator size class (8-byte steps, then 16, then 1/8th steps)."""
+    if n <= 128:
+        return (n + 7) & ~7
+    if n <= 512:
+        return (n + 15) & ~15
+    step = 1 << (n.bit_length() - 3)
+    return (n + step - 1) // step * step
+
+
+def _str_size(s: Any) -> int:
+    t = type(s)
+    if t is int or t is float:
+        return 8
+    if t is not bytes and t is not bytearray:
+        if t is str:
+            return _alloc(len(s) + 4)
+        if t is tuple:
+            return sum(_str_size(x) for x in s)
+        return 16
+    n = len(s)
+    return _alloc(n + (4 if n < 256 else 6))
+
+
+def string_value_size(v: bytes | bytearray) -> int:
+    n = len(v)
+    if type(v) is bytes and n <= 20:
+        try:
+            int(v)
+            if v.isdigit() or (v[:1] == b"-" and v[1:].isdigit()):
+                return OBJ  # stored as an integer in the object itself
+        except ValueError:
+            pass
+    if type(v) is bytes and n <= EMBSTR_MAX:
+        return _alloc(OBJ + n + 4)
+    return OBJ + _alloc(n + (4 if n < 256 else 10))
+
+
+def value_size(v: Any, samples: int = 5) -> int:
+    """Estimated bytes of a value. Containers: a few sampled elements (0 = all) times
+    their count, plus a per-element overhead. A type may define memory_usage(samples)."""
+    t = type(v)
+    if t is bytes or t is bytearray:
+        return string_value_size(v)
+    mu = getattr(v, "memory_usage", None)
+    if mu is not None:
+        return int(mu(samples))
+    try:
+        n = len(v)
+    except TypeError:
+        return OBJ + 64
+    if n == 0:
+        return OBJ + 64
+    items = v.items() if hasattr(v, "items") else v
+    k = n if samples <= 0 else min(samples, n)
+    total = 0
+    got = 0
+    for e in islice(iter(items), k):
+        total += _str_size(e) + 16
+        got += 1
+    per = total / got if got else 16
+    return OBJ + 64 + int(per * n)
+
+
+def key_cost(key: bytes, value: Any, samples: int = 5) -> int:
+    """MEMORY USAGE: the entry, the key and the value."""
+    return ENTRY + _alloc(len(key) + 4) + value_size(value, samples)
+
+
+# -- the dataset model ---------------------------------------------------------------------
+
+
+class Model:
+    """Per-database cached average key cost, client buffer totals, peak."""
+
+    def __init__(self, server: Server) -> None:
+        self.avg: dict[int, tuple[int, float, float]] = {}  # dbid -> (nkeys, avg, time)
+        self.clients_normal = 0
+        self.clients_replicas = 0
+        self.peak = STARTUP
+        self.hooked = False
+
+    def db_avg(self, db, refresh: bool) -> float:
+        n = len(db.data)
+        e = self.avg.get(db.id)
+        if e is not None:
+            n0, avg, t = e
+            if not refresh or (n0 - (n0 >> 3) <= n <= n0 + (n0 >> 3)
+                               and time.monotonic() - t < REFRESH_S):
+                return avg
+        avg = self.measure(db)
+        self.avg[db.id] = (n, avg, time.monotonic())
+        return avg
+
+    def measure(self, db) -> float:
+        data = db.data
+        keys = db.sample(data, SAMPLE)
+        if not keys:
+            return 0.0
+        total = 0
+        get = data.get
+        for k in keys:
+            v = get(k)
+            if v is not None:
+                total += key_cost(k, v)
+        return total / len(keys)
+
+
+def model(server: Server) -> Model:
+    m = server.__dict__.get("_mem_model")
+    if m is None:
+        m = server._mem_model = Model(server)  # type: ignore[attr-defined]
+    return m
+
+
+def dataset(server: Server, refresh: bool | None = None) -> int:
+    """Estimated bytes of all keys. refresh=None: refresh only when maxmemory is off."""
+    m = model(server)
+    if refresh is None:
+        refresh = not server.maxmemory
+    total = 0
+    for db in server.dbs:
+        n = len(db.data)
+        if n:
+            total += int(n * m.db_avg(db, refresh)) + len(db.expires) * EXPIRE
+    return total
+
+
+def refresh_clients(server: Server) -> None:
+    """Client output/query buffers (Redis counts them in used_memory)."""
+    m = model(server)
+    normal = replicas = 0
+    for c in server.clients.values():
+        tr = c.transport
+        n = 0
+        if tr is not None:
+            try:
+                n = tr.get_write_buffer_size()
+            except Exception:
+                n = 0
+        n += c.reader.len()
+        if c.flags & 8:  # replica: not counted for eviction
+            replicas += n
+        else:
+            normal += n
+    m.clients_normal = normal
+    m.clients_replicas = replicas
+
+
+def install(server: Server) -> None:
+    """While maxmemory is set, the cron refreshes client buffer totals."""
+    m = model(server)
+    if not m.hooked:
+        m.hooked = True
+        server.hooks_on_cron.append(lambda: server.maxmemory and refresh_clients(server))
+
+
+def used_memory(server: Server, refresh: bool | None = None) -> int:
+    m = model(server)
+    used = STARTUP + dataset(server, refresh) + m.clients_normal + m.clients_replicas
+    if used > m.peak:
+        m.peak = used
+    return used
+
+
+def not_counted_for_evict(server: Server) -> int:
+    return model(server).clients_replicas
+
+
+def human(n: float) -> str:
+    """bytesToHuman: 1.23K / 4.00M ..."""
+    if n < 1024:
+        return f"{int(n)}B"
+    for unit in "KMGTPE":
+        n /= 1024
+        if n < 1024 or unit == "E":
+            return f"{n:.2f}{unit}"
+    return f"{n:.2f}E"
+
+
+def info_fields(server: Server) -> list[tuple[str, Any]]:
+    """The maxmemory-related lines of INFO memory, in Redis's order."""
+    if not server.maxmemory:
+        refresh_clients(server)
+    m = model(server)
+    used = used_memory(server)
+    r = rss()
+    ds = dataset(server)
+    maxm = server.maxmemory
+    return [
+        ("used_memory", used),
+        ("used_memory_human", human(used)),
+        ("used_memory_rss", r),
+        ("used_memory_rss_human", human(r)),
+        ("used_memory_peak", m.peak),
+        ("used_memory_peak_human", human(m.peak)),
+        ("used_memory_peak_perc", f"{used * 100 / m.peak:.2f}%"),
+        ("used_memory_overhead", STARTUP + m.clients_normal + m.clients_replicas),
+        ("used_memory_startup", STARTUP),
+        ("used_memory_dataset", ds),
+        ("used_memory_dataset_perc", f"{ds * 100 / max(1, used - STARTUP):.2f}%"),
+        ("maxmemory", maxm),
+        ("maxmemory_human", human(maxm)),
+        ("maxmemory_policy", server.config["maxmemory-policy"]),
+        ("mem_fragmentation_ratio", f"{r / max(1, used):.2f}"),
+        ("mem_fragmentation_bytes", r - used),
+        ("mem_not_counted_for_evict", not_counted_for_evict(server)),
+        ("mem_clients_slaves", m.clients_replicas),
+        ("mem_clients_normal", m.clients_normal),
+        ("mem_allocator", "libc"),
+    ]
+
+
+def stats(server: Server) -> dict:
+    """MEMORY STATS."""
+    if not server.maxmemory:
+        refresh_clients(server)
+    m = model(server)
+    used = used_memory(server)
+    ds = dataset(server)
+    keys = sum(len(db.data) for db in server.dbs)
+    r = rss()
+    out: dict = {
+        "peak.allocated": m.peak,
+        "total.allocated": used,
+        "startup.allocated": STARTUP,
+        "replication.backlog": 0,
+        "clients.slaves": m.clients_replicas,
+        "clients.normal": m.clients_normal,
+        "cluster.links": 0,
+        "aof.buffer": 0,
+        "lua.caches": 0,
+        "functions.caches": 0,
+    }
+    for db in server.dbs:
+        if db.data:
+            out[f"db.{db.id}"] = {"overhead.hashtable.main": len(db.data) * ENTRY,
+                                  "overhead.hashtable.expires": len(db.expires) * EXPIRE}
+    overhead = used - ds
+    out.update({
+        "overhead.total": overhead,
+        "keys.count": keys,
+        "keys.bytes-per-key": (used - STARTUP) // keys if keys else 0,
+        "dataset.bytes": ds,
+        "dataset.percentage": ds * 100.0 / max(1, used - STARTUP),
+        "peak.percentage": used * 100.0 / m.peak,
+        "allocator.allocated": used,
+        "allocator.active": used,
+        "allocator.resident": r,
+        "allocator-fragmentation.ratio": 1.0,
+        "allocator-fragmentation.bytes": 0,
+        "allocator-rss.ratio": r / max(1, used),
+        "allocator-rss.bytes": r - used,
+        "rss-overhead.ratio": 1.0,
+        "rss-overhead.bytes": 0,
+        "fragmentation": r / max(1, used),
+        "fragmentation.bytes": r - used,
+    })
+    return out

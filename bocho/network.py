@@ -423,7 +423,9 @@ class Client(asyncio.Protocol):
             if srv.slow:
                 if srv.check_paused(self, cmd, argv):
                     return
-                if cmd.flags & DENYOOM and srv.maxmemory and srv.over_maxmemory(self):
+                # Eviction runs before every command (client buffers grown by reads count
+                # too); only commands that may add memory are refused.
+                if srv.maxmemory and srv.over_maxmemory(self) and cmd.flags & DENYOOM:
                     cmd.rejected_calls += 1
                     raise CommandError(b"OOM command not allowed when used memory > 'maxmemory'.")
             self.execute(cmd, argv)

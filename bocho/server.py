@@ -44,6 +44,7 @@ class Server:
         self.lastsave = self.unixtime
         self.run_id = os.urandom(20).hex()
         self.shutdown_asap = False
+        self.exiting = False
         self.exit_code = 0
         self.stopped: asyncio.Future | None = None
         # stats
@@ -96,8 +97,11 @@ class Server:
         self.role = "master"
         self.ops_samples: list[tuple[int, int]] = []
         config.on_change = self.apply_config
+        self.shutdown_flags: dict | None = None  # set while a shutdown is in progress
+        self.last_sig = ""
+        self.latency_ns = 2**62
         for name in ("requirepass", "maxmemory", "maxmemory-policy", "slowlog-log-slower-than",
-                     "client-output-buffer-limit", "lazyfree-lazy-expire",
+                     "latency-monitor-threshold", "client-output-buffer-limit", "lazyfree-lazy-expire",
                      "notify-keyspace-events", "loglevel"):
             self.apply_config(name)
 
@@ -128,11 +132,20 @@ class Server:
         elif name == "maxmemory":
             self.maxmemory = cfg["maxmemory"]
             self.update_slow()
+            if self.maxmemory and self.loop is not None:
+                from bocho.evict import maxmemory_changed
+                maxmemory_changed(self)
         elif name == "maxmemory-policy":
             self.set_lru_tracking(cfg["maxmemory-policy"].endswith(("lru", "lfu")))
-        elif name == "slowlog-log-slower-than":
+        elif name in ("slowlog-log-slower-than", "latency-monitor-threshold"):
+            # The hot loop makes one test, `d > slowlog_ns`: the lower of the two
+            # thresholds; slowlog_push sorts out which of the two applies.
             v = cfg["slowlog-log-slower-than"]
-            self.slowlog_ns = v * 1000 if v >= 0 else 2**62
+            self.slowlog_us = v
+            slow_ns = v * 1000 - 1 if v >= 0 else 2**62
+            ms = cfg["latency-monitor-threshold"]
+            self.latency_ns = ms * 1_000_000 - 1 if ms > 0 else 2**62
+            self.slowlog_ns = min(slow_ns, self.latency_ns)
         elif name == "client-output-buffer-limit":
             self.obuf_limits_on = any(h or s for h, s, _ in cfg[name].values())
         elif name == "lazyfree-lazy-expire":
@@ -176,26 +189,9 @@ class Server:
         self.errorstats[prefix] = self.errorstats.get(prefix, 0) + 1
 
     def slowlog_push(self, c: Client, argv: list[bytes], ns: int) -> None:
-        from bocho.commands import lookup
-        cmd = lookup(argv[0])
-        if cmd is not None and cmd.flags & (1 << 10):  # SKIP_SLOWLOG
-            return
-        maxlen = self.config["slowlog-max-len"]
-        if maxlen <= 0:
-            return
-        args = argv[:32]
-        shown = []
-        for i, a in enumerate(args):
-            if i == 31 and len(argv) > 32:
-                shown.append(b"... (%d more arguments)" % (len(argv) - 31))
-                break
-            if len(a) > 128:
-                a = a[:128] + b"... (%d more bytes)" % (len(a) - 128)
-            shown.append(a)
-        self.slowlog.insert(0, (self.slowlog_id, self.unixtime, ns // 1000, shown,
-                                c.addr.encode(), c.name))
-        self.slowlog_id += 1
-        del self.slowlog[maxlen:]
+        """A command took more than slowlog_ns: latency event and/or slow log entry."""
+        from bocho.slowlog import record
+        record(self, c, argv, ns)
 
     def feed_monitors(self, c: Client, argv: list[bytes]) -> None:
         t = time.time()
@@ -286,7 +282,7 @@ class Server:
         """serverCron: hz times a second."""
         from bocho.expire import active_expire_cycle
         loop = asyncio.get_running_loop()
-        while not self.shutdown_asap:
+        while not self.exiting:
             hz = max(1, min(500, self.config["hz"]))
             await asyncio.sleep(1.0 / hz)
             if self.cron_paused:
@@ -294,12 +290,21 @@ class Server:
             now = time.time()
             self.unixtime = int(now)
             self.lruclock = self.unixtime
+            if self.shutdown_asap and self.shutdown_flags is None:
+                # A signal asked for it; shutting down happens here, not in the handler.
+                if self.prepare_for_shutdown(**self.signal_shutdown_flags()):
+                    self.request_exit(0)
+                    return
             try:
                 if self.pause_end and clock.monotonic_ms() >= self.pause_end:
                     from bocho.commands.client_cmds import unpause
                     unpause(self)
                 if self.debug_active_expire:
+                    t0 = time.perf_counter()
                     active_expire_cycle(self, 1.0 / hz)
+                    if self.latency_ns < 2**62:
+                        from bocho.latency import add_sample
+                        add_sample(self, "expire-cycle", int((time.perf_counter() - t0) * 1000))
                 self.clients_cron()
                 for hook in self.hooks_on_cron:
                     hook()
@@ -406,25 +411,65 @@ class Server:
         assert loop is not None
         loop.add_signal_handler(signal.SIGTERM, self._on_signal, "SIGTERM")
         loop.add_signal_handler(signal.SIGINT, self._on_signal, "SIGINT")
+        from bocho.crash import install_crash_handlers
+        install_crash_handlers(self)
 
     def _on_signal(self, name: str) -> None:
+        """sigShutdownHandler: only log and flag it; the cron does the shutdown."""
         if self.shutdown_asap and name == "SIGINT":
             log.warning("You insist... exiting now.")
+            for hook in self.exit_now_hooks:
+                hook()
+            log.logger.reopen()
             os._exit(1)
-        log.warning(f"Received {name} scheduling shutdown...")
+        if self.loading:
+            log.warning("Received shutdown signal during loading, scheduling shutdown.")
+        else:
+            log.warning(f"Received {name} scheduling shutdown...")
         self.shutdown_asap = True
-        if self.stopped is not None and not self.stopped.done():
-            self.stopped.set_result(None)
+        self.last_sig = name
+
+    # Called when the process must exit at once (second SIGINT): remove temp files.
+    exit_now_hooks: list[Callable[[], None]] = []
+    # Called by finish_shutdown before saving: each returns False to refuse the exit
+    # (an AOF that cannot be flushed...); `force` says errors must be ignored.
+    shutdown_hooks: list[Callable[[bool], bool]] = []
+
+    def signal_shutdown_flags(self) -> dict:
+        opt = self.config["shutdown-on-sigint" if self.last_sig == "SIGINT"
+                          else "shutdown-on-sigterm"]
+        words = opt.split() if isinstance(opt, str) else list(opt)
+        return {w: True for w in words if w in ("save", "nosave", "now", "force")}
 
     def prepare_for_shutdown(self, nosave: bool = False, save: bool = False,
                              now: bool = False, force: bool = False) -> bool:
-        """Redis's prepareForShutdown: True when the process may exit."""
+        """Redis's prepareForShutdown + finishShutdown: True when the process may exit.
+        On failure the shutdown is cancelled (the server keeps running)."""
+        if self.loading:
+            save, nosave = False, True
+        self.shutdown_flags = {"nosave": nosave, "save": save, "now": now, "force": force}
         log.warning("User requested shutdown...")
-        if save and not nosave:
+        if self.finish_shutdown(nosave, save, force):
+            return True
+        log.warning("Errors trying to shut down the server. Check the logs for more "
+                    "information.")
+        self.cancel_shutdown()
+        return False
+
+    def finish_shutdown(self, nosave: bool, save: bool, force: bool) -> bool:
+        for hook in self.shutdown_hooks:
+            if not hook(force):
+                return False
+        if (self.config["save"] and not nosave) or save:
+            log.notice("Saving the final RDB snapshot before exiting.")
             if self.save_hook is None:
-                log.warning("Not saving: RDB persistence is not implemented yet.")
+                # RDB persistence is a later issue: say plainly that nothing is saved.
+                log.warning("RDB persistence is not available in this build: "
+                            "the dataset was NOT saved.")
             elif not self.save_hook():
-                if not force:
+                if force:
+                    log.warning("Error trying to save the DB. Exit anyway.")
+                else:
                     log.warning("Error trying to save the DB, can't exit.")
                     return False
         pidfile = self.config["pidfile"]
@@ -434,22 +479,42 @@ class Server:
                 os.unlink(pidfile)
             except OSError:
                 pass
+        for srv in self.servers:
+            srv.close()
         path = self.config["unixsocket"]
         if path:
             log.notice("Removing the unix socket file.")
             try:
                 os.unlink(path)
-            except OSError:
-                pass
-        for srv in self.servers:
-            srv.close()
+            except OSError as e:
+                log.warning(f"Error removing the unix socket file: {e.strerror}")
         log.warning("Redis is now ready to exit, bye bye...")
         return True
 
-    def request_stop(self) -> None:
-        self.shutdown_asap = True
+    def cancel_shutdown(self) -> None:
+        self.shutdown_asap = False
+        self.shutdown_flags = None
+        self.last_sig = ""
+
+    def abort_shutdown(self) -> bool:
+        """SHUTDOWN ABORT: cancel a signal-requested shutdown not yet carried out."""
+        if not self.shutdown_asap and self.shutdown_flags is None:
+            return False
+        self.cancel_shutdown()
+        log.notice("Shutdown manually aborted.")
+        return True
+
+    def request_exit(self, code: int = 0) -> None:
+        """Leave run() with `code` once the current event is done (after a successful
+        prepare_for_shutdown)."""
+        self.exit_code = code
+        self.exiting = True
         if self.stopped is not None and not self.stopped.done():
             self.stopped.set_result(None)
+
+    def request_stop(self) -> None:
+        """Shut down as on SIGTERM (from code: tests, sentinel...)."""
+        self.shutdown_asap = True
 
     def run(self) -> int:
         """Start listening and serve until shut down; returns the exit code."""
@@ -468,13 +533,11 @@ class Server:
         self.write_pidfile()
         gc.freeze()
         cron = loop.create_task(self.cron())
+        if self.maxmemory:
+            from bocho.evict import maxmemory_changed
+            maxmemory_changed(self)
         log.notice("Ready to accept connections")
-        while True:
-            loop.run_until_complete(self.stopped)
-            if self.prepare_for_shutdown(save=bool(self.config["save"]) and self.dirty > 0):
-                break
-            self.shutdown_asap = False
-            self.stopped = loop.create_future()
+        loop.run_until_complete(self.stopped)
         cron.cancel()
         for c in list(self.clients.values()):
             c.close()

@@ -1,0 +1,137 @@
+"""maxmemory: OOM refusal, the eviction policies, accounting that goes back down,
+propagation/notification of evictions, the LFU counter."""
+
+import pytest
+import redis
+
+from bocho.testing.server import wait_until
+
+
+def used(c):
+    return c.info("memory")["used_memory"]
+
+
+def test_noeviction_refuses_writes(r):
+    r.config_set("maxmemory-policy", "noeviction")
+    r.set("a", "1")
+    r.config_set("maxmemory", 1)
+    try:
+        with pytest.raises(redis.ResponseError) as e:
+            r.set("b", "2")
+        assert str(e.value) == "command not allowed when used memory > 'maxmemory'."
+        assert r.get("a") == b"1"  # reads still work
+        assert r.delete("a") == 1  # so does DEL (not denyoom)
+    finally:
+        r.config_set("maxmemory", 0)
+
+
+@pytest.mark.parametrize("policy", ["allkeys-random", "allkeys-lru", "allkeys-lfu",
+                                    "volatile-lru", "volatile-lfu", "volatile-random",
+                                    "volatile-ttl"])
+def test_limit_honoured(r, policy):
+    r.flushall()
+    limit = used(r) + 100 * 1024
+    r.config_set("maxmemory", limit)
+    r.config_set("maxmemory-policy", policy)
+    try:
+        n = 0
+        while used(r) + 4096 <= limit:
+            r.set(f"key:{n}:" + "x" * (n % 50), "x", ex=10000)
+            n += 1
+        assert n > 10
+        for j in range(n):
+            r.set(f"more:{j}", "x", ex=10000)
+        assert used(r) < limit + 4096
+        assert r.info("stats")["evicted_keys"] > 0
+    finally:
+        r.config_set("maxmemory", 0)
+        r.config_set("maxmemory-policy", "noeviction")
+
+
+@pytest.mark.parametrize("policy", ["volatile-lru", "volatile-lfu", "volatile-random",
+                                    "volatile-ttl"])
+def test_volatile_only_removes_volatile(r, policy):
+    r.flushall()
+    limit = used(r) + 100 * 1024
+    r.config_set("maxmemory", limit)
+    r.config_set("maxmemory-policy", policy)
+    try:
+        n = 0
+        while used(r) + 4096 <= limit:
+            if n % 2:
+                r.set(f"key:{n}", "x", ex=10000)
+            else:
+                r.set(f"key:{n}", "x")
+            n += 1
+        for j in range(n):
+            try:
+                r.set(f"foo:{j}", "x", ex=10000)
+            except redis.ResponseError:
+                pass
+        assert used(r) < limit + 4096
+        for j in range(0, n, 2):
+            assert r.exists(f"key:{j}")
+    finally:
+        r.config_set("maxmemory", 0)
+        r.config_set("maxmemory-policy", "noeviction")
+
+
+def test_lru_evicts_cold_keys(r):
+    r.flushall()
+    r.config_set("maxmemory-policy", "allkeys-lru")
+    r.config_set("maxmemory-samples", 10)
+    r.execute_command("DEBUG", "POPULATE", "300", "cold", "200")
+    r.execute_command("DEBUG", "SLEEP", "0")
+    import time
+    time.sleep(2.1)  # the LRU clock has one-second resolution
+    hot = [f"hot:{i}" for i in range(50)]
+    for k in hot:
+        r.set(k, "v" * 200)
+    limit = used(r) - 20 * 1024
+    try:
+        r.config_set("maxmemory", limit)
+        wait_until(lambda: used(r) <= limit, msg="eviction to the limit")
+        assert all(r.exists(k) for k in hot)
+        assert r.dbsize() < 350
+    finally:
+        r.config_set("maxmemory", 0)
+        r.config_set("maxmemory-policy", "noeviction")
+
+
+def test_eviction_propagates_and_notifies(make_server):
+    srv = make_server(config={"notify-keyspace-events": "Ee"})
+    c = srv.client()
+    p = c.pubsub()
+    p.psubscribe("__keyevent@0__:evicted")
+    wait_until(lambda: p.get_message(timeout=0.1) is not None)
+    for k in ("asdf1", "asdf2", "asdf3"):
+        c.set(k, "1")
+    mon = srv.client()
+    c.config_set("maxmemory-policy", "allkeys-lru")
+    c.config_set("maxmemory", 1)
+    wait_until(lambda: c.dbsize() == 0, msg="all keys evicted")
+    got = set()
+
+    def collect():
+        m = p.get_message(timeout=0.1)
+        if m and m["type"] == "pmessage":
+            got.add(m["data"])
+        return len(got) == 3
+    wait_until(collect, msg="three evicted events")
+    assert got == {b"asdf1", b"asdf2", b"asdf3"}
+    assert c.info("stats")["evicted_keys"] == 3
+    c.config_set("maxmemory", 0)
+    p.close()
+    mon.close()
+
+
+def test_lfu_counter(r):
+    r.config_set("maxmemory-policy", "allkeys-lfu")
+    try:
+        r.set("k", "v")
+        assert r.object("freq", "k") >= 5
+        for _ in range(200):
+            r.get("k")
+        assert r.object("freq", "k") > 5
+    finally:
+        r.config_set("maxmemory-policy", "noeviction")
