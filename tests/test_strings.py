@@ -374,6 +374,29 @@ def test_lcs_matches_redis(pair, cmds):
     same(pair, cmds, protocol=3)
 
 
+def test_lcs_fuzz_matches_redis(pair):
+    rnd = random.Random(23)
+    cmds = []
+    for i in range(40):
+        alphabet = "ACGT"[:rnd.randrange(1, 5)]
+        a = "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(0, 60)))
+        b = "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(0, 60)))
+        cmds += [("set", f"a{i}", a), ("set", f"b{i}", b), ("lcs", f"a{i}", f"b{i}"),
+                 ("lcs", f"a{i}", f"b{i}", "idx", "withmatchlen", "minmatchlen", rnd.randrange(4))]
+    same(pair, cmds)
+
+
+def test_lcs_large_inputs(pair):
+    """A 4000x4000 LCS replies as Redis does, without stalling the server for long."""
+    rnd = random.Random(1)
+    a = "".join(rnd.choice("ACGT") for _ in range(4000))
+    b = "".join(rnd.choice("ACGT") for _ in range(4000))
+    t0 = time.monotonic()
+    same(pair, [("set", "a", a), ("set", "b", b), ("lcs", "a", "b", "len"),
+                ("lcs", "a", "b", "idx", "minmatchlen", "6")])
+    assert time.monotonic() - t0 < 20
+
+
 # -- keyspace notifications ---------------------------------------------------------------
 
 NOTIFY_CMDS = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bocho import notify, resp
 from bocho.commands import command
-from bocho.commands.strings import read_key, unshare, write_string
+from bocho.commands.strings import key_spec, read_key, unshare, write_string
 from bocho.errors import CommandError, syntax, wrongtype
 from bocho.network import F_MASTER
 from bocho.util import parse_int
@@ -215,7 +215,8 @@ def bitpos(c, argv):
 
 
 @command("bitop", -4, "write denyoom", keys=(2, -1, 1), group=BIT, acl=("bitmap",),
-         since="2.6.0", summary="Perform bitwise operations between strings", complexity="O(N)")
+         since="2.6.0", summary="Perform bitwise operations between strings", complexity="O(N)",
+         key_specs=[key_spec("OW update", pos=2), key_spec("RO access", pos=3, lastkey=-1)])
 def bitop(c, argv):
     op = argv[1].lower()
     if op not in (b"and", b"or", b"xor", b"not"):
@@ -392,7 +393,9 @@ def bitfield_generic(c, argv, readonly_cmd: bool) -> bytes:
 
 @command("bitfield", -2, "write denyoom", keys=(1, 1, 1), group=BIT, acl=("bitmap",),
          since="3.2.0", summary="Perform arbitrary bitfield integer operations on strings",
-         complexity="O(1) for each subcommand specified")
+         complexity="O(1) for each subcommand specified",
+         key_specs=[key_spec("RW access update variable_flags",
+                             notes="This command allows both access and modification of the key")])
 def bitfield(c, argv):
     return bitfield_generic(c, argv, False)
 

@@ -26,6 +26,16 @@ NOTIFY_NEW = notify.NEW
 STRING_TOO_LONG = b"ERR string exceeds maximum allowed size (proto-max-bulk-len)"
 
 
+def key_spec(flags: str, pos: int = 1, lastkey: int = 0, step: int = 1, notes: str = "") -> dict:
+    """One key spec in the command-JSON shape COMMAND INFO reads (see command_cmd.py);
+    only for commands whose flags differ from what (first, last, step) implies."""
+    spec = {"flags": flags.split(), "begin_search": {"index": {"pos": pos}},
+            "find_keys": {"range": {"lastkey": lastkey, "step": step, "limit": 0}}}
+    if notes:
+        spec["notes"] = notes
+    return spec
+
+
 # -- shared helpers (bitops.py uses them too) ----------------------------------------------
 
 def keymiss(c, key: bytes) -> None:
@@ -227,7 +237,9 @@ def set_generic(c, argv: list[bytes], name: str, key: bytes, value: bytes, flags
 
 
 @command("set", -3, "write denyoom", keys=(1, 1, 1), group=STR, acl=("string",),
-         summary="Set the string value of a key", complexity="O(1)")
+         summary="Set the string value of a key", complexity="O(1)",
+         key_specs=[key_spec("RW access update variable_flags",
+                             notes="RW and ACCESS due to the optional `GET` argument")])
 def set_(c, argv):
     db = c.db
     key = argv[1]
@@ -254,20 +266,23 @@ def set_(c, argv):
 
 
 @command("setnx", 3, "write denyoom fast", keys=(1, 1, 1), group=STR, acl=("string",),
-         summary="Set the value of a key, only if the key does not exist", complexity="O(1)")
+         summary="Set the value of a key, only if the key does not exist", complexity="O(1)",
+         key_specs=[key_spec("OW insert")])
 def setnx(c, argv):
     return set_generic(c, argv, "setnx", argv[1], argv[2], O_NX, 0, None, resp.ONE, resp.ZERO)
 
 
 @command("setex", 4, "write denyoom", keys=(1, 1, 1), group=STR, acl=("string",), since="2.0.0",
-         summary="Set the value and expiration of a key", complexity="O(1)")
+         summary="Set the value and expiration of a key", complexity="O(1)",
+         key_specs=[key_spec("OW update")])
 def setex(c, argv):
     return set_generic(c, argv, "setex", argv[1], argv[3], 0, O_EX, argv[2], None, None)
 
 
 @command("psetex", 4, "write denyoom", keys=(1, 1, 1), group=STR, acl=("string",),
          since="2.6.0", summary="Set the value and expiration in milliseconds of a key",
-         complexity="O(1)")
+         complexity="O(1)",
+         key_specs=[key_spec("OW update")])
 def psetex(c, argv):
     return set_generic(c, argv, "psetex", argv[1], argv[3], 0, O_PX, argv[2], None, None)
 
@@ -279,7 +294,9 @@ def already_expired(srv, when: int) -> bool:
 
 
 @command("getex", -2, "write fast", keys=(1, 1, 1), group=STR, acl=("string",), since="6.2.0",
-         summary="Get the value of a key and optionally set its expiration", complexity="O(1)")
+         summary="Get the value of a key and optionally set its expiration", complexity="O(1)",
+         key_specs=[key_spec("RW access update",
+                             notes="RW and UPDATE because it changes the TTL")])
 def getex(c, argv):
     flags, exp_flag, exp_raw = parse_string_options(argv, 2, _GETEX_OPTS)
     key = argv[1]
@@ -314,7 +331,8 @@ def getex(c, argv):
 
 
 @command("getdel", 2, "write fast", keys=(1, 1, 1), group=STR, acl=("string",), since="6.2.0",
-         summary="Get the value of a key and delete the key", complexity="O(1)")
+         summary="Get the value of a key and delete the key", complexity="O(1)",
+         key_specs=[key_spec("RW access delete")])
 def getdel(c, argv):
     key = argv[1]
     v = get_string(c, key)
@@ -379,7 +397,8 @@ def mset_generic(c, argv, nx: bool) -> bytes:
 @command("mset", -3, "write denyoom", keys=(1, -1, 2), group=STR, acl=("string",),
          since="1.0.1", tips=("request_policy:multi_shard", "response_policy:all_succeeded"),
          summary="Set multiple keys to multiple values",
-         complexity="O(N) where N is the number of keys to set.")
+         complexity="O(N) where N is the number of keys to set.",
+         key_specs=[key_spec("OW update", lastkey=-1, step=2)])
 def mset(c, argv):
     return mset_generic(c, argv, False)
 
@@ -387,7 +406,8 @@ def mset(c, argv):
 @command("msetnx", -3, "write denyoom", keys=(1, -1, 2), group=STR, acl=("string",),
          since="1.0.1", tips=("request_policy:multi_shard", "response_policy:agg_min"),
          summary="Set multiple keys to multiple values, only if none of the keys exist",
-         complexity="O(N) where N is the number of keys to set.")
+         complexity="O(N) where N is the number of keys to set.",
+         key_specs=[key_spec("OW insert", lastkey=-1, step=2)])
 def msetnx(c, argv):
     return mset_generic(c, argv, True)
 
@@ -399,7 +419,8 @@ def msetnx(c, argv):
          complexity="O(1). The amortized time complexity is O(1) assuming the appended value "
                     "is small and the already present value is of any size, since the dynamic "
                     "string library used by Redis will double the free space available on every "
-                    "reallocation.")
+                    "reallocation.",
+         key_specs=[key_spec("RW insert")])
 def append(c, argv):
     key = argv[1]
     extra = argv[2]
@@ -418,7 +439,8 @@ def append(c, argv):
 
 @command("strlen", 2, "readonly fast", keys=(1, 1, 1), group=STR, acl=("string",),
          since="2.2.0", summary="Get the length of the value stored in a key",
-         complexity="O(1)")
+         complexity="O(1)",
+         key_specs=[key_spec("RO")])
 def strlen(c, argv):
     v = read_key(c, argv[1])
     if v is None:
@@ -433,7 +455,8 @@ def strlen(c, argv):
          summary="Overwrite part of a string at key starting at the specified offset",
          complexity="O(1), not counting the time taken to copy the new string in place. "
                     "Usually, this string is very small so the amortized complexity is O(1). "
-                    "Otherwise, complexity is O(M) with M being the length of the value argument.")
+                    "Otherwise, complexity is O(M) with M being the length of the value argument.",
+         key_specs=[key_spec("RW update")])
 def setrange(c, argv):
     key = argv[1]
     offset = parse_int(argv[2])
@@ -628,8 +651,8 @@ def lcs(c, argv):
     if (alen + 1) * (blen + 1) * 4 > c.server.config["proto-max-bulk-len"]:
         raise CommandError(b"ERR Insufficient memory, transient memory for LCS exceeds "
                            b"proto-max-bulk-len")
-    table = lcs_table(a, b)
-    total = table[alen][blen]
+    table = LcsTable(a, b)
+    total = table.at(alen, blen)
     if getlen:
         return resp.integer(total)
     matches, result = lcs_walk(a, b, table, minmatchlen)
@@ -646,33 +669,38 @@ def lcs(c, argv):
                     + [resp.bulk(b"len"), resp.integer(total)])
 
 
-def lcs_table(a: bytes, b: bytes) -> list[list[int]]:
-    """table[i][j] = length of the LCS of a[:i] and b[:j]."""
-    prev = [0] * (len(b) + 1)
-    table = [prev]
-    for ca in a:
-        row = [0]
-        left = 0
-        for j, cb in enumerate(b):
-            if ca == cb:
-                left = prev[j] + 1
-            else:
-                up = prev[j + 1]
-                if up > left:
-                    left = up
-            row.append(left)
-        table.append(row)
-        prev = row
-    return table
+class LcsTable:
+    """LCS(i, j), the LCS length of a[:i] and b[:j], from one bit-vector per row
+    (Hyyro's bit-parallel LCS): bit j-1 of row i is clear iff LCS(i, j) grew at j.
+    The rows cost n*m/8 bytes and n big-int steps instead of n*m Python steps."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self, a: bytes, b: bytes) -> None:
+        full = (1 << len(b)) - 1
+        where: dict[int, int] = {}
+        for j, ch in enumerate(b):
+            where[ch] = where.get(ch, 0) | (1 << j)
+        v = full
+        rows = [v]
+        for ch in a:
+            u = v & where.get(ch, 0)
+            v = ((v + u) | (v - u)) & full
+            rows.append(v)
+        self.rows = rows
+
+    def at(self, i: int, j: int) -> int:
+        return j - (self.rows[i] & ((1 << j) - 1)).bit_count()
 
 
-def lcs_walk(a: bytes, b: bytes, table, minmatchlen: int):
+def lcs_walk(a: bytes, b: bytes, table: LcsTable, minmatchlen: int):
     """Walk the table back from the end as Redis does, collecting the LCS and the
     matching ranges (last match first) of at least minmatchlen bytes."""
     i, j = len(a), len(b)
     out = bytearray()
     matches = []
     rng = None  # [a_start, a_end, b_start, b_end] of the current run
+    at = table.at
     while i > 0 and j > 0:
         emit = False
         if a[i - 1] == b[j - 1]:
@@ -689,7 +717,7 @@ def lcs_walk(a: bytes, b: bytes, table, minmatchlen: int):
             i -= 1
             j -= 1
         else:
-            if table[i - 1][j] > table[i][j - 1]:
+            if at(i - 1, j) > at(i, j - 1):
                 i -= 1
             else:
                 j -= 1
