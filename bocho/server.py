@@ -14,7 +14,7 @@ import time
 from typing import Any, Callable
 
 from bocho import REDIS_VERSION, __version__, clock, log, notify
-from bocho.config import Config, ConfigError
+from bocho.config import APPLY_HOOKS, Config, ConfigError
 from bocho.db import Database
 from bocho.network import F_MONITOR, Client
 
@@ -127,6 +127,10 @@ class Server:
 
     def apply_config(self, name: str) -> None:
         cfg = self.config
+        # Hooks registered with config.on_apply (port/bind rebinding, maxclients...);
+        # one that raises ConfigError makes CONFIG SET roll back.
+        for hook in APPLY_HOOKS.get(name, ()):
+            hook(self)
         if name == "requirepass":
             self.requirepass = cfg["requirepass"]
         elif name == "maxmemory":
@@ -159,8 +163,6 @@ class Server:
                 self.notify_flags = 0
         elif name in ("loglevel", "logfile"):
             log.logger.configure(cfg["loglevel"], cfg["logfile"])
-        elif name == "port" and self.loop is not None:
-            self.rebind()
         elif name == "dir":
             try:
                 os.chdir(cfg["dir"])

@@ -1,0 +1,288 @@
+"""CONFIG GET / SET / RESETSTAT / REWRITE / HELP, and the apply hooks of directives that
+act at once when CONFIG SET changes them (port, bind, maxclients, proc title...)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+
+from bocho import log, resp
+from bocho.commands import TABLE, all_commands, command
+from bocho.config import DEFAULT_BIND, ConfigError, ConfigSetError, on_apply
+from bocho.errors import CommandError
+
+SRV = "server"
+ADMIN = "admin noscript loading stale"
+
+
+def is_local_client(c) -> bool:
+    """islocalClient: a unix socket or a loopback peer."""
+    ip = c.peer_ip
+    return c.unix or ip.startswith("127.") or ip == "::1" or ip.startswith("::ffff:127.")
+
+
+def allow_protected(setting: str, c) -> bool:
+    """enable-protected-configs / enable-debug-command: yes, or local for local clients."""
+    return setting == "yes" or (setting == "local" and is_local_client(c))
+
+
+def help_reply(name: str, lines: list[str]) -> bytes:
+    """addReplyHelp: a header, the lines, and the HELP footer, as status replies."""
+    out = [f"{name.upper()} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+           *lines, "HELP", "    Prints this help."]
+    return resp.array_header(len(out)) + b"".join(b"+%s\r\n" % s.encode() for s in out)
+
+
+def _s(b: bytes) -> str:
+    return b.decode("utf-8", "surrogateescape")
+
+
+@command("config|get", -3, ADMIN, group=SRV, since="2.0.0",
+         summary="Get the values of configuration parameters",
+         complexity="O(N) when N is the number of configuration parameters provided")
+def config_get(c, argv):
+    found = c.server.config.get([_s(a) for a in argv[2:]])
+    parts = [resp.map_header(len(found), c.resp)]
+    for k, v in found.items():
+        parts.append(resp.bulk(k.encode("utf-8", "surrogateescape")))
+        parts.append(resp.bulk(v.encode("utf-8", "surrogateescape")))
+    return b"".join(parts)
+
+
+@command("config|set", -4, ADMIN, group=SRV, since="2.0.0",
+         summary="Set configuration parameters to the given values",
+         complexity="O(N) when N is the number of configuration parameters provided",
+         tips=("request_policy:all_nodes", "response_policy:all_succeeded"))
+def config_set(c, argv):
+    if len(argv) % 2:
+        raise CommandError(b"ERR syntax error")
+    srv = c.server
+    cfg = srv.config
+    cfg.loading = bool(getattr(srv, "loading", False))
+    pairs = [(_s(argv[i]), _s(argv[i + 1])) for i in range(2, len(argv), 2)]
+    try:
+        cfg.set(pairs, allow_protected(cfg["enable-protected-configs"], c))
+    except ConfigSetError as e:
+        raise CommandError(e.message()) from None
+    return resp.OK
+
+
+@command("config|resetstat", 2, ADMIN, group=SRV, since="2.0.0",
+         summary="Reset the stats returned by INFO", complexity="O(1)")
+def config_resetstat(c, argv):
+    reset_stats(c.server)
+    return resp.OK
+
+
+@command("config|rewrite", 2, ADMIN, group=SRV, since="2.8.0",
+         summary="Rewrite the configuration file with the in memory configuration",
+         complexity="O(1)")
+def config_rewrite(c, argv):
+    cfg = c.server.config
+    if cfg.file is None:
+        raise CommandError(b"ERR The server is running without a config file")
+    try:
+        cfg.rewrite()
+    except OSError as e:
+        msg = e.strerror or str(e)
+        log.warning(f"CONFIG REWRITE failed: {msg}")
+        raise CommandError(f"ERR Rewriting config file: {msg}") from None
+    log.warning("CONFIG REWRITE executed with success.")
+    return resp.OK
+
+
+@command("config|help", 2, "loading stale", group=SRV, since="5.0.0",
+         summary="Show helpful text about the different subcommands", complexity="O(1)")
+def config_help(c, argv):
+    return help_reply("config", [
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+    ])
+
+
+_container = TABLE[b"config"]
+_container.summary = "A container for server configuration commands"
+_container.complexity = "Depends on subcommand."
+_container.since = "2.0.0"
+_container.group = SRV
+
+
+# -- CONFIG RESETSTAT --------------------------------------------------------------------
+
+# Other modules add functions that clear their own counters (latency, slowlog-free...).
+RESET_HOOKS: list = []
+
+
+def reset_stats(srv) -> None:
+    """resetServerStats + resetCommandTableStats + resetErrorTableStats."""
+    for name, v in list(vars(srv).items()):
+        if name.startswith("stat_") and type(v) in (int, float):
+            setattr(srv, name, type(v)(0))
+    # Byte counters are "closed clients' totals + live clients' counters": start the
+    # closed part below zero so that the sum restarts at 0 now.
+    live = list(srv.clients.values())
+    srv.stat_net_in_closed = -sum(c.net_in for c in live)
+    srv.stat_net_out_closed = -sum(c.net_out for c in live)
+    srv.errorstats.clear()
+    srv.ops_samples.clear()
+    for attr in ("aof_delayed_fsync",):
+        if hasattr(srv, attr):
+            setattr(srv, attr, 0)
+    for cmd in all_commands():
+        _reset_cmd(cmd)
+    for hook in RESET_HOOKS:
+        hook(srv)
+
+
+def _reset_cmd(cmd) -> None:
+    cmd.calls = cmd.usec = cmd.rejected_calls = cmd.failed_calls = 0
+    if cmd.subcommands:
+        for sub in cmd.subcommands.values():
+            _reset_cmd(sub)
+
+
+# -- apply hooks -------------------------------------------------------------------------
+
+def _tcp_servers(srv) -> list:
+    out = []
+    for s in srv.servers:
+        socks = getattr(s, "sockets", None) or ()
+        if any(sk.family in (socket.AF_INET, socket.AF_INET6) for sk in socks):
+            out.append(s)
+    return out
+
+
+def _bind_sockets(srv, port: int, binds: list[str]) -> list[socket.socket]:
+    """Open listening sockets like listenToPort; OSError when a required one fails."""
+    opened: list[socket.socket] = []
+    if port == 0:
+        return opened
+    backlog = srv.config["tcp-backlog"]
+    try:
+        for addr in binds or DEFAULT_BIND:
+            optional = addr.startswith("-")
+            host = addr[1:] if optional else addr
+            host = {"*": "0.0.0.0", "::*": "::"}.get(host, host)
+            fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+            sock = socket.socket(fam, socket.SOCK_STREAM)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if fam == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.bind((host, port))
+                sock.listen(backlog)
+                sock.setblocking(False)
+            except OSError as e:
+                sock.close()
+                if optional and e.errno in (97, 99, 22):  # family/address not available
+                    continue
+                log.warning(f"Warning: Could not create server TCP listening socket "
+                            f"{addr}:{port}: bind: {e.strerror}")
+                raise
+            opened.append(sock)
+    except OSError:
+        for s in opened:
+            s.close()
+        raise
+    return opened
+
+
+def _relisten(srv, port: int, binds: list[str], err: str) -> None:
+    """Replace the TCP listeners: new ones first, the old ones closed only on success."""
+    if srv.loop is None:
+        return
+    try:
+        socks = _bind_sockets(srv, port, binds)
+    except OSError:
+        raise ConfigError(err) from None
+    for old in _tcp_servers(srv):
+        old.close()
+        srv.servers.remove(old)
+    from bocho.network import Client
+    loop = srv.loop
+    backlog = srv.config["tcp-backlog"]
+
+    async def serve(sock: socket.socket) -> None:
+        s = await loop.create_server(lambda: Client(srv), sock=sock, backlog=backlog)
+        srv.servers.append(s)
+
+    for sock in socks:
+        asyncio.ensure_future(serve(sock), loop=loop)
+
+
+@on_apply("port")
+def apply_port(srv) -> None:
+    cfg = srv.config
+    _relisten(srv, cfg["port"], cfg["bind"], "Unable to listen on this port. Check server logs.")
+
+
+@on_apply("bind")
+def apply_bind(srv) -> None:
+    cfg = srv.config
+    _relisten(srv, cfg["port"], cfg["bind"], "Failed to bind to specified addresses.")
+
+
+@on_apply("maxclients")
+def apply_maxclients(srv) -> None:
+    """adjustOpenFilesLimit: make room for maxclients + 32 descriptors."""
+    import resource
+    want = srv.config["maxclients"] + 32
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or want <= soft:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        return
+    except (ValueError, OSError):
+        pass
+    best = (hard if hard != resource.RLIM_INFINITY else soft) - 32
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (best + 32, hard))
+    except (ValueError, OSError):
+        best = soft - 32
+    raise ConfigError("The operating system is not able to handle the specified number of "
+                      f"clients, try with {max(1, best)}")
+
+
+@on_apply("proc-title-template")
+def apply_proc_title(srv) -> None:
+    from bocho.cli import set_proc_title
+    if not set_proc_title(srv.config):
+        raise ConfigError("failed to set process title")
+
+
+_oom_base: list[int] = []
+
+
+@on_apply("oom-score-adj", "oom-score-adj-values")
+def apply_oom_score(srv) -> None:
+    """setOOMScoreAdj for this (master) process; the original value comes back with 'no'."""
+    cfg = srv.config
+    path = "/proc/self/oom_score_adj"
+    try:
+        if not _oom_base:
+            with open(path) as f:
+                _oom_base.append(int(f.read().strip()))
+        mode = cfg["oom-score-adj"]
+        if mode == "no":
+            val = _oom_base[0]
+        else:
+            idx = 1 if getattr(srv, "role", "master") in ("slave", "replica") else 0
+            val = cfg["oom-score-adj-values"][idx]
+            if mode == "yes":  # relative
+                val = max(-1000, min(1000, val + _oom_base[0]))
+        with open(path, "w") as f:
+            f.write(f"{val}\n")
+    except OSError as e:
+        log.warning(f"Unable to write oom_score_adj: {e.strerror}")
+        raise ConfigError("Failed to set current oom_score_adj. Check server logs.") from None
+
+
+__all__ = ["allow_protected", "is_local_client", "help_reply", "reset_stats", "os"]
