@@ -110,7 +110,7 @@ SET_CASES = [
     [("set", "k", "v", "exat", "100"), ("exists", "k"), ("set", "k", "v", "pxat", "1"), ("get", "k")],
     [("set", "k", "v", "ex", "100"), ("set", "k", "w", "keepttl"), ("ttl", "k"),
      ("set", "k", "x"), ("ttl", "k")],
-    [("set", "k", "v", "ex", "100"), ("set", "k", "w", "xx", "px", "50000"), ("pttl", "k")],
+    [("set", "k", "v", "ex", "100"), ("set", "k", "w", "xx", "px", "50000"), ("ttl", "k")],
     [("set", "k", "")] + [("get", "k"), ("strlen", "k")],
     [("setnx", "k", "a"), ("setnx", "k", "b"), ("get", "k")],
     [("setex", "k", "100", "v"), ("ttl", "k"), ("setex", "k", "0", "v"), ("setex", "k", "-1", "v"),
