@@ -18,15 +18,27 @@ import hiredis
 
 from bocho import log, resp
 from bocho.commands import (
-    ADMIN, ALLOW_BUSY, DENYOOM, NO_AUTH, NO_MULTI, PUBSUB, SKIP_MONITOR, TABLE, WRITE,
-    Command, lookup,
+    ADMIN,
+    ALLOW_BUSY,
+    DENYOOM,
+    NO_AUTH,
+    NO_MULTI,
+    PUBSUB,
+    SKIP_MONITOR,
+    TABLE,
+    WRITE,
+    Command,
+    lookup,
 )
-from bocho.errors import NOAUTH, CommandError, wrong_args
+from bocho.errors import NOAUTH, OOM, CommandError, wrong_args
 
 if TYPE_CHECKING:
     from bocho.server import Server
 
 INLINE_MAX = 64 * 1024
+# A query buffer's size after its first read: Redis reads 16 KB at a time into an sds
+# that jemalloc rounds up (CLIENT LIST qbuf + qbuf-free = 20474 on a fresh client).
+QBUF_IOBUF = 20474
 MULTIBULK_MAX = 1024 * 1024
 UNAUTH_MULTIBULK_MAX = 10
 UNAUTH_BULK_MAX = 16384
@@ -49,6 +61,10 @@ F_DIRTY_CAS = 4096
 REPLY_ON, REPLY_OFF, REPLY_SKIP_NEXT, REPLY_SKIP = 0, 1, 2, 3
 
 _EXEC_LIKE = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
+_EXEC_LIKE_NAMES = {"exec", "discard", "multi", "watch", "quit", "reset"}
+_NO_OOM_IN_MULTI = {"exec", "discard", "quit", "reset"}
+_PUBSUB_OK_NAMES = {"subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe",
+                    "punsubscribe", "ping", "quit", "reset"}
 # allowed in RESP2 subscribed mode
 _PUBSUB_OK = {b"subscribe", b"ssubscribe", b"unsubscribe", b"sunsubscribe", b"psubscribe",
               b"punsubscribe", b"ping", b"quit", b"reset"}
@@ -62,10 +78,11 @@ class Client(asyncio.Protocol):
         "ctime", "last_io", "argv", "cmd", "prop", "inline_buf", "pending_argv",
         "tail", "channels", "patterns", "shard_channels", "obuf_class", "obuf_soft_since",
         "net_in", "net_out", "unix", "peer_ip", "fd", "block_state", "tracking",
-        "lastcmd", "pause_pending", "io_paused", "current", "_write", "qbuf_peak",
+        "lastcmd", "pause_pending", "io_paused", "current", "_write", "_wbuf_size", "qbuf_peak",
+        "qbuf_alloc",
     )
 
-    def __init__(self, server: "Server", unix: bool = False) -> None:
+    def __init__(self, server: Server, unix: bool = False) -> None:
         self.server = server
         self.id = server.next_client_id()
         self.transport: Any = None
@@ -100,9 +117,10 @@ class Client(asyncio.Protocol):
         self.inline_buf: bytes | None = None
         self.pending_argv: list[bytes] | None = None
         self.tail = b""
-        self.channels: set[bytes] = set()
-        self.patterns: set[bytes] = set()
-        self.shard_channels: set[bytes] = set()
+        # insertion-ordered (channel -> None) so mass unsubscribes answer in order
+        self.channels: dict[bytes, None] = {}
+        self.patterns: dict[bytes, None] = {}
+        self.shard_channels: dict[bytes, None] = {}
         self.obuf_class = "normal"
         self.obuf_soft_since = 0
         self.net_in = 0
@@ -113,6 +131,7 @@ class Client(asyncio.Protocol):
         self.io_paused = False
         self.current = False
         self.qbuf_peak = 0
+        self.qbuf_alloc = 0  # emulated size of Redis's query buffer (CLIENT LIST qbuf-free)
         self.slow = False
         self.update_slow()
 
@@ -132,6 +151,7 @@ class Client(asyncio.Protocol):
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
         self._write = transport.write
+        self._wbuf_size = transport.get_write_buffer_size
         srv = self.server
         sock = transport.get_extra_info("socket")
         if self.unix:
@@ -187,86 +207,114 @@ class Client(asyncio.Protocol):
         pass
 
     def data_received(self, data: bytes) -> None:
-        if self.closing:
-            return
-        self.net_in += len(data)
-        self.last_io = self.server.unixtime
-        reader = self.reader
-        if self.inline_buf is not None or (data[0] != 42 and not reader.len()):
-            data = self.process_inline(data)
-            if not data:
-                if self.server.pending_writes:
-                    self.server.flush_pending()
-                return
-        reader.feed(data)
-        if not self.blocked:
-            self.process_input()
-        if reader.len() and not self.closing:
-            self.check_query_limits(data)
-        if self.server.pending_writes:
-            self.server.flush_pending()
+        """asyncio callback: the bytes go through process_input() (one call, not two:
+        this is the per-read cost of every request)."""
+        self.process_input(data)
 
     # -- input ---------------------------------------------------------------------------
 
-    def process_input(self) -> None:
-        """Run every complete command in the reader, then write all replies at once."""
-        reader = self.reader
-        out = self.out
+    def process_input(self, data: bytes | None = None) -> None:
+        """Feed `data` (if any) to the parser, run every complete command, then write all
+        replies at once. Called without data to resume a client that was blocked.
+
+        The loop is the fast path of processCommand() + call(): one dict lookup, one
+        arity test, two flag tests; anything unusual goes to call(). Each command is
+        timed (INFO commandstats, SLOWLOG) with one clock read: the previous command's
+        end is the next one's start."""
+        if self.closing:
+            return
         srv = self.server
+        reader = self.reader
+        if data is not None:
+            self.net_in += len(data)
+            self.last_io = srv.unixtime
+            # A request is inline when it does not start with '*' and the reader holds no
+            # unfinished request. has_data() is True while a bulk (or header line) is
+            # incomplete; at an element boundary inside a request the next byte is '$'.
+            if self.inline_buf is not None or (
+                    data[0] != 42 and data[0] != 36 and not reader.has_data()):
+                data = self.process_inline(data)
+                if not data:
+                    if srv.pending_writes:
+                        srv.flush_pending()
+                    return
+            reader.feed(data)
+        out = self.out
         table = TABLE
         gets = reader.gets
+        clock = perf_counter_ns
         self.current = True
-        t0 = perf_counter_ns()
+        t0 = clock()
         try:
-            if self.pending_argv is not None:
+            if self.pending_argv is not None and not self.blocked:
                 argv, self.pending_argv = self.pending_argv, None
                 self.call(argv)
-                t0 = perf_counter_ns()
-            while not self.blocked:
+                t0 = clock()
+            while not self.blocked and not self.closing:
                 try:
                     argv = gets()
                 except hiredis.ProtocolError as e:
                     self.protocol_error(str(e))
                     return
-                if argv is False:
-                    break
                 if type(argv) is not list or not argv:
+                    if argv is False:
+                        break
                     if type(argv) is not list:
                         self.protocol_error("expected '*', got something else")
                         return
                     continue
                 cmd = table.get(argv[0])
-                n = len(argv)
-                if cmd is None or srv.slow or self.slow or cmd.handler is None:
+                if cmd is None or srv.slow or self.slow:
                     self.call(argv)
-                    t0 = perf_counter_ns()
+                    t0 = clock()
                     continue
                 a = cmd.arity
-                if n != a and (a > 0 or n < -a):
+                handler = cmd.handler
+                n = len(argv)
+                if (n != a and (a > 0 or n < -a)) or handler is None:
                     self.call(argv)
-                    t0 = perf_counter_ns()
+                    t0 = clock()
                     continue
                 try:
-                    r = cmd.handler(self, argv)
+                    r = handler(self, argv)
                     if r is not None:
                         out.append(r)
                 except CommandError as e:
+                    r = None
                     out.append(e.reply())
                     srv.count_error(e.msg)
                     cmd.failed_calls += 1
-                t1 = perf_counter_ns()
+                t1 = clock()
                 d = t1 - t0
                 t0 = t1
                 cmd.calls += 1
                 cmd.usec += d
                 if d > srv.slowlog_ns:
                     srv.slowlog_push(self, argv, d)
+                # only a handler that gave no reply can have blocked or closed the client
+                if r is None and (self.blocked or self.closing):
+                    break
         finally:
             self.current = False
         if self.closing:
             return
         if out:
-            self.flush()
+            data_out = out[0] if len(out) == 1 else b"".join(out)
+            out.clear()
+            self.net_out += len(data_out)
+            self._write(data_out)
+            if srv.obuf_limits_on and (self.obuf_soft_since or self._wbuf_size()):
+                self.check_output_limits()
+        # Header checks and the query-buffer limit only concern an unfinished request:
+        # a partial bulk or header line (has_data), a trailing "*N" line (only then is
+        # the byte before the final CRLF a digit and the line's first byte '*'), or an
+        # unauthenticated client.
+        if data is not None and not self.closing and (
+                reader.has_data() or not self.authenticated
+                or (len(data) > 2 and 47 < data[-3] < 58 and data[data.rfind(b"\n", 0, -1) + 1] == 42)):
+            self.check_query_limits(data)
+        if srv.pending_writes:
+            srv.flush_pending()
 
     def flush(self) -> None:
         out = self.out
@@ -276,7 +324,9 @@ class Client(asyncio.Protocol):
             return
         self.net_out += len(data)
         self._write(data)
-        if self.obuf_class is not None and self.server.obuf_limits_on:
+        # Limits can only be crossed while the transport holds unsent data (or a soft
+        # limit's timer is running): asking for its buffer size is cheaper than the check.
+        if self.server.obuf_limits_on and (self.obuf_soft_since or self._wbuf_size()):
             self.check_output_limits()
 
     def send(self, data: bytes) -> None:
@@ -380,7 +430,7 @@ class Client(asyncio.Protocol):
     # -- the full path -------------------------------------------------------------------
 
     def call(self, argv: list) -> None:
-        """processCommand(): every check, then run, then account."""
+        """processCommand(): every check, then run (or queue inside MULTI), then account."""
         srv = self.server
         out = self.out
         name = argv[0]
@@ -388,7 +438,10 @@ class Client(asyncio.Protocol):
             argv = [a if type(a) is bytes else str(a).encode() for a in argv]
             name = argv[0]
         cmd = lookup(name)
-        reply_mode = self.reply_mode
+        self.argv = argv
+        # the reply mode in force for this command (CLIENT REPLY OFF / SKIP silence it)
+        mode = self.reply_mode
+        mark = len(out)
         try:
             if cmd is None:
                 raise CommandError(unknown_command_msg(argv))
@@ -401,48 +454,55 @@ class Client(asyncio.Protocol):
                         raise wrong_args(cmd.name)
                     else:
                         raise CommandError(
-                            "ERR unknown subcommand '%s'. Try %s HELP."
-                            % (argv[1].decode(errors="replace")[:128], cmd.name.upper()))
+                            "ERR unknown subcommand '{}'. Try {} HELP.".format(argv[1].decode(errors="replace")[:128], cmd.name.upper()))
                 else:
                     cmd = sub
+            self.lastcmd = cmd.fullname
             if not cmd.arity_ok(len(argv)):
                 raise wrong_args(cmd.fullname)
+            in_multi = self.multi is not None
+            if in_multi and cmd.flags & NO_MULTI:
+                raise CommandError(b"ERR Command not allowed inside a transaction")
             if not self.authenticated and not cmd.flags & NO_AUTH:
                 raise CommandError(NOAUTH)
-            if self.multi is not None and name.lower() not in _EXEC_LIKE:
-                if cmd.flags & NO_MULTI:
-                    raise CommandError(f"ERR Command not allowed inside a transaction")
+            lname = cmd.name if cmd.parent is None else cmd.parent.name
+            # Eviction runs before every command (as Redis: client buffers grown by reads
+            # count too); only commands that may add memory are refused.
+            if srv.slow and srv.maxmemory and srv.over_maxmemory(self) and (
+                    cmd.flags & DENYOOM or in_multi and lname not in _NO_OOM_IN_MULTI
+                    or lname == "exec" and self.multi
+                    and any(q.flags & DENYOOM for q, _ in self.multi)):
+                raise CommandError(OOM)
+            if (self.resp == 2 and (self.channels or self.patterns or self.shard_channels)
+                    and lname not in _PUBSUB_OK_NAMES):
+                raise CommandError(
+                    f"ERR Can't execute '{cmd.fullname}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+                    "QUIT / RESET are allowed in this context")
+            if srv.slow and srv.pause_end and srv.check_paused(self, cmd, argv):
+                return
+            if in_multi and lname not in _EXEC_LIKE_NAMES:
                 self.multi.append((cmd, argv))
                 out.append(resp.QUEUED)
-                return
-            if (self.resp == 2 and (self.channels or self.patterns or self.shard_channels)
-                    and name.lower() not in _PUBSUB_OK):
-                raise CommandError(
-                    "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
-                    "QUIT / RESET are allowed in this context" % cmd.fullname)
-            if srv.slow:
-                if srv.check_paused(self, cmd, argv):
-                    return
-                # Eviction runs before every command (client buffers grown by reads count
-                # too); only commands that may add memory are refused.
-                if srv.maxmemory and srv.over_maxmemory(self) and cmd.flags & DENYOOM:
-                    cmd.rejected_calls += 1
-                    raise CommandError(b"OOM command not allowed when used memory > 'maxmemory'.")
-            self.execute(cmd, argv)
+            else:
+                self.execute(cmd, argv)
         except CommandError as e:
-            if self.multi is not None and cmd is not None and name.lower() not in _EXEC_LIKE:
-                self.multi_error = True
+            if self.multi is not None:
+                if cmd is not None and cmd.name == "exec":
+                    e = exec_abort(self, argv, e)
+                else:
+                    self.multi_error = True
             if cmd is not None:
                 cmd.rejected_calls += 1
             srv.count_error(e.msg)
-            if reply_mode == REPLY_ON or self.reply_mode == REPLY_ON:
-                out.append(e.reply())
-            return
-        finally:
-            if reply_mode == REPLY_SKIP and self.reply_mode == REPLY_SKIP:
-                self.reply_mode = REPLY_ON
-                self.update_slow()
-        if reply_mode == REPLY_SKIP_NEXT:
+            out.append(e.reply())
+        if mode != REPLY_ON and self.reply_mode != REPLY_ON:
+            del out[mark:]
+        # CLIENT REPLY SKIP silences exactly the one command after it
+        rm = self.reply_mode
+        if rm == REPLY_SKIP:
+            self.reply_mode = REPLY_ON
+            self.update_slow()
+        elif rm == REPLY_SKIP_NEXT:
             self.reply_mode = REPLY_SKIP
 
     def execute(self, cmd: Command, argv: list[bytes]) -> Any:
@@ -450,7 +510,6 @@ class Client(asyncio.Protocol):
         Also used by EXEC for each queued command."""
         srv = self.server
         out = self.out
-        mark = len(out)
         self.prop = None
         dirty = srv.dirty
         t0 = perf_counter_ns()
@@ -471,15 +530,13 @@ class Client(asyncio.Protocol):
         if d > srv.slowlog_ns:
             srv.slowlog_push(self, argv, d)
         if srv.monitors and not cmd.flags & (SKIP_MONITOR | ADMIN):
-            srv.feed_monitors(self, argv)
+            srv.feed_monitors(self, argv, cmd)
         if srv.dirty != dirty and not failed and srv.propagating:
             if self.prop is not None:
                 for a in self.prop:
                     srv.propagate(self.db.id, a)
             else:
                 srv.propagate(self.db.id, argv)
-        if self.reply_mode != REPLY_ON and self.reply_mode != REPLY_SKIP_NEXT:
-            del out[mark:]
         return failed
 
     # -- output limits -------------------------------------------------------------------
@@ -511,6 +568,18 @@ class Client(asyncio.Protocol):
         return self.server.client_info(self)
 
 
+def exec_abort(c: Client, argv: list[bytes], e: CommandError) -> CommandError:
+    """A refused EXEC ends the transaction: EXECABORT with the reason (and MONITOR still
+    sees the EXEC, closing the MULTI it saw)."""
+    from bocho.commands.multi import discard_transaction
+    discard_transaction(c)
+    srv = c.server
+    if srv.monitors:
+        srv.feed_monitors(c, argv)
+    msg = e.msg[4:] if e.msg.startswith(b"ERR ") else e.msg
+    return CommandError(b"EXECABORT Transaction discarded because of: " + msg)
+
+
 def _fmt_addr(a: tuple) -> str:
     host = a[0]
     if ":" in host:
@@ -523,8 +592,8 @@ def _is_loopback(ip: str) -> bool:
 
 
 def unknown_command_msg(argv: list[bytes]) -> str:
-    args = "".join("'%s' " % a.decode(errors="replace")[:128] for a in argv[1:])
-    return "ERR unknown command '%s', with args beginning with: %s" % (
+    args = "".join("'{}' ".format(a.decode(errors="replace")[:128]) for a in argv[1:])
+    return "ERR unknown command '{}', with args beginning with: {}".format(
         argv[0].decode(errors="replace")[:128], args)
 
 
@@ -544,7 +613,7 @@ def check_header(buf: bytes, max_bulk: int, authed: bool) -> str | None:
     pos = nl + 2
     while n > 0 and pos < len(buf):
         if buf[pos] != 36:
-            return "expected '$', got '%s'" % chr(buf[pos])
+            return f"expected '$', got '{chr(buf[pos])}'"
         nl = buf.find(b"\r\n", pos)
         if nl < 0:
             return "too big bulk count string" if len(buf) - pos > INLINE_MAX else None

@@ -54,6 +54,10 @@ class Server:
         self.stat_expired_stale_perc = 0.0
         self.stat_expired_time_cap_reached_count = 0
         self.stat_expire_cycle_time_used = 0
+        self.stat_lazyfreed_objects = 0
+        self.lazyfree_pending_objects = 0
+        self.lazyfree_queue: list = []  # values waiting to be freed (db.free_async)
+        self.lfu = False  # maxmemory-policy is an LFU one (db.touch keeps counters)
         self.stat_evictedkeys = 0
         self.stat_evictedclients = 0
         self.stat_keyspace_hits = 0
@@ -73,6 +77,9 @@ class Server:
         self.paused_clients: list[Client] = []
         # propagation consumers: each a callable(dbid, argv)
         self.propagate_hooks: list[Callable[[int, list[bytes]], None]] = []
+        # while not None (EXEC, scripts), writes are collected here and leave as one block
+        self.also_propagate: list[tuple[int, list[bytes]]] | None = None
+        self.in_exec = False
         self.propagating = False
         self.propagate_db = -1
         # cached config for the hot path
@@ -140,6 +147,7 @@ class Server:
                 from bocho.evict import maxmemory_changed
                 maxmemory_changed(self)
         elif name == "maxmemory-policy":
+            self.lfu = cfg["maxmemory-policy"].endswith("lfu")
             self.set_lru_tracking(cfg["maxmemory-policy"].endswith(("lru", "lfu")))
         elif name in ("slowlog-log-slower-than", "latency-monitor-threshold"):
             # The hot loop makes one test, `d > slowlog_ns`: the lower of the two
@@ -195,25 +203,25 @@ class Server:
         from bocho.slowlog import record
         record(self, c, argv, ns)
 
-    def feed_monitors(self, c: Client, argv: list[bytes]) -> None:
-        t = time.time()
-        where = "lua" if c.id == 0 else (f"unix:{self.config['unixsocket']}" if c.unix else c.addr)
-        parts = [b'"%s"' % _repr(a) for a in argv]
-        line = b"+%.6f [%d %s] %s\r\n" % (t, c.db.id, where.encode(), b" ".join(parts))
-        for m in list(self.monitors):
-            if m is not c:
-                m.send(line)
+    def feed_monitors(self, c: Client, argv: list[bytes], cmd: Any = None) -> None:
+        """One MONITOR line per executed command (bocho/commands/monitor.py)."""
+        from bocho.commands.monitor import feed
+        feed(self, c, argv, cmd)
 
     # -- propagation ---------------------------------------------------------------------
 
     def propagate(self, dbid: int, argv: list[bytes]) -> None:
         """The one exit for writes: AOF, replication backlog and replicas hang off here."""
+        if self.also_propagate is not None:
+            self.also_propagate.append((dbid, argv))
+            return
         for hook in self.propagate_hooks:
             hook(dbid, argv)
 
     def propagate_internal(self, dbid: int, argv: list[bytes]) -> None:
-        """A write the server made on its own (lazy/active expiry, eviction)."""
-        self.dirty += 1
+        """A write the server made on its own (lazy/active expiry, eviction). It does not
+        count in `dirty` (as Redis): a read command that expires a key on its way must
+        not be propagated itself (Client.execute propagates when dirty moved)."""
         if self.propagating:
             self.propagate(dbid, argv)
 
@@ -314,6 +322,10 @@ class Server:
                 del self.ops_samples[:-16]
             except Exception as e:  # the cron must survive a bug in one of its parts
                 log.warning(f"cron error: {e!r}")
+            if self.pending_writes:
+                # Replies made by the cron (expired-key events to subscribers, unblocked
+                # clients) leave now, not on the receiver's next read.
+                self.flush_pending()
         del loop
 
     def clients_cron(self) -> None:

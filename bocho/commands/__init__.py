@@ -191,7 +191,7 @@ def all_commands() -> list[Command]:
 # Modules that register commands; importing them fills TABLE.
 MODULES = (
     "connection", "strings", "bitops", "keys", "server_cmds", "client_cmds", "config_cmds",
-    "introspection", "command_cmd", "debug", "multi", "pubsub",
+    "introspection", "command_cmd", "debug", "multi", "pubsub", "monitor", "sort",
 )
 
 

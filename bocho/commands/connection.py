@@ -66,9 +66,9 @@ def check_password(c, user: bytes, password: bytes) -> bool:
     return hmac.compare_digest(need, password)
 
 
-def auth_ok(c) -> None:
+def auth_ok(c, user: bytes = b"default") -> None:
     c.authenticated = True
-    c.user = b"default"
+    c.user = user
     c.update_slow()
 
 
@@ -87,7 +87,7 @@ def auth(c, argv):
     else:
         user, pw = argv[1], argv[2]
     if check_password(c, user, pw):
-        auth_ok(c)
+        auth_ok(c, user)
         return resp.OK
     raise CommandError(WRONGPASS)
 
@@ -96,67 +96,75 @@ def auth(c, argv):
          acl=("connection",), since="6.0.0",
          summary="Handshake with the server, optionally switching protocol")
 def hello(c, argv):
-    ver = c.resp
+    ver = 0
     i = 1
     if len(argv) > 1:
-        try:
-            ver = int(argv[1])
-        except ValueError:
-            raise CommandError(b"ERR Protocol version is not an integer or out of range") from None
+        ver = parse_int(argv[1], b"ERR Protocol version is not an integer or out of range")
         if ver < 2 or ver > 3:
             raise CommandError(b"NOPROTO unsupported protocol version")
         i = 2
-    name = None
+    name = creds = None
     while i < len(argv):
         opt = argv[i].lower()
         more = len(argv) - i - 1
         if opt == b"auth" and more >= 2:
-            if not check_password(c, argv[i + 1], argv[i + 2]):
-                raise CommandError(WRONGPASS)
-            auth_ok(c)
+            creds = (argv[i + 1], argv[i + 2])
             i += 3
         elif opt == b"setname" and more >= 1:
-            from bocho.commands.client_cmds import validate_name
             name = argv[i + 1]
-            validate_name(name)
             i += 2
         else:
             raise CommandError(b"ERR Syntax error in HELLO option '%s'" % argv[i])
+    if creds is not None:
+        if not check_password(c, *creds):
+            raise CommandError(WRONGPASS)
+        auth_ok(c, creds[0])
     if not c.authenticated:
         raise CommandError(b"NOAUTH HELLO must be called with the client already "
                            b"authenticated, otherwise the HELLO <proto> AUTH <user> <pass> "
                            b"option can be used to authenticate the client and select the "
                            b"RESP protocol version at the same time")
     if name is not None:
+        from bocho.commands.client_cmds import validate_name
+        validate_name(name)
         c.name = name
-    c.resp = ver
+    if ver:
+        c.resp = ver
     c.update_slow()
     srv = c.server
-    return resp.encode({
+    info = {
         "server": "redis",
         "version": REDIS_VERSION,
-        "proto": ver,
+        "proto": c.resp,
         "id": c.id,
-        "mode": "cluster" if srv.config["cluster-enabled"] else "standalone",
-        "role": "replica" if srv.role == "slave" else "master",
+        "mode": "sentinel" if getattr(srv.config, "sentinel_mode", False) else (
+            "cluster" if srv.config["cluster-enabled"] else "standalone"),
+        "role": "replica" if srv.role in ("slave", "replica") else "master",
         "modules": [],
-    }, ver)
+    }
+    if info["mode"] == "sentinel":
+        del info["role"]
+    return resp.encode(info, c.resp)
 
 
 @command("reset", 1, "noscript loading stale fast no_auth allow_busy", group=CONN,
          acl=("connection",), since="6.2.0", summary="Reset the connection")
 def reset(c, argv):
+    from bocho.network import F_MASTER, F_MONITOR, F_READONLY, F_REPLICA
+    if c.flags & (F_REPLICA | F_MASTER) and not c.flags & F_MONITOR:
+        raise CommandError(b"ERR can only reset normal client connections")
     srv = c.server
+    if c.flags & F_MONITOR:
+        from bocho.commands.monitor import stop_monitor
+        stop_monitor(c)
     for hook in RESET_HOOKS:
         hook(c)
     c.select(0)
     c.resp = 2
     c.name = b""
     c.reply_mode = 0
-    c.flags &= ~(1 | 64 | 128)  # monitor, no-evict, no-touch
-    if c in srv.monitors:
-        srv.monitors.remove(c)
-        srv.update_slow()
+    c.flags &= ~F_READONLY
+    c.user = b"default"
     c.authenticated = not srv.requirepass
     c.update_slow()
     return b"+RESET\r\n"
@@ -165,4 +173,3 @@ def reset(c, argv):
 # Modules with per-client state (MULTI, pub/sub, tracking) register how RESET clears it.
 RESET_HOOKS: list = []
 
-__all__ = ["parse_int"]

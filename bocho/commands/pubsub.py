@@ -1,10 +1,34 @@
-"""Pub/sub delivery (PUBLISH is the path keyspace notifications take too)."""
+"""Pub/Sub (Redis's pubsub.c): SUBSCRIBE/PSUBSCRIBE/SSUBSCRIBE and their UN- forms,
+PUBLISH/SPUBLISH, PUBSUB introspection. PUBLISH is also the path keyspace notifications
+take (Server.notify).
+
+Server side: server.pubsub_channels / pubsub_patterns / pubsub_shard map a channel or
+pattern to an insertion-ordered dict of subscribed clients. Client side: c.channels,
+c.patterns, c.shard_channels are insertion-ordered dicts (channel -> None), so that a
+mass UNSUBSCRIBE answers in subscription order."""
 
 from __future__ import annotations
 
 from bocho import resp
 from bocho.commands import command
+from bocho.commands.client_cmds import help_reply
+from bocho.commands.connection import RESET_HOOKS
+from bocho.errors import CommandError
 from bocho.glob import stringmatch
+from bocho.network import F_PUBSUB
+
+PS = "pubsub"
+
+_MESSAGE = b"$7\r\nmessage\r\n"
+_PMESSAGE = b"$8\r\npmessage\r\n"
+_SMESSAGE = b"$8\r\nsmessage\r\n"
+
+
+def _shard_map(server) -> dict:
+    m = getattr(server, "pubsub_shard", None)
+    if m is None:
+        m = server.pubsub_shard = {}
+    return m
 
 
 def publish(server, channel: bytes, message: bytes) -> int:
@@ -12,22 +36,297 @@ def publish(server, channel: bytes, message: bytes) -> int:
     n = 0
     subs = server.pubsub_channels.get(channel)
     if subs:
+        body = _MESSAGE + resp.bulk(channel) + resp.bulk(message)
         for c in list(subs):
-            hdr = resp.push_header(3, c.resp)
-            c.send(hdr + b"$7\r\nmessage\r\n" + resp.bulk(channel) + resp.bulk(message))
+            c.send((b">3\r\n" if c.resp == 3 else b"*3\r\n") + body)
             n += 1
     if server.pubsub_patterns:
+        tail = resp.bulk(channel) + resp.bulk(message)
         for pat, subs in list(server.pubsub_patterns.items()):
             if stringmatch(pat, channel):
+                body = _PMESSAGE + resp.bulk(pat) + tail
                 for c in list(subs):
-                    hdr = resp.push_header(4, c.resp)
-                    c.send(hdr + b"$8\r\npmessage\r\n" + resp.bulk(pat) + resp.bulk(channel)
-                           + resp.bulk(message))
+                    c.send((b">4\r\n" if c.resp == 3 else b"*4\r\n") + body)
                     n += 1
     return n
 
 
-@command("publish", 3, "pubsub loading stale fast may_replicate", group="pubsub",
-         acl=("pubsub",), since="2.0.0", summary="Post a message to a channel")
+def spublish(server, channel: bytes, message: bytes) -> int:
+    subs = _shard_map(server).get(channel)
+    if not subs:
+        return 0
+    body = _SMESSAGE + resp.bulk(channel) + resp.bulk(message)
+    for c in list(subs):
+        c.send((b">3\r\n" if c.resp == 3 else b"*3\r\n") + body)
+    return len(subs)
+
+
+def _count(c) -> int:
+    return len(c.channels) + len(c.patterns)
+
+
+def _notice(c, kind: bytes, name: bytes | None, count: int) -> bytes:
+    hdr = b">3\r\n" if c.resp == 3 else b"*3\r\n"
+    return hdr + resp.bulk(kind) + resp.bulk_or_null(name, c.resp) + resp.integer(count)
+
+
+def _update_flags(c) -> None:
+    if c.channels or c.patterns or c.shard_channels:
+        c.flags |= F_PUBSUB
+        c.obuf_class = "pubsub"
+    else:
+        c.flags &= ~F_PUBSUB
+        if c.obuf_class == "pubsub":
+            c.obuf_class = "normal"
+    c.update_slow()
+
+
+def _deny_blocking(c, what: str, in_multi_ok: bool = True) -> None:
+    srv = c.server
+    if (srv.in_exec and not in_multi_ok) or getattr(c, "is_script", False):
+        raise CommandError(f"ERR {what} isn't allowed for a DENY BLOCKING client")
+
+
+def _sub(c, registry: dict, mine: dict, key: bytes) -> None:
+    if key not in mine:
+        mine[key] = None
+        registry.setdefault(key, {})[c] = None
+
+
+def _unsub(c, registry: dict, mine: dict, key: bytes) -> None:
+    if mine.pop(key, 0) is None:
+        subs = registry.get(key)
+        if subs is not None:
+            subs.pop(c, None)
+            if not subs:
+                del registry[key]
+
+
+@command("subscribe", -2, "pubsub noscript loading stale", group=PS, acl=(PS,),
+         since="2.0.0", summary="Listen for messages published to the given channels")
+def subscribe(c, argv):
+    _deny_blocking(c, "SUBSCRIBE")
+    reg = c.server.pubsub_channels
+    out = []
+    for ch in argv[1:]:
+        _sub(c, reg, c.channels, ch)
+        out.append(_notice(c, b"subscribe", ch, _count(c)))
+    _update_flags(c)
+    return b"".join(out)
+
+
+@command("psubscribe", -2, "pubsub noscript loading stale", group=PS, acl=(PS,),
+         since="2.0.0", summary="Listen for messages published to channels matching the "
+         "given patterns")
+def psubscribe(c, argv):
+    _deny_blocking(c, "PSUBSCRIBE")
+    reg = c.server.pubsub_patterns
+    out = []
+    for pat in argv[1:]:
+        _sub(c, reg, c.patterns, pat)
+        out.append(_notice(c, b"psubscribe", pat, _count(c)))
+    _update_flags(c)
+    return b"".join(out)
+
+
+@command("ssubscribe", -2, "pubsub noscript loading stale", keys=(1, -1, 1), group=PS,
+         acl=(PS,), since="7.0.0", summary="Listen for messages published to the given "
+         "shard channels")
+def ssubscribe(c, argv):
+    _deny_blocking(c, "SSUBSCRIBE", in_multi_ok=False)
+    reg = _shard_map(c.server)
+    out = []
+    for ch in argv[1:]:
+        _sub(c, reg, c.shard_channels, ch)
+        out.append(_notice(c, b"ssubscribe", ch, len(c.shard_channels)))
+    _update_flags(c)
+    return b"".join(out)
+
+
+def unsubscribe_all(c, notify: bool) -> list[bytes]:
+    reg = c.server.pubsub_channels
+    out = []
+    for ch in list(c.channels):
+        _unsub(c, reg, c.channels, ch)
+        if notify:
+            out.append(_notice(c, b"unsubscribe", ch, _count(c)))
+    return out
+
+
+def punsubscribe_all(c, notify: bool) -> list[bytes]:
+    reg = c.server.pubsub_patterns
+    out = []
+    for pat in list(c.patterns):
+        _unsub(c, reg, c.patterns, pat)
+        if notify:
+            out.append(_notice(c, b"punsubscribe", pat, _count(c)))
+    return out
+
+
+def sunsubscribe_all(c, notify: bool) -> list[bytes]:
+    reg = _shard_map(c.server)
+    out = []
+    for ch in list(c.shard_channels):
+        _unsub(c, reg, c.shard_channels, ch)
+        if notify:
+            out.append(_notice(c, b"sunsubscribe", ch, len(c.shard_channels)))
+    return out
+
+
+@command("unsubscribe", -1, "pubsub noscript loading stale", group=PS, acl=(PS,),
+         since="2.0.0", summary="Stop listening for messages posted to the given channels")
+def unsubscribe(c, argv):
+    if len(argv) == 1:
+        out = unsubscribe_all(c, True)
+        if not out:
+            out = [_notice(c, b"unsubscribe", None, _count(c))]
+    else:
+        reg = c.server.pubsub_channels
+        out = []
+        for ch in argv[1:]:
+            _unsub(c, reg, c.channels, ch)
+            out.append(_notice(c, b"unsubscribe", ch, _count(c)))
+    _update_flags(c)
+    return b"".join(out)
+
+
+@command("punsubscribe", -1, "pubsub noscript loading stale", group=PS, acl=(PS,),
+         since="2.0.0", summary="Stop listening for messages posted to channels matching "
+         "the given patterns")
+def punsubscribe(c, argv):
+    if len(argv) == 1:
+        out = punsubscribe_all(c, True)
+        if not out:
+            out = [_notice(c, b"punsubscribe", None, _count(c))]
+    else:
+        reg = c.server.pubsub_patterns
+        out = []
+        for pat in argv[1:]:
+            _unsub(c, reg, c.patterns, pat)
+            out.append(_notice(c, b"punsubscribe", pat, _count(c)))
+    _update_flags(c)
+    return b"".join(out)
+
+
+@command("sunsubscribe", -1, "pubsub noscript loading stale", keys=(1, -1, 1), group=PS,
+         acl=(PS,), since="7.0.0", summary="Stop listening for messages posted to the given "
+         "shard channels")
+def sunsubscribe(c, argv):
+    if len(argv) == 1:
+        out = sunsubscribe_all(c, True)
+        if not out:
+            out = [_notice(c, b"sunsubscribe", None, len(c.shard_channels))]
+    else:
+        reg = _shard_map(c.server)
+        out = []
+        for ch in argv[1:]:
+            _unsub(c, reg, c.shard_channels, ch)
+            out.append(_notice(c, b"sunsubscribe", ch, len(c.shard_channels)))
+    _update_flags(c)
+    return b"".join(out)
+
+
+@command("publish", 3, "pubsub loading stale fast", group=PS, acl=(PS,), since="2.0.0",
+         summary="Post a message to a channel")
 def publish_cmd(c, argv):
     return resp.integer(publish(c.server, argv[1], argv[2]))
+
+
+@command("spublish", 3, "pubsub loading stale fast", keys=(1, 1, 1), group=PS, acl=(PS,),
+         since="7.0.0", summary="Post a message to a shard channel")
+def spublish_cmd(c, argv):
+    return resp.integer(spublish(c.server, argv[1], argv[2]))
+
+
+PUBSUB_HELP = [
+    "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CHANNELS [<pattern>]",
+    "    Return the currently active channels matching a <pattern> (default: '*').",
+    "NUMPAT",
+    "    Return number of subscriptions to patterns.",
+    "NUMSUB [<channel> ...]",
+    "    Return the number of subscribers for the specified channels, excluding",
+    "    pattern subscriptions(default: no channels).",
+    "SHARDCHANNELS [<pattern>]",
+    "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+    "SHARDNUMSUB [<shardchannel> ...]",
+    "    Return the number of subscribers for the specified shard level channel(s)",
+    "HELP",
+    "    Prints this help.",
+]
+
+
+@command("pubsub|help", 2, "loading stale", group=PS, acl=(), since="6.2.0",
+         summary="Show helpful text about the different subcommands")
+def pubsub_help(c, argv):
+    return help_reply(PUBSUB_HELP)
+
+
+def _channel_list(reg: dict, argv: list[bytes]) -> bytes:
+    if len(argv) > 3:
+        raise CommandError(
+            b"ERR unknown subcommand or wrong number of arguments for '%s'. Try PUBSUB HELP."
+            % argv[1])
+    pat = argv[2] if len(argv) == 3 else None
+    names = [ch for ch in reg if pat is None or stringmatch(pat, ch)]
+    return resp.bulk_array(names)
+
+
+@command("pubsub|channels", -2, "pubsub loading stale", group=PS, acl=(PS,), since="2.8.0",
+         summary="List active channels")
+def pubsub_channels(c, argv):
+    return _channel_list(c.server.pubsub_channels, argv)
+
+
+@command("pubsub|shardchannels", -2, "pubsub loading stale", group=PS, acl=(PS,),
+         since="7.0.0", summary="List active shard channels")
+def pubsub_shardchannels(c, argv):
+    return _channel_list(_shard_map(c.server), argv)
+
+
+def _numsub(reg: dict, argv: list[bytes]) -> bytes:
+    parts = [resp.array_header(2 * (len(argv) - 2))]
+    for ch in argv[2:]:
+        parts.append(resp.bulk(ch))
+        parts.append(resp.integer(len(reg.get(ch, ()))))
+    return b"".join(parts)
+
+
+@command("pubsub|numsub", -2, "pubsub loading stale", group=PS, acl=(PS,), since="2.8.0",
+         summary="Get the count of subscribers for channels")
+def pubsub_numsub(c, argv):
+    return _numsub(c.server.pubsub_channels, argv)
+
+
+@command("pubsub|shardnumsub", -2, "pubsub loading stale", group=PS, acl=(PS,),
+         since="7.0.0", summary="Get the count of subscribers for shard channels")
+def pubsub_shardnumsub(c, argv):
+    return _numsub(_shard_map(c.server), argv)
+
+
+@command("pubsub|numpat", 2, "pubsub loading stale", group=PS, acl=(PS,), since="2.8.0",
+         summary="Get the count of unique patterns pattern subscriptions")
+def pubsub_numpat(c, argv):
+    return resp.integer(len(c.server.pubsub_patterns))
+
+
+def forget_client(c) -> None:
+    """Disconnect or RESET: drop every subscription without notifications."""
+    if c.channels:
+        unsubscribe_all(c, False)
+    if c.patterns:
+        punsubscribe_all(c, False)
+    if c.shard_channels:
+        sunsubscribe_all(c, False)
+    _update_flags(c)
+
+
+RESET_HOOKS.append(forget_client)
+
+
+def _register_gone_hook() -> None:
+    from bocho.server import Server
+    Server.client_gone_hooks.append(forget_client)
+
+
+_register_gone_hook()
