@@ -3,14 +3,25 @@ expiry (unix ms), consulted only when it is non-empty and holds the key.
 
 Value representation: strings are `bytes` (or `bytearray` once modified in place by
 APPEND/SETRANGE/SETBIT, which is also how OBJECT ENCODING tells "raw" from "embstr").
-Other types are classes registered in TYPE_NAMES by their modules.
+Other types are classes their modules register with register_type(): the TYPE name and
+one function each for COPY (a deep copy), OBJECT ENCODING, SORT (the elements) and the
+lazy-free effort. COPY falls back to copy.deepcopy for an unregistered class.
 
 Every mutation goes through the few functions here so that WATCH, keyspace
-notifications and propagation of lazy expiry have one place each."""
+notifications and propagation of lazy expiry have one place each. Every removal of a
+key must go through delete()/_remove(): SCAN's cursor counts removals (see scan()).
+
+Access clock (db.lru): kept only while an LRU/LFU maxmemory-policy is set (see
+server.set_lru_tracking): a second dict entry per key is memory Redis folds into its
+object header and we cannot. Under an LRU policy it holds the server's lruclock (unix
+seconds) of the last access; under LFU Redis's packed counter: (minutes << 8) | log-freq.
+Handlers update it with touch(key), never by writing the dict, so both policies work."""
 
 from __future__ import annotations
 
+import copy as _copy
 import random
+from collections.abc import Callable
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -19,58 +30,200 @@ from bocho import clock
 if TYPE_CHECKING:
     from bocho.server import Server
 
-# python type -> Redis TYPE name. Type modules add their classes.
+# python type -> Redis TYPE name. Type modules add their classes (register_type).
 TYPE_NAMES: dict[type, bytes] = {bytes: b"string", bytearray: b"string"}
+# python type -> value -> independent copy (COPY). Immutable bytes are shared.
+COPIERS: dict[type, Callable[[Any], Any]] = {bytes: lambda v: v, bytearray: bytearray}
+# python type -> value -> OBJECT ENCODING name
+ENCODINGS: dict[type, Callable[[Any], bytes]] = {}
+# python type -> value -> (kind, elements) for SORT: kind is b"list", b"set" or b"zset";
+# elements are bytes in the type's natural order (list order, zset by score). Types
+# absent here (strings, hashes, streams) make SORT reply WRONGTYPE.
+SORT_SOURCES: dict[type, Callable[[Any], tuple[bytes, list[bytes]]]] = {}
+# python type -> value -> how much work freeing it is (lazyfree threshold, see free_async)
+FREE_EFFORT: dict[type, Callable[[Any], int]] = {}
+# python type -> (value, field) -> bytes or None: what SORT's BY/GET "key->field" reads
+# (hashes register theirs).
+FIELD_GETTERS: dict[type, Callable[[Any, bytes], bytes | None]] = {}
+# Type name -> constructor from a list of bytes: SORT ... STORE builds FACTORIES[b"list"].
+FACTORIES: dict[bytes, Callable[[list[bytes]], Any]] = {}
+
+LAZYFREE_THRESHOLD = 64
+LFU_INIT_VAL = 5
+
+
+def register_type(cls: type, name: bytes, copy: Callable[[Any], Any],
+                  encoding: Callable[[Any], bytes],
+                  sort_elements: Callable[[Any], tuple[bytes, list[bytes]]] | None = None,
+                  free_effort: Callable[[Any], int] | None = None,
+                  field_get: Callable[[Any, bytes], bytes | None] | None = None,
+                  from_list: Callable[[list[bytes]], Any] | None = None) -> None:
+    """The one registration a value type needs for the generic keyspace commands."""
+    TYPE_NAMES[cls] = name
+    if field_get is not None:
+        FIELD_GETTERS[cls] = field_get
+    if from_list is not None:
+        FACTORIES[name] = from_list
+    COPIERS[cls] = copy
+    ENCODINGS[cls] = encoding
+    if sort_elements is not None:
+        SORT_SOURCES[cls] = sort_elements
+    if free_effort is not None:
+        FREE_EFFORT[cls] = free_effort
 
 
 def type_name(value: Any) -> bytes:
     return TYPE_NAMES.get(type(value), b"none")
 
 
+def copy_value(value: Any) -> Any:
+    fn = COPIERS.get(type(value))
+    return fn(value) if fn is not None else _copy.deepcopy(value)
+
+
+def _is_long(v: bytes) -> bool:
+    """Redis's string2l: the string is exactly the canonical form of a 64-bit integer."""
+    n = len(v)
+    if n == 0 or n > 20:
+        return False
+    if not v.isdigit():
+        if not (v[0] == 45 and n > 1 and v[1:].isdigit()):
+            return False
+    try:
+        i = int(v)
+    except ValueError:
+        return False
+    return -(2**63) <= i < 2**63 and b"%d" % i == v
+
+
+def string_encoding(v: Any) -> bytes:
+    """int for canonical integers, embstr up to 44 bytes, raw beyond (and once mutated)."""
+    if type(v) is bytearray:  # mutated in place: Redis never re-encodes those
+        return b"raw"
+    if _is_long(v):
+        return b"int"
+    return b"raw" if len(v) > 44 else b"embstr"
+
+
+ENCODINGS[bytes] = string_encoding
+ENCODINGS[bytearray] = string_encoding
+
+
+def encoding_name(value: Any) -> bytes:
+    fn = ENCODINGS.get(type(value))
+    return fn(value) if fn is not None else b"unknown"
+
+
+def free_effort(value: Any) -> int:
+    fn = FREE_EFFORT.get(type(value))
+    return fn(value) if fn is not None else 1
+
+
+# -- LFU (Redis's logarithmic access counter, 8 bits, decaying per lfu-decay-time minute)
+
+def _lfu_minutes() -> int:
+    return (clock.mstime() // 60000) & 0xFFFF
+
+
+def lfu_decr(packed: int, decay_time: int) -> int:
+    """The counter after decaying for the minutes elapsed since the last access."""
+    counter = packed & 0xFF
+    if decay_time <= 0:
+        return counter
+    then = packed >> 8
+    now = _lfu_minutes()
+    elapsed = now - then if now >= then else 65535 - then + now
+    periods = elapsed // decay_time
+    return max(0, counter - periods) if periods else counter
+
+
+def lfu_incr(counter: int, log_factor: int) -> int:
+    if counter == 255:
+        return 255
+    base = counter - LFU_INIT_VAL
+    if base < 0:
+        base = 0
+    if random.random() < 1.0 / (base * log_factor + 1):
+        counter += 1
+    return counter
+
+
 class Database:
     __slots__ = ("id", "data", "expires", "lru", "watched", "server", "expires_cursor",
-                 "avg_ttl", "blocking")
+                 "avg_ttl", "blocking", "dels", "snap", "snap_dels", "expire_snap")
 
-    def __init__(self, server: "Server", dbid: int) -> None:
+    def __init__(self, server: Server, dbid: int) -> None:
         self.id = dbid
         self.server = server
         self.data: dict[bytes, Any] = {}
         self.expires: dict[bytes, int] = {}
-        # Access clock per key, kept only while an LRU/LFU maxmemory-policy needs it
-        # (see server.set_lru_tracking): a second dict entry per key is memory Redis
-        # folds into its object header and we cannot.
+        # Access clock per key (see the module comment), None while not tracked.
         self.lru: dict[bytes, int] | None = None
         self.watched: dict[bytes, list] = {}
         self.blocking: dict[bytes, list] = {}
         self.expires_cursor = 0
         self.avg_ttl = 0
+        # Removals so far (SCAN cursors and the key snapshot below use it).
+        self.dels = 0
+        # A list of the keys in dict order, valid while no key was removed since it was
+        # taken (snap_dels == dels): it is then a prefix of the live order. It makes
+        # SCAN and RANDOMKEY O(COUNT) instead of a walk from the start of the dict.
+        self.snap: list[bytes] | None = None
+        self.snap_dels = -1
+        # Active expiry walks a snapshot of the expires keys (see expire.py).
+        self.expire_snap: list[bytes] | None = None
 
     # -- lookups -------------------------------------------------------------------------
 
     def lookup_read(self, key: bytes) -> Any:
-        """The value at key, or None. Expires it lazily; updates the access clock."""
+        """lookupKeyRead: the value at key or None. Expires it lazily, updates the access
+        clock, counts keyspace hits/misses and fires the keymiss event."""
         v = self.data.get(key)
+        srv = self.server
+        if v is not None and self.expires and key in self.expires and self.expire_if_needed(key):
+            v = None
         if v is None:
+            srv.stat_keyspace_misses += 1
+            if srv.notify_flags & 2048:  # notify.KEY_MISS
+                srv.notify(2048, b"keymiss", key, self.id)
             return None
-        if self.expires and key in self.expires and self.expire_if_needed(key):
-            self.server.stat_keyspace_misses += 1
+        srv.stat_keyspace_hits += 1
+        if self.lru is not None and not srv.current_client_no_touch():
+            self.touch(key)
+        return v
+
+    def lookup(self, key: bytes, touch: bool = True, stats: bool = True,
+               notify_miss: bool = True) -> Any:
+        """lookupKeyReadWithFlags: lookup_read with the NOTOUCH/NOSTATS/NONOTIFY knobs."""
+        v = self.data.get(key)
+        srv = self.server
+        if v is not None and self.expires and key in self.expires and self.expire_if_needed(key):
+            v = None
+        if v is None:
+            if stats:
+                srv.stat_keyspace_misses += 1
+            if notify_miss and srv.notify_flags & 2048:
+                srv.notify(2048, b"keymiss", key, self.id)
             return None
-        if self.lru is not None and not self.server.current_client_no_touch():
-            self.lru[key] = self.server.lruclock
+        if stats:
+            srv.stat_keyspace_hits += 1
+        if touch and self.lru is not None and not srv.current_client_no_touch():
+            self.touch(key)
         return v
 
     def lookup_write(self, key: bytes) -> Any:
+        """lookupKeyWrite: expires lazily and touches; no stats, no keymiss event."""
         v = self.data.get(key)
         if v is None:
             return None
-        if self.expires and key in self.expires and self.expire_if_needed(key):
+        if self.expires and key in self.expires and self.expire_if_needed(key, force=True):
             return None
         if self.lru is not None:
-            self.lru[key] = self.server.lruclock
+            self.touch(key)
         return v
 
     def exists(self, key: bytes) -> bool:
-        """Like lookup without touching the access clock (EXISTS, TTL, TYPE)."""
+        """Whether key is live (expiring it if due); no stats, no access clock."""
         if key not in self.data:
             return False
         if self.expires and key in self.expires and self.expire_if_needed(key):
@@ -81,26 +234,45 @@ class Database:
         """The value without expiring or touching it (OBJECT, DEBUG, SCAN filters)."""
         return self.data.get(key)
 
-    def expire_if_needed(self, key: bytes) -> bool:
-        """Delete key if its time has passed; True when it is (now) gone."""
+    def is_expired(self, key: bytes) -> bool:
+        """keyIsExpired: logically expired (whether or not it has been deleted yet)."""
+        when = self.expires.get(key)
+        if when is None or self.server.loading:
+            return False
+        return self.server.cmd_time_ms() > when
+
+    def expire_if_needed(self, key: bytes, force: bool = False) -> bool:
+        """Delete key if its time has passed; True when it is (now) logically gone.
+        A replica only reports it missing and waits for the master's DEL (force: a
+        write on a writable replica deletes it)."""
         when = self.expires.get(key)
         if when is None:
             return False
         srv = self.server
-        if when > srv.cmd_time_ms():
+        if srv.loading or srv.cmd_time_ms() <= when:
             return False
         if srv.is_replica_of_master():
-            # A replica waits for the master's DEL, but reports the key as missing.
+            if getattr(srv, "current_client_is_master", None) and srv.current_client_is_master():
+                return False
+            if not force:
+                return True
+        if srv.pause_end and clock.monotonic_ms() < srv.pause_end:
+            # Clients are paused: the dataset stays still, the key only reads as gone.
             return True
         self.delete_expired(key)
         return True
 
     def delete_expired(self, key: bytes) -> None:
+        """deleteExpiredKeyAndPropagate: remove, notify, propagate DEL/UNLINK, count."""
         srv = self.server
+        lazy = srv.lazyfree_lazy_expire
+        v = self.data.get(key)
         self._remove(key)
-        srv.stat_expiredkeys += 1
-        srv.propagate_internal(self.id, [b"UNLINK" if srv.lazyfree_lazy_expire else b"DEL", key])
+        if lazy and v is not None:
+            free_async(srv, v)
         srv.notify(srv.NOTIFY_EXPIRED, b"expired", key, self.id)
+        srv.propagate_internal(self.id, [b"UNLINK" if lazy else b"DEL", key])
+        srv.stat_expiredkeys += 1
 
     # -- mutation ------------------------------------------------------------------------
 
@@ -112,7 +284,7 @@ class Database:
         if not keepttl and self.expires:
             self.expires.pop(key, None)
         if self.lru is not None:
-            self.lru[key] = self.server.lruclock
+            self.touch(key)
         if self.watched:
             self.signal_modified(key)
 
@@ -122,7 +294,7 @@ class Database:
         if self.server.notify_flags & 8192:  # notify.NEW, as Redis's dbAdd
             self.server.notify(8192, b"new", key, self.id)
         if self.lru is not None:
-            self.lru[key] = self.server.lruclock
+            self.touch(key, new=True)
         if self.watched:
             self.signal_modified(key)
 
@@ -132,8 +304,18 @@ class Database:
         self._remove(key)
         return True
 
+    def unlink(self, key: bytes) -> bool:
+        """UNLINK: delete, freeing a big value off the command's path (free_async)."""
+        v = self.data.get(key)
+        if v is None:
+            return False
+        self._remove(key)
+        free_async(self.server, v)
+        return True
+
     def _remove(self, key: bytes) -> None:
         del self.data[key]
+        self.dels += 1
         if self.expires:
             self.expires.pop(key, None)
         if self.lru is not None:
@@ -151,6 +333,19 @@ class Database:
     def persist(self, key: bytes) -> bool:
         return self.expires.pop(key, None) is not None
 
+    def touch(self, key: bytes, new: bool = False) -> None:
+        """Update the access clock of key (only call while self.lru is not None)."""
+        srv = self.server
+        lru = self.lru
+        if srv.lfu:
+            cfg = srv.config
+            old = lru.get(key) if not new else None
+            counter = LFU_INIT_VAL if old is None else lfu_decr(old, cfg["lfu-decay-time"])
+            counter = lfu_incr(counter, cfg["lfu-log-factor"])
+            lru[key] = (_lfu_minutes() << 8) | counter
+        else:
+            lru[key] = srv.lruclock
+
     def signal_modified(self, key: bytes) -> None:
         """WATCH: a write to key makes every transaction watching it fail."""
         clients = self.watched.get(key)
@@ -163,50 +358,146 @@ class Database:
             for c in clients:
                 c.dirty_cas = True
 
-    def flush(self) -> int:
+    def _touch_watched(self, other: Database | None = None) -> None:
+        """touchAllWatchedKeysInDb: watchers of a key that exists here (or in `other`,
+        the db about to replace this one) see their transaction fail."""
+        for key, clients in self.watched.items():
+            if key in self.data or (other is not None and key in other.data):
+                for c in clients:
+                    c.dirty_cas = True
+
+    def flush(self, lazy: bool = False) -> int:
+        """Empty the db; returns the number of keys removed."""
         n = len(self.data)
         if self.watched:
-            # Only keys that existed dirty their watchers (as Redis's touchAllWatchedKeysInDb).
-            for key, clients in self.watched.items():
-                if key in self.data:
-                    for c in clients:
-                        c.dirty_cas = True
+            self._touch_watched()
+        if lazy and n:
+            srv = self.server
+            _defer_free(srv, (self.data, self.expires, self.lru), n)
         self.data = {}
         self.expires = {}
         if self.lru is not None:
             self.lru = {}
         self.expires_cursor = 0
         self.avg_ttl = 0
+        self.dels += n
+        self.snap = None
+        self.expire_snap = None
         return n
 
-    # -- sampling ------------------------------------------------------------------------
+    def swap_with(self, other: Database) -> None:
+        """SWAPDB: exchange contents; watchers and blocked clients stay with their db."""
+        self._touch_watched(other)
+        other._touch_watched(self)
+        for name in ("data", "expires", "lru", "avg_ttl", "expires_cursor", "dels", "snap",
+                     "snap_dels", "expire_snap"):
+            a = getattr(self, name)
+            setattr(self, name, getattr(other, name))
+            setattr(other, name, a)
+        if (self.lru is None) != (other.lru is None):  # tracking is server-wide
+            self.lru = self.lru if self.lru is not None else {}
+            other.lru = other.lru if other.lru is not None else {}
+
+    # -- ordered access: SCAN, RANDOMKEY, sampling ---------------------------------------
+
+    def keys_snapshot(self) -> list[bytes]:
+        """The keys in dict order, valid as a prefix of the live order (see __init__)."""
+        snap = self.snap
+        if snap is None or self.snap_dels != self.dels or len(snap) > len(self.data):
+            snap = self.snap = list(self.data)
+            self.snap_dels = self.dels
+        elif len(snap) < len(self.data):
+            snap.extend(islice(self.data, len(snap), None))
+        return snap
+
+    def scan(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
+        """One SCAN step: (next cursor, candidate keys, not yet filtered).
+
+        Keys are walked in dict (insertion) order. A new key goes to the end and an
+        overwrite keeps its place, so only a removal moves keys, each one place towards
+        the front. The cursor therefore carries the position reached and the db's
+        removal count: the next step starts that many removals earlier. Guarantee: a
+        key present from the first call to the last is returned at least once; keys
+        added or removed meanwhile may or may not be, and a key may come twice."""
+        pos = cursor >> 32
+        if cursor:
+            pos -= (self.dels - cursor) & 0xFFFFFFFF
+            if pos < 0:
+                pos = 0
+        snap = self.keys_snapshot()
+        keys = snap[pos:pos + count]
+        nxt = pos + len(keys)
+        if nxt >= len(snap):
+            return 0, keys
+        return (nxt << 32) | (self.dels & 0xFFFFFFFF), keys
 
     def random_key(self) -> bytes | None:
-        """A random live key (RANDOMKEY). Expired keys met on the way are deleted."""
-        data = self.data
-        for _ in range(100):
-            n = len(data)
-            if n == 0:
+        """A random live key (RANDOMKEY). Expired keys met on the way are deleted; a
+        replica gives up after 100 expired tries and returns one anyway (as Redis)."""
+        replica = self.server.is_replica_of_master()
+        tries = 100
+        while True:
+            snap = self.keys_snapshot()
+            if not snap:
                 return None
-            key = next(islice(data, random.randrange(n), None))
-            if self.expires and key in self.expires and self.expire_if_needed(key):
-                continue
+            key = snap[random.randrange(len(snap))]
+            if self.expires and key in self.expires:
+                if replica:
+                    tries -= 1
+                    if tries == 0:
+                        return key
+                if self.expire_if_needed(key):
+                    continue
             return key
-        return None
 
     def sample(self, d: dict, count: int) -> list:
-        """Up to `count` keys of d from a random position (eviction and active-expire
-        sampling). A contiguous window: Python dicts offer no O(1) random access."""
+        """Up to `count` keys of d from a random position (eviction sampling).
+        A contiguous window: Python dicts offer no O(1) random access."""
         n = len(d)
         if n == 0:
             return []
         if n <= count:
             return list(d)
+        if d is self.data:
+            snap = self.keys_snapshot()
+            start = random.randrange(len(snap))
+            out = snap[start:start + count]
+            if len(out) < count:
+                out.extend(snap[:count - len(out)])
+            return [k for k in out if k in d]
         start = random.randrange(n)
         out = list(islice(d, start, start + count))
         if len(out) < count:
             out.extend(islice(d, 0, count - len(out)))
         return out
+
+
+# -- lazy free ---------------------------------------------------------------------------
+
+def free_async(srv: Server, value: Any) -> None:
+    """freeObjAsync: a value whose freeing is real work (> 64 elements) is released after
+    the current event instead of inside the command (counted in lazyfreed_objects)."""
+    if free_effort(value) > LAZYFREE_THRESHOLD:
+        _defer_free(srv, value, 1)
+
+
+def _defer_free(srv: Server, obj: Any, n: int) -> None:
+    pending = srv.lazyfree_queue
+    pending.append((obj, n))
+    srv.lazyfree_pending_objects += n
+    if len(pending) == 1 and srv.loop is not None:
+        srv.loop.call_soon(_drain, srv)
+    elif srv.loop is None:
+        _drain(srv)
+
+
+def _drain(srv: Server) -> None:
+    pending = srv.lazyfree_queue
+    while pending:
+        obj, n = pending.pop()
+        del obj  # the last reference: CPython frees it here
+        srv.lazyfree_pending_objects -= n
+        srv.stat_lazyfreed_objects += n
 
 
 def now_ms() -> int:

@@ -1,6 +1,13 @@
-"""Active expiry: Redis's adaptive cycle. Each cron tick samples keys with a TTL in every
-database, deletes the expired ones, and repeats while more than a quarter (scaled by
-active-expire-effort) of a sample was stale, within a CPU-time budget per tick."""
+"""Active expiry: Redis's adaptive cycle (activeExpireCycle, slow variant). Each cron tick
+samples keys with a TTL in every database, deletes the expired ones, and repeats on the
+same database while more than ACCEPTABLE_STALE percent (less with active-expire-effort)
+of a sample was stale, within a CPU-time budget of SLOW_TIME_PERC percent of a tick.
+
+Redis samples hash buckets at a moving cursor. A Python dict has no buckets to index, so
+each database walks a snapshot list of its expires keys (db.expire_snap) with its cursor
+(db.expires_cursor): O(1) per sampled key, and every key with a TTL is visited once per
+sweep. A key given a TTL after the snapshot is seen on the next sweep; keys removed
+meanwhile are skipped."""
 
 from __future__ import annotations
 
@@ -17,50 +24,74 @@ ACCEPTABLE_STALE = 10  # percent
 SLOW_TIME_PERC = 25  # percent of CPU per cron period
 
 
-def active_expire_cycle(server: "Server", period_s: float) -> None:
+def active_expire_cycle(server: Server, period_s: float) -> None:
+    if server.pause_end and clock.monotonic_ms() < server.pause_end:
+        return  # clients paused: keep the dataset still
+    if server.is_replica_of_master():
+        return  # a replica waits for the master's DELs
     effort = server.config["active-expire-effort"] - 1
     per_loop = KEYS_PER_LOOP + KEYS_PER_LOOP // 4 * effort
     stale_ok = ACCEPTABLE_STALE - effort
     budget = period_s * (SLOW_TIME_PERC + 2 * effort) / 100
     start = perf_counter()
     total_sampled = total_expired = 0
+    iteration = 0
+    timed_out = False
     for db in server.dbs:
-        expires = db.expires
-        if not expires:
-            continue
-        while expires:
+        if timed_out:
+            break
+        while True:
+            iteration += 1
+            expires = db.expires
+            if not expires:
+                db.avg_ttl = 0
+                db.expire_snap = None
+                break
             now = clock.mstime()
-            keys = _window(db, per_loop)
-            expired = 0
+            keys = _next_sample(db, per_loop)
+            expired = ttl_sum = ttl_n = 0
             for key in keys:
                 when = expires.get(key)
-                if when is not None and when <= now and key in db.data:
-                    db.delete_expired(key)
-                    expired += 1
-            total_sampled += len(keys)
+                if when is None:
+                    continue
+                if now > when:
+                    if key in db.data:
+                        db.delete_expired(key)
+                        expired += 1
+                    else:
+                        del expires[key]
+                else:
+                    ttl_sum += when - now
+                    ttl_n += 1
+            sampled = len(keys)
+            total_sampled += sampled
             total_expired += expired
-            if perf_counter() - start > budget:
+            if ttl_n:
+                avg = ttl_sum // ttl_n
+                if db.avg_ttl == 0:
+                    db.avg_ttl = avg
+                db.avg_ttl = db.avg_ttl // 50 * 49 + avg // 50
+            if (iteration & 0xF) == 0 and perf_counter() - start > budget:
                 server.stat_expired_time_cap_reached_count += 1
+                timed_out = True
                 break
-            if not keys or expired * 100 // len(keys) <= stale_ok:
+            if sampled and expired * 100 // sampled <= stale_ok:
                 break
     if total_sampled:
         perc = total_expired / total_sampled
-        server.stat_expired_stale_perc = perc * 0.05 + server.stat_expired_stale_perc * 0.95
+    else:
+        perc = 0.0
+    server.stat_expired_stale_perc = perc * 0.05 + server.stat_expired_stale_perc * 0.95
     server.stat_expire_cycle_time_used += int((perf_counter() - start) * 1e6)
 
 
-def _window(db, count: int) -> list[bytes]:
-    """The next `count` keys of db.expires after the db's cursor (round robin)."""
-    from itertools import islice
-    expires = db.expires
-    n = len(expires)
-    if n <= count:
-        db.expires_cursor = 0
-        return list(expires)
+def _next_sample(db, count: int) -> list[bytes]:
+    """The next `count` keys of the db's expires snapshot, refreshing it once walked."""
+    snap = db.expire_snap
     cur = db.expires_cursor
-    if cur >= n:
+    if snap is None or cur >= len(snap):
+        snap = db.expire_snap = list(db.expires)
         cur = 0
-    keys = list(islice(expires, cur, cur + count))
+    keys = snap[cur:cur + count]
     db.expires_cursor = cur + len(keys)
     return keys

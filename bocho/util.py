@@ -53,3 +53,23 @@ def match(pattern: bytes, s: bytes, nocase: bool = False) -> bool:
     """Redis's stringmatchlen glob: * ? [abc] [^a] [a-z] and backslash escapes."""
     from bocho.glob import stringmatch
     return stringmatch(pattern, s, nocase)
+
+
+def parse_cursor(b: bytes) -> int:
+    """A SCAN-family cursor as Redis's strtoul: an unsigned 64-bit number; a sign is
+    allowed ("-1" wraps to 2**64-1), leading spaces and trailing junk are not."""
+    if b[:1].isspace():
+        raise CommandError(b"ERR invalid cursor")
+    s = b.lstrip()
+    neg = s[:1] == b"-"
+    digits = s[1:] if s[:1] in (b"-", b"+") else s
+    if not digits:
+        if b == b"":
+            return 0
+        raise CommandError(b"ERR invalid cursor")
+    if not digits.isdigit() or not digits.isascii():
+        raise CommandError(b"ERR invalid cursor")
+    v = int(digits)
+    if v >= 2**64:
+        raise CommandError(b"ERR invalid cursor")
+    return (-v) % 2**64 if neg else v

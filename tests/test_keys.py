@@ -1,0 +1,465 @@
+"""Generic keyspace commands: DEL/UNLINK/EXISTS/TYPE/TOUCH, RENAME, KEYS, SCAN, RANDOMKEY,
+DBSIZE, FLUSHDB/FLUSHALL, MOVE, COPY, SWAPDB, OBJECT, SORT, keyspace notifications."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import redis
+
+from bocho.testing.server import wait_until
+
+
+def err(fn, *args) -> str:
+    with pytest.raises(redis.ResponseError) as e:
+        fn(*args)
+    return str(e.value)
+
+
+def fill(r, mapping) -> None:
+    p = r.pipeline(transaction=False)
+    for k, v in mapping.items():
+        p.set(k, v)
+    p.execute()
+
+
+def scan_all(r, **kw) -> list[bytes]:
+    cur, out = 0, []
+    while True:
+        cur, keys = r.scan(cur, **kw)
+        out.extend(keys)
+        if cur == 0:
+            return out
+
+
+# -- DEL, UNLINK, EXISTS, TYPE, TOUCH -----------------------------------------------------
+
+def test_del_unlink_exists_type(r):
+    fill(r, {k: "v" for k in "abc"})
+    assert r.exists("a", "a", "b", "zz") == 3
+    assert r.delete("a", "b", "zz") == 2
+    assert r.exists("a") == 0
+    assert r.unlink("c", "c", "nokey") == 1
+    assert r.type("c") == b"none"
+    r.set("s", "x")
+    assert r.type("s") == b"string"
+    assert r.touch("s", "nokey", "s") == 2
+
+
+def test_del_wrong_arity(r):
+    assert "wrong number of arguments for 'del' command" in err(r.execute_command, "DEL")
+
+
+# -- RENAME -------------------------------------------------------------------------------
+
+def test_rename_moves_value_and_ttl(r):
+    r.set("src", "v", ex=100)
+    r.set("dst", "old")
+    assert r.rename("src", "dst")
+    assert r.get("dst") == b"v" and r.exists("src") == 0
+    assert 95 < r.ttl("dst") <= 100
+    # A target's own TTL is not inherited.
+    r.set("plain", "p")
+    r.expire("dst", 50)
+    r.rename("plain", "dst")
+    assert r.ttl("dst") == -1
+
+
+def test_rename_errors_and_same_key(r):
+    assert err(r.rename, "nokey", "x") == "no such key"
+    assert err(r.renamenx, "nokey", "x") == "no such key"
+    r.set("k", "v")
+    assert r.rename("k", "k")
+    assert r.renamenx("k", "k") is False
+    r.set("other", "o")
+    assert r.renamenx("k", "other") is False
+    assert r.get("other") == b"o"
+    assert r.renamenx("k", "fresh") is True
+    assert r.get("fresh") == b"v"
+
+
+# -- KEYS, DBSIZE, RANDOMKEY --------------------------------------------------------------
+
+def test_keys_patterns(r):
+    for k in ("key_x", "key_y", "foo_a", "foo_b", "f[o]"):
+        r.set(k, "1")
+    assert sorted(r.keys("foo*")) == [b"foo_a", b"foo_b"]
+    assert sorted(r.keys("*")) == sorted([b"key_x", b"key_y", b"foo_a", b"foo_b", b"f[o]"])
+    assert r.keys("key_[xz]") == [b"key_x"]
+    assert r.keys("f\\[o\\]") == [b"f[o]"]
+    assert r.keys("a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b") == []
+    assert r.dbsize() == 5
+
+
+def test_randomkey(r):
+    assert r.randomkey() is None
+    r.set("foo", "x")
+    r.set("bar", "y")
+    seen = {r.randomkey() for _ in range(200)}
+    assert seen == {b"foo", b"bar"}
+    r.delete("foo", "bar")
+    assert r.randomkey() is None
+
+
+def test_randomkey_skips_expired(r):
+    r.set("live", "1")
+    for i in range(20):
+        r.set(f"dying{i}", "1", px=1)
+    wait_until(lambda: all(r.randomkey() == b"live" for _ in range(30)), timeout=5)
+
+
+def test_randomkey_resp3_null(r3):
+    assert r3.randomkey() is None
+    assert r3.execute_command("RANDOMKEY") is None
+
+
+# -- SCAN ---------------------------------------------------------------------------------
+
+def test_scan_basic_count_match_type(r):
+    fill(r, {f"key:{i}": i for i in range(1000)})
+    assert len(set(scan_all(r))) == 1000
+    assert len(set(scan_all(r, count=5))) == 1000
+    assert len(set(scan_all(r, match="key:1??"))) == 100
+    assert scan_all(r, _type="list") == []
+    assert len(set(scan_all(r, _type="STRING", match="key:*", count=10))) == 1000
+
+
+def test_scan_count_is_honoured(r):
+    fill(r, {f"k{i}": i for i in range(100)})
+    cur, keys = r.scan(0, count=7)
+    assert cur != 0 and len(keys) == 7
+    cur, keys = r.scan(0, count=1000)
+    assert cur == 0 and len(keys) == 100
+
+
+def test_scan_errors(r):
+    assert err(r.execute_command, "SCAN", "abc") == "invalid cursor"
+    assert err(r.execute_command, "SCAN", " 1") == "invalid cursor"
+    assert err(r.execute_command, "SCAN", "18446744073709551616") == "invalid cursor"
+    assert err(r.execute_command, "SCAN", "0", "COUNT", "0") == "syntax error"
+    assert err(r.execute_command, "SCAN", "0", "COUNT", "x") == \
+        "value is not an integer or out of range"
+    assert err(r.execute_command, "SCAN", "0", "MATCH") == "syntax error"
+    assert err(r.execute_command, "SCAN", "0", "BOGUS", "1") == "syntax error"
+    # strtoul accepts a sign: -1 is the largest cursor, which ends the iteration.
+    assert r.execute_command("SCAN", "-1") == (0, [])
+    assert r.execute_command("SCAN", "18446744073709551615") == (0, [])
+
+
+def test_scan_guarantee_under_adds_and_deletes(r):
+    """A key present for the whole iteration is returned, whatever else is written or
+    deleted meanwhile (the documented guarantee of db.scan)."""
+    rnd = random.Random(7)
+    stable = [f"stable:{i}" for i in range(300)]
+    churn = [f"churn:{i}" for i in range(300)]
+    keys = stable + churn
+    rnd.shuffle(keys)
+    fill(r, dict.fromkeys(keys, "v"))
+    cur, seen = 0, set()
+    while True:
+        cur, got = r.scan(cur, count=rnd.randint(1, 15))
+        seen.update(got)
+        if cur == 0:
+            break
+        victims = rnd.sample(churn, 5)
+        r.delete(*victims)
+        for _ in range(5):
+            r.set(f"new:{rnd.randint(0, 10**6)}", "v")
+    assert {s.encode() for s in stable} <= seen
+
+
+def test_scan_deletes_expired_keys(r):
+    r.set("live", "1")
+    r.set("gone", "1", px=1)
+    wait_until(lambda: r.execute_command("PTTL", "gone") == -2, timeout=2)
+    assert scan_all(r) == [b"live"]
+
+
+# -- FLUSHDB, FLUSHALL --------------------------------------------------------------------
+
+def test_flushdb_flushall_options(r):
+    r.set("a", "1")
+    assert r.execute_command("FLUSHDB", "ASYNC")
+    assert r.dbsize() == 0
+    r.set("a", "1")
+    assert r.execute_command("FLUSHDB", "sync")
+    assert r.dbsize() == 0
+    assert err(r.execute_command, "FLUSHDB", "foo") == "syntax error"
+    assert err(r.execute_command, "FLUSHALL", "sync", "x") == "syntax error"
+    r.set("a", "1")
+    r.execute_command("SELECT", 3)
+    r.set("b", "1")
+    assert r.execute_command("FLUSHALL", "ASYNC")
+    assert r.dbsize() == 0
+    r.execute_command("SELECT", 0)
+    assert r.dbsize() == 0
+
+
+# -- MOVE, COPY, SWAPDB -------------------------------------------------------------------
+
+def test_move(r, server):
+    r.set("mykey", "foo", ex=100)
+    assert r.move("mykey", 1) is True
+    assert r.ttl("mykey") == -2
+    r1 = server.client(db=1)
+    try:
+        assert r1.get("mykey") == b"foo"
+        assert 0 < r1.ttl("mykey") <= 100
+        r.set("mykey", "other")
+        assert r.move("mykey", 1) is False  # exists in the target
+        assert r.move("nokey", 1) is False
+        assert err(r.move, "mykey", 0) == "source and destination objects are the same"
+        assert err(r.move, "mykey", 99) == "DB index is out of range"
+        assert err(r.move, "mykey", "x") == "value is not an integer or out of range"
+        assert err(r.move, "mykey", "4294967296") == "value is not an integer or out of range"
+    finally:
+        r1.flushdb()
+        r1.close()
+
+
+def test_copy(r, server):
+    r.set("src", "foobar", ex=100)
+    assert r.copy("src", "dst") is True
+    assert r.get("dst") == b"foobar" and 0 < r.ttl("dst") <= 100
+    r.set("src", "new")
+    assert r.copy("src", "dst") is False
+    assert r.copy("src", "dst", replace=True) is True
+    assert r.get("dst") == b"new" and r.ttl("dst") == -1  # no TTL to copy
+    assert r.copy("nokey", "dst2") is False
+    assert r.copy("src", "dst", destination_db=2) is True
+    r2 = server.client(db=2)
+    try:
+        assert r2.get("dst") == b"new"
+        r2.set("dst", "changed")
+        assert r.get("src") == b"new"
+    finally:
+        r2.flushdb()
+        r2.close()
+    assert err(r.copy, "src", "src") == "source and destination objects are the same"
+    assert err(r.execute_command, "COPY", "src", "x", "DB", "notanumber") == \
+        "value is not an integer or out of range"
+    assert err(r.execute_command, "COPY", "src", "x", "DB", "99") == "DB index is out of range"
+    assert err(r.execute_command, "COPY", "src", "x", "FOO") == "syntax error"
+    assert err(r.execute_command, "COPY", "src", "x", "DB") == "syntax error"
+
+
+def test_copy_appended_string_is_independent(r):
+    r.set("s", "abc")
+    r.execute_command("APPEND", "s", "def") if _has(r, "append") else None
+    r.copy("s", "t")
+    r.set("s", "zzz")
+    assert r.get("t") in (b"abc", b"abcdef")
+
+
+def _has(r, name: str) -> bool:
+    """Whether the server knows the command yet (other families land separately)."""
+    kw = r.connection_pool.connection_kwargs
+    raw = redis.Redis(host=kw["host"], port=kw["port"])
+    raw.set_response_callback("COMMAND", lambda x, **kw: x)
+    try:
+        return name.encode() in raw.execute_command("COMMAND", "LIST")
+    except redis.ResponseError:
+        return False
+    finally:
+        raw.close()
+
+
+def test_swapdb(r, server):
+    r1 = server.client(db=1)
+    try:
+        r.set("k0", "zero")
+        r1.set("k1", "one", ex=100)
+        assert r.swapdb(0, 1)
+        assert r.get("k1") == b"one" and 0 < r.ttl("k1") <= 100
+        assert r1.get("k0") == b"zero" and r.get("k0") is None
+        assert r.swapdb(1, 1)
+        assert err(r.swapdb, "x", 1) == "invalid first DB index"
+        assert err(r.swapdb, 1, "x") == "invalid second DB index"
+        assert err(r.swapdb, 0, 99) == "DB index is out of range"
+        assert err(r.swapdb, -1, 0) == "DB index is out of range"
+    finally:
+        r1.flushdb()
+        r1.close()
+
+
+def test_swapdb_dirties_watch(r, server):
+    if not _has(r, "watch"):
+        pytest.skip("WATCH/MULTI not available yet")
+    r1 = server.client(db=1)
+    try:
+        r1.set("w", "1")
+        p = r.pipeline()
+        p.watch("w")  # missing in db 0, present in db 1: the swap changes it
+        r.swapdb(0, 1)
+        p.multi()
+        p.set("x", "1")
+        with pytest.raises(redis.WatchError):
+            p.execute()
+    finally:
+        r1.flushdb()
+        r1.close()
+
+
+# -- OBJECT -------------------------------------------------------------------------------
+
+def test_object_encoding_refcount(r, r3):
+    r.set("int", "12345")
+    r.set("short", "hello")
+    r.set("long", "x" * 45)
+    r.set("neg0", "-0")
+    assert r.object("encoding", "int") == b"int"
+    assert r.object("encoding", "short") == b"embstr"
+    assert r.object("encoding", "long") == b"raw"
+    assert r.object("encoding", "neg0") == b"embstr"
+    assert r.object("encoding", "nokey") is None
+    assert r3.object("encoding", "nokey") is None
+    r.set("small", "1")
+    assert r.object("refcount", "small") == 2147483647
+    assert r.object("refcount", "short") == 1
+    assert r.object("idletime", "short") == 0
+
+
+def test_object_errors_and_help(r):
+    r.set("k", "v")
+    msg = err(r.object, "freq", "k")
+    assert msg.startswith("An LFU maxmemory policy is not selected, access frequency not tracked.")
+    assert err(r.execute_command, "OBJECT", "foo", "k") == \
+        "unknown subcommand 'foo'. Try OBJECT HELP."
+    assert err(r.execute_command, "OBJECT", "encoding") == \
+        "wrong number of arguments for 'object|encoding' command"
+    help_ = r.execute_command("OBJECT", "HELP")
+    assert help_[0].startswith(b"OBJECT <subcommand>") and help_[-1] == b"    Prints this help."
+
+
+def test_object_freq_under_lfu(make_server):
+    srv = make_server(config={"maxmemory-policy": "allkeys-lfu"})
+    c = srv.client()
+    c.set("k", "v")
+    for _ in range(50):
+        c.get("k")
+    assert c.object("freq", "k") >= 5
+    assert err(c.object, "idletime", "k").startswith("An LFU maxmemory policy is selected")
+    c.close()
+
+
+def test_object_idletime_under_lru(make_server):
+    srv = make_server(config={"maxmemory-policy": "allkeys-lru"})
+    c = srv.client()
+    c.set("k", "v")
+    assert c.object("idletime", "k") in (0, 1)
+    wait_until(lambda: c.object("idletime", "k") >= 2, timeout=5)
+    c.touch("k")
+    assert c.object("idletime", "k") <= 1
+    c.close()
+
+
+# -- SORT ---------------------------------------------------------------------------------
+
+def test_sort_on_strings_and_missing(r):
+    assert r.sort("nokey") == []
+    assert r.execute_command("SORT_RO", "nokey", "BY", "w*", "GET", "#") == []
+    r.set("s", "1")
+    assert err(r.sort, "s").startswith("WRONGTYPE")
+    assert err(r.execute_command, "SORT", "nokey", "LIMIT", "a", "1") == \
+        "value is not an integer or out of range"
+    assert err(r.execute_command, "SORT", "nokey", "FOO") == "syntax error"
+    assert err(r.execute_command, "SORT_RO", "nokey", "STORE", "x") == "syntax error"
+    r.set("dst", "x")
+    assert r.execute_command("SORT", "nokey", "STORE", "dst") == 0
+    assert r.exists("dst") == 0
+
+
+def test_sort_getkeys(r, server):
+    if not _has(r, "command"):
+        pytest.skip("COMMAND not available yet")
+    out = server.cli("COMMAND", "GETKEYS", "SORT", "a", "LIMIT", "0", "1", "STORE", "b",
+                     "GET", "x", "STORE", "c").stdout.split()
+    assert out == ["a", "c"]
+    out = server.cli("COMMAND", "GETKEYS", "SORT_RO", "a", "BY", "w*").stdout.split()
+    assert out == ["a"]
+
+
+# -- keyspace notifications ---------------------------------------------------------------
+
+def test_keyspace_events(make_server):
+    srv = make_server(config={"notify-keyspace-events": "KEA"})
+    c = srv.client()
+    p = c.pubsub()
+    p.psubscribe("__keyevent@*__:*")
+    wait_until(lambda: p.get_message(timeout=0.1) is not None)
+    c.set("a", "1")
+    c.expire("a", 100)
+    c.persist("a")
+    c.rename("a", "b")
+    c.copy("b", "c")
+    c.move("c", 1)
+    c.delete("b")
+    c.set("x", "1")
+    c.expire("x", -1)  # a past time deletes: a "del" event
+    c.set("y", "1", px=1)
+    events = []
+
+    def collect():
+        m = p.get_message(timeout=0.1)
+        while m is not None:
+            if m["type"] == "pmessage":
+                events.append((m["channel"].decode(), m["data"].decode()))
+            m = p.get_message(timeout=0.1)
+        return ("__keyevent@0__:expired", "y") in events
+
+    wait_until(collect, timeout=5)
+    names = [(ch.split(":", 1)[1], k, ch.split("@")[1][:1]) for ch, k in events]
+    expected = [("expire", "a", "0"), ("persist", "a", "0"), ("rename_from", "a", "0"),
+                ("rename_to", "b", "0"), ("copy_to", "c", "0"), ("move_from", "c", "0"),
+                ("move_to", "c", "1"), ("del", "b", "0"), ("del", "x", "0"),
+                ("expire", "y", "0"), ("expired", "y", "0")]
+    got = [e for e in names if e[0] not in ("set", "new")]
+    assert got == expected
+    p.close()
+    c.close()
+
+
+# -- side by side with the real server ----------------------------------------------------
+
+ORACLE_CASES = [
+    ("EXPIRE", "k", "10", "NX", "XX"),
+    ("EXPIRE", "k", "10", "GT", "LT"),
+    ("EXPIRE", "k", "10", "bogus"),
+    ("EXPIRE", "k", "abc"),
+    ("EXPIRE", "k", "9223372036854776"),
+    ("EXPIRE", "k", "-9223372036854776"),
+    ("PEXPIRE", "k", "9223372036854770000"),
+    ("COPY", "k", "k"),
+    ("MOVE", "k", "0"),
+    ("SWAPDB", "0", "x"),
+    ("SCAN", "abc"),
+    ("SCAN", "0", "COUNT", "0"),
+    ("OBJECT", "FREQ", "k"),
+    ("OBJECT", "HELP", "x"),
+    ("RENAME", "nokey", "x"),
+    ("SORT", "k"),
+    ("SORT", "nokey", "LIMIT", "1"),
+    ("FLUSHALL", "x"),
+    ("TTL", "nokey"),
+    ("EXPIRETIME", "k"),
+    ("OBJECT", "ENCODING", "k"),
+    ("TYPE", "k"),
+]
+
+
+@pytest.mark.parametrize("cmd", ORACLE_CASES, ids=[" ".join(c) for c in ORACLE_CASES])
+def test_same_reply_as_redis(r, oracle, cmd):
+    o = oracle.client()
+    try:
+        o.flushall()
+        results = []
+        for cl in (r, o):
+            cl.set("k", "12")
+            try:
+                results.append(cl.execute_command(*cmd))
+            except redis.ResponseError as e:
+                results.append(("error", str(e)))
+        assert results[0] == results[1]
+    finally:
+        o.close()
