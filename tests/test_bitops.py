@@ -119,7 +119,7 @@ def test_bit_commands_match_redis(pair, cmds):
     same(pair, cmds)
 
 
-@pytest.mark.parametrize("cmds", [CASES[0][:9], CASES[5]])
+@pytest.mark.parametrize("cmds", CASES)
 def test_bit_commands_resp3(pair, cmds):
     same(pair, cmds, protocol=3)
 

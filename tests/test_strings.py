@@ -126,7 +126,7 @@ def test_set_family_matches_redis(pair, cmds):
     same(pair, cmds)
 
 
-@pytest.mark.parametrize("cmds", SET_CASES[:6])
+@pytest.mark.parametrize("cmds", SET_CASES)
 def test_set_family_resp3(pair, cmds):
     same(pair, cmds, protocol=3)
 
@@ -236,6 +236,7 @@ RANGE_CASES = [
 @pytest.mark.parametrize("cmds", RANGE_CASES)
 def test_append_range_match_redis(pair, cmds):
     same(pair, cmds)
+    same(pair, cmds, protocol=3)
 
 
 def test_getrange_resp3(pair):
@@ -301,6 +302,7 @@ INCR_CASES = [
 @pytest.mark.parametrize("cmds", INCR_CASES)
 def test_incr_family_matches_redis(pair, cmds):
     same(pair, cmds)
+    same(pair, cmds, protocol=3)
 
 
 FLOAT_CASES = [
@@ -326,7 +328,7 @@ FLOAT_CASES = [
 @pytest.mark.parametrize("cmds", FLOAT_CASES)
 def test_incrbyfloat_matches_redis(pair, cmds):
     same(pair, cmds)
-    same(pair, cmds[:3], protocol=3)
+    same(pair, cmds, protocol=3)
 
 
 def test_incrbyfloat_random_values_match_redis(pair):
