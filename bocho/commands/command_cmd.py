@@ -273,9 +273,30 @@ def _keys_from_spec(spec: dict, argv: list[bytes]) -> list[int]:
     return list(range(first, last + 1, step or 1))
 
 
+def _set_flags(argv: list[bytes]) -> list[str]:
+    if any(a.lower() == b"get" for a in argv[3:]):
+        return ["RW", "access", "update"]
+    return ["OW", "update"]
+
+
+def _bitfield_flags(argv: list[bytes]) -> list[str]:
+    if any(a.lower() in (b"set", b"incrby") for a in argv[2:]):
+        return ["RW", "access", "update"]
+    return ["RO", "access"]
+
+
+# Commands whose key spec says variable_flags: the flags this call really has (what
+# Redis's getkeys functions report).
+VARIABLE_FLAGS = {"set": _set_flags, "bitfield": _bitfield_flags}
+
+
 def keys_and_flags(cmd: Command, argv: list[bytes]) -> list[tuple[int, list[str]]]:
     """getKeysFromCommandWithSpecs: (position, flags) of every key in argv."""
     specs = key_specs(cmd)
+    vf = VARIABLE_FLAGS.get(cmd.fullname)
+    if vf is not None:
+        flags = vf(argv)
+        return [(p, flags) for p in cmd.keys(argv)]
     if cmd.key_specs and not any("variable_flags" in s.get("flags", ()) for s in specs):
         try:
             out = []
