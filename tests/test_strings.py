@@ -513,3 +513,33 @@ def test_hot_path_set_get_many(r):
     out = p.execute()
     assert out[0::2] == [True] * 500
     assert out[1::2] == [b"%d" % i for i in range(500)]
+
+
+def random_string_command(rnd):
+    """One random string/bitmap command over a handful of keys, valid or not."""
+    k = rnd.choice(("a", "b", "c"))
+    k2 = rnd.choice(("a", "b", "c"))
+    num = str(rnd.choice((0, 1, -1, 5, 17, 255, 10**10, -(2**63), 2**63 - 1)))
+    val = rnd.choice(("", "x", "hello", "12", "-3", "1.5", "\xff\x00\x01", "9" * 20, "a" * 50))
+    choices = [
+        ("set", k, val), ("set", k, val, rnd.choice(("nx", "xx", "get", "keepttl"))),
+        ("get", k), ("getset", k, val), ("getdel", k), ("getex", k),
+        ("getex", k, rnd.choice(("ex", "px")), rnd.choice(("100", "0", "x"))),
+        ("getex", k, "persist"), ("setnx", k, val), ("mset", k, val, k2, val), ("msetnx", k, val, k2, val),
+        ("mget", k, k2), ("append", k, val), ("strlen", k), ("incr", k), ("decr", k),
+        ("incrby", k, num), ("decrby", k, num), ("incrbyfloat", k, rnd.choice(("1.5", "-0.25", "3", "x"))),
+        ("getrange", k, rnd.randrange(-10, 10), rnd.randrange(-10, 10)),
+        ("setrange", k, rnd.randrange(0, 20), val), ("lcs", k, k2),
+        ("setbit", k, rnd.randrange(0, 100), rnd.randrange(2)), ("getbit", k, rnd.randrange(0, 100)),
+        ("bitcount", k), ("bitcount", k, rnd.randrange(-5, 5), rnd.randrange(-5, 5)),
+        ("bitpos", k, rnd.randrange(2)), ("bitop", rnd.choice(("and", "or", "xor")), k, k2, "c"),
+        ("bitop", "not", k, k2), ("bitfield", k, "incrby", rnd.choice(("u4", "i7", "i64")),
+                                  rnd.randrange(0, 50), num),
+    ]
+    return rnd.choice(choices)
+
+
+def test_random_sequences_match_redis(pair):
+    rnd = random.Random(99)
+    cmds = [random_string_command(rnd) for _ in range(1500)]
+    same(pair, cmds)

@@ -100,21 +100,6 @@ def expire_error(name: str) -> CommandError:
     return CommandError(f"ERR invalid expire time in '{name}' command")
 
 
-def parse_expire_option(name: bytes, raw: bytes, unit: int, cmdname: str) -> int:
-    """EX/PX/EXAT/PXAT value -> absolute unix ms (getExpireMillisecondsOrReply).
-    unit: >0 relative (ms per unit), <0 absolute (ms per unit negated)."""
-    v = parse_int(raw)
-    mul = unit if unit > 0 else -unit
-    if v <= 0 or v > I64_MAX // mul:
-        raise CommandError(f"ERR invalid expire time in '{cmdname}' command")
-    ms = v * mul
-    if unit > 0:
-        ms += clock.mstime()
-        if ms > I64_MAX:  # Redis sees a wrapped, negative sum
-            raise CommandError(f"ERR invalid expire time in '{cmdname}' command")
-    return ms
-
-
 # SET/GETEX options, as parseExtendedStringArgumentsOrReply: each may not follow the
 # options in its "conflicts" mask; repeating the same option is allowed (last one wins).
 O_NX, O_XX, O_GET, O_KEEPTTL, O_PERSIST, O_EX, O_PX, O_EXAT, O_PXAT = (1 << i for i in range(9))
