@@ -543,3 +543,96 @@ def test_random_sequences_match_redis(pair):
     rnd = random.Random(99)
     cmds = [random_string_command(rnd) for _ in range(1500)]
     same(pair, cmds)
+
+
+# -- propagation (in-process: no replica or AOF to read it from yet) ----------------------
+
+@pytest.fixture
+def inproc():
+    """A Server and one socketless Client; commands run through Client.call and every
+    propagated command is recorded in run.log."""
+    from bocho.commands import load_all
+    from bocho.config import Config
+    from bocho.network import Client
+    from bocho.server import Server
+
+    load_all()
+    srv = Server(Config())
+    c = Client(srv)
+    log: list[list[bytes]] = []
+    srv.add_propagate_hook(lambda db, argv: log.append([bytes(a) for a in argv]))
+
+    def run(*args):
+        argv = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+        c.out.clear()
+        c.call(argv)
+        return b"".join(c.out)
+
+    run.log = log
+    run.server = srv
+    return run
+
+
+def test_set_propagation_forms(inproc):
+    now = int(time.time() * 1000)
+    inproc("SET", "k", "v", "EX", 100)
+    inproc("SET", "k", "v", "px", 5000, "NX")  # refused: nothing propagates
+    inproc("SET", "k", "w", "XX", "PX", 5000)
+    inproc("SETEX", "s", 10, "v")
+    inproc("PSETEX", "p", 10000, "v")
+    inproc("SET", "a", "v", "EXAT", 2000000000)
+    inproc("SET", "a", "v", "PXAT", 2000000000123)
+    inproc("SET", "g", "v", "GET", "KEEPTTL", "get")
+    inproc("SET", "g", "w", "get", "XX")
+    inproc("SET", "g", "z", "GET", "EX", 100)
+    inproc("SET", "plain", "v", "NX")
+    log = inproc.log
+    assert [a[0] for a in log] == [b"SET"] * 10
+    assert log[0][:4] == [b"SET", b"k", b"v", b"PXAT"] and now + 99000 <= int(log[0][4])
+    assert log[1][:4] == [b"SET", b"k", b"w", b"PXAT"] and now + 4000 <= int(log[1][4])
+    assert log[2][:4] == [b"SET", b"s", b"v", b"PXAT"] and now + 9000 <= int(log[2][4])
+    assert log[3][:4] == [b"SET", b"p", b"v", b"PXAT"] and now + 9000 <= int(log[3][4])
+    assert log[4] == [b"SET", b"a", b"v", b"PXAT", b"2000000000000"]
+    assert log[5] == [b"SET", b"a", b"v", b"PXAT", b"2000000000123"]
+    assert log[6] == [b"SET", b"g", b"v", b"KEEPTTL"]
+    assert log[7] == [b"SET", b"g", b"w", b"XX"]
+    assert log[8][:4] == [b"SET", b"g", b"z", b"PXAT"]
+    assert log[9] == [b"SET", b"plain", b"v", b"NX"]
+
+
+def test_getex_getdel_getset_incrbyfloat_propagation(inproc):
+    inproc("SET", "k", "v")
+    inproc.log.clear()
+    inproc("GETEX", "k")  # no option: a read, nothing propagates
+    inproc("GETEX", "k", "EX", 100)
+    inproc("GETEX", "k", "PERSIST")
+    inproc("GETEX", "k", "PERSIST")  # no TTL left: nothing
+    inproc("GETEX", "k", "PXAT", 2000000000123)
+    inproc("GETEX", "k", "EXAT", 1)  # in the past: the key goes
+    inproc("SET", "d", "v")
+    inproc("GETDEL", "d")
+    inproc("GETDEL", "d")
+    inproc("GETSET", "s", "v")
+    inproc("SET", "f", "10.5", "EX", 100)
+    inproc("INCRBYFLOAT", "f", "0.1")
+    log = inproc.log
+    assert log[0][0] == b"PEXPIREAT" and log[0][1] == b"k"
+    assert log[1:] == [
+        [b"PERSIST", b"k"], [b"PEXPIREAT", b"k", b"2000000000123"], [b"DEL", b"k"],
+        [b"SET", b"d", b"v"], [b"DEL", b"d"], [b"SET", b"s", b"v"],
+        log[7], [b"SET", b"f", b"10.6", b"KEEPTTL"]]
+    assert log[7][:4] == [b"SET", b"f", b"10.5", b"PXAT"]
+
+
+def test_other_writes_propagate_as_sent(inproc):
+    cmds = [("MSET", "a", "1", "b", "2"), ("MSETNX", "c", "1"), ("APPEND", "a", "x"),
+            ("INCR", "n"), ("DECRBY", "n", 5), ("SETRANGE", "a", 5, "y"), ("SETBIT", "bm", 3, 1),
+            ("BITFIELD", "bf", "SET", "u8", 0, 7), ("BITOP", "OR", "dst", "a", "b")]
+    for cmd in cmds:
+        inproc(*cmd)
+    # no-ops leave nothing behind
+    for cmd in [("MSETNX", "a", "1"), ("SETBIT", "bm", 3, 1), ("BITFIELD", "bf", "GET", "u8", 0),
+                ("BITFIELD", "bf", "SET", "u8", 0, 7), ("SETRANGE", "a", 0, ""), ("INCRBY", "n", "x"),
+                ("GET", "a"), ("SETNX", "a", "v"), ("BITOP", "AND", "none2", "none")]:
+        inproc(*cmd)
+    assert inproc.log == [[str(x).encode() for x in cmd] for cmd in cmds]
