@@ -7,17 +7,19 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+_STAR = object()
 
-@lru_cache(maxsize=1024)
-def _compile(pattern: bytes, nocase: bool) -> re.Pattern[bytes]:
-    out = []
+
+def _atoms(pattern: bytes) -> list:
+    """The pattern as a list of _STAR and one-byte regex atoms (literal, '.', class)."""
+    out: list = []
     i, n = 0, len(pattern)
     while i < n:
         ch = pattern[i:i + 1]
         if ch == b"*":
             while i + 1 < n and pattern[i + 1:i + 2] == b"*":
                 i += 1
-            out.append(b".*")
+            out.append(_STAR)
         elif ch == b"?":
             out.append(b".")
         elif ch == b"[":
@@ -51,19 +53,55 @@ def _compile(pattern: bytes, nocase: bool) -> re.Pattern[bytes]:
         else:
             out.append(re.escape(ch))
         i += 1
+    return out
+
+
+@lru_cache(maxsize=1024)
+def _compile(pattern: bytes, nocase: bool):
+    """A match function. Several '*' are not left to the regex engine, whose
+    backtracking is exponential on a*a*a*...b against aaaa...: the pattern is cut at
+    its stars into fixed-length segments; the first must match at the start, the last
+    at the end, and each middle one is placed leftmost (greedy placement is optimal for
+    fixed-length segments), so a match costs O(len(s) * len(pattern)) at worst."""
     flags = re.DOTALL | (re.IGNORECASE if nocase else 0)
-    return re.compile(b"".join(out) + b"\\Z", flags)
+    segs: list[list] = [[]]
+    for a in _atoms(pattern):
+        if a is _STAR:
+            segs.append([])
+        else:
+            segs[-1].append(a)
+    if len(segs) <= 2:
+        m = re.compile(b".*".join(b"".join(seg) for seg in segs) + b"\\Z", flags).match
+        return lambda s: m(s) is not None
+    first = re.compile(b"".join(segs[0]), flags)
+    last = re.compile(b"".join(segs[-1]) + b"\\Z", flags)
+    last_len = len(segs[-1])
+    middle = [re.compile(b"".join(seg), flags) for seg in segs[1:-1] if seg]
+
+    def match(s: bytes) -> bool:
+        m = first.match(s)
+        if m is None:
+            return False
+        pos = m.end()
+        for seg in middle:
+            m = seg.search(s, pos)
+            if m is None:
+                return False
+            pos = m.end()
+        start = len(s) - last_len
+        return start >= pos and last.match(s, start) is not None
+
+    return match
 
 
 def stringmatch(pattern: bytes, s: bytes, nocase: bool = False) -> bool:
     if pattern == b"*":
         return True
-    return _compile(pattern, nocase).match(s) is not None
+    return _compile(pattern, nocase)(s)
 
 
 def compile_glob(pattern: bytes, nocase: bool = False):
     """A match function for repeated use (KEYS over the whole keyspace)."""
     if pattern == b"*":
         return lambda s: True
-    m = _compile(pattern, nocase).match
-    return lambda s: m(s) is not None
+    return _compile(pattern, nocase)
