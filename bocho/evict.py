@@ -161,6 +161,14 @@ def perform_evictions(server: Server) -> bool:
     used = memory.used_memory(server, refresh=True) - memory.not_counted_for_evict(server)
     maxm = server.maxmemory
     st = model(server)
+    if used > maxm:
+        # Client buffers are refreshed by the cron; before evicting for them, make sure
+        # the figure is current (clients that left or read their replies since), and
+        # let client eviction (maxmemory-clients) go first.
+        memory.refresh_clients(server)
+        if evict_clients(server):
+            memory.refresh_clients(server)
+        used = memory.used_memory(server) - memory.not_counted_for_evict(server)
     if used <= maxm:
         if st.exceeded_since:
             server.stat_total_eviction_exceeded_time += int((perf_counter() - st.exceeded_since) * 1e6)
@@ -200,6 +208,46 @@ def perform_evictions(server: Server) -> bool:
             break
     _lat(server, "eviction-cycle", start)
     return True
+
+
+def clients_limit(server: Server) -> int:
+    """maxmemory-clients in bytes (a negative value is a percentage of maxmemory)."""
+    v = server.config["maxmemory-clients"]
+    if v < 0:
+        return server.maxmemory * -v // 100
+    return v
+
+
+def evict_clients(server: Server) -> int:
+    """Client eviction: while normal clients together hold more than maxmemory-clients,
+    disconnect the biggest (never replicas, masters or CLIENT NO-EVICT ones)."""
+    limit = clients_limit(server)
+    if not limit:
+        return 0
+    sizes = []
+    total = 0
+    for c in server.clients.values():
+        if c.closing or c.flags & (8 | 16):  # replica, master
+            continue
+        n = memory.client_memory(c)
+        total += n
+        if not c.flags & 64:  # CLIENT NO-EVICT
+            sizes.append((n, c.id, c))
+    if total <= limit:
+        return 0
+    sizes.sort(key=lambda e: (e[0], e[1]), reverse=True)
+    evicted = 0
+    for n, _, c in sizes:
+        if total <= limit:
+            break
+        log.notice(f"Evicting client: {server.client_info(c)}")
+        c.close_now()
+        server.stat_evictedclients += 1
+        total -= n
+        evicted += 1
+    if evicted:
+        memory.refresh_clients(server)
+    return evicted
 
 
 def _lat(server: Server, event: str, t0: float) -> None:

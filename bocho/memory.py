@@ -175,19 +175,24 @@ def dataset(server: Server, refresh: bool | None = None) -> int:
     return total
 
 
+def client_memory(c) -> int:
+    """What one client holds: buffers plus its fixed structures (CLIENT LIST tot-mem)."""
+    try:
+        from bocho.commands.client_cmds import client_memory as cm
+        return cm(c)
+    except ImportError:  # pragma: no cover - minimal builds
+        tr = c.transport
+        return (tr.get_write_buffer_size() if tr is not None else 0) + c.reader.len()
+
+
 def refresh_clients(server: Server) -> None:
-    """Client output/query buffers (Redis counts them in used_memory)."""
+    """Client buffers (Redis counts them in used_memory; replicas' apart)."""
     m = model(server)
     normal = replicas = 0
     for c in server.clients.values():
-        tr = c.transport
-        n = 0
-        if tr is not None:
-            try:
-                n = tr.get_write_buffer_size()
-            except Exception:
-                n = 0
-        n += c.reader.len()
+        if c.closing:
+            continue
+        n = client_memory(c)
         if c.flags & 8:  # replica: not counted for eviction
             replicas += n
         else:
@@ -196,12 +201,19 @@ def refresh_clients(server: Server) -> None:
     m.clients_replicas = replicas
 
 
+def _cron(server: Server) -> None:
+    if server.maxmemory or server.config["maxmemory-clients"]:
+        refresh_clients(server)
+        from bocho.evict import evict_clients
+        evict_clients(server)
+
+
 def install(server: Server) -> None:
-    """While maxmemory is set, the cron refreshes client buffer totals."""
+    """The cron refreshes client buffer totals and applies maxmemory-clients."""
     m = model(server)
     if not m.hooked:
         m.hooked = True
-        server.hooks_on_cron.append(lambda: server.maxmemory and refresh_clients(server))
+        server.hooks_on_cron.append(lambda: _cron(server))
 
 
 def used_memory(server: Server, refresh: bool | None = None) -> int:

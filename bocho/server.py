@@ -547,6 +547,8 @@ class Server:
         self.write_pidfile()
         gc.freeze()
         cron = loop.create_task(self.cron())
+        from bocho import memory
+        memory.install(self)
         if self.maxmemory:
             from bocho.evict import maxmemory_changed
             maxmemory_changed(self)
