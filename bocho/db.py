@@ -359,12 +359,28 @@ class Database:
                 c.dirty_cas = True
 
     def _touch_watched(self, other: Database | None = None) -> None:
-        """touchAllWatchedKeysInDb: watchers of a key that exists here (or in `other`,
-        the db about to replace this one) see their transaction fail."""
-        for key, clients in self.watched.items():
-            if key in self.data or (other is not None and key in other.data):
-                for c in clients:
-                    c.dirty_cas = True
+        """touchAllWatchedKeysInDb: this db is emptied (FLUSH*) or replaced by `other`
+        (SWAPDB). A watched key that exists here or there fails its transactions, except
+        where nothing logically changes: a key already expired when watched that is now
+        gone or still expired, or a missing key replaced by an expired one (which then
+        counts as watched-expired)."""
+        for key, entries in self.watched.items():
+            here = key in self.data
+            there = other is not None and key in other.data
+            if not (here or there):
+                continue
+            for wk in entries:
+                if getattr(wk, "expired", False):
+                    if not there:
+                        wk.expired = False
+                        continue
+                    if other.is_expired(key):
+                        continue
+                elif not here and other.is_expired(key):
+                    if hasattr(wk, "expired"):
+                        wk.expired = True
+                    continue
+                getattr(wk, "client", wk).dirty_cas = True
 
     def flush(self, lazy: bool = False) -> int:
         """Empty the db; returns the number of keys removed."""
