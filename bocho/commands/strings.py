@@ -371,10 +371,13 @@ def mset_generic(c, argv, nx: bool) -> bytes:
         for i in range(1, len(argv), 2):
             if db.lookup_write(argv[i]) is not None:
                 return resp.ZERO
+    notify_on = srv.notify_flags & NOTIFY_STRING
+    set_key = db.set_key
     for i in range(1, len(argv), 2):
         key = argv[i]
-        db.set_key(key, argv[i + 1])
-        srv.notify(NOTIFY_STRING, b"set", key, db.id)
+        set_key(key, argv[i + 1])
+        if notify_on:
+            srv.notify(NOTIFY_STRING, b"set", key, db.id)
     srv.dirty += (len(argv) - 1) // 2
     return resp.ONE if nx else OK
 
