@@ -70,10 +70,11 @@ class State:
 
 
 def model(server: Server) -> State:
-    s = server.__dict__.get("_evict_state")
-    if s is None:
+    try:
+        return server._evict_state  # type: ignore[attr-defined]
+    except AttributeError:
         s = server._evict_state = State()  # type: ignore[attr-defined]
-    return s
+        return s
 
 
 def _time_limit_s(server: Server) -> float:
@@ -155,12 +156,14 @@ def _pick(server: Server, st: State, policy: str) -> tuple[Any, bytes] | None:
 
 def perform_evictions(server: Server) -> bool:
     """Free memory down to maxmemory; False when a write must be refused (OOM)."""
-    if not _safe(server):
-        return True
     m = memory.model(server)
-    used = memory.used_memory(server, refresh=True) - memory.not_counted_for_evict(server)
+    used = m.eviction_used()
     maxm = server.maxmemory
     st = model(server)
+    if used <= maxm and not st.exceeded_since:
+        return True  # the common case, kept short
+    if not _safe(server):
+        return True
     if used > maxm:
         # Client buffers are refreshed by the cron; before evicting for them, make sure
         # the figure is current (clients that left or read their replies since), and

@@ -21,7 +21,6 @@ GET/SET hot path."""
 from __future__ import annotations
 
 import os
-import time
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +33,6 @@ STARTUP = 880_000  # an empty server, of the order Redis reports
 ENTRY = 40  # hash table entry + bucket + object header per key
 EXPIRE = 32  # the key's entry in the expires table
 SAMPLE = 1024
-REFRESH_S = 1.0
 OBJ = 16  # Redis's robj header
 EMBSTR_MAX = 44
 
@@ -123,11 +121,14 @@ class Model:
     """Per-database cached average key cost, client buffer totals, peak."""
 
     def __init__(self, server: Server) -> None:
-        self.avg: dict[int, tuple[int, float, float]] = {}  # dbid -> (nkeys, avg, time)
+        # dbid -> (nkeys, avg, unix second): the server's cron-updated clock is enough
+        # to refresh at most once a second, and costs no system call per command.
+        self.avg: dict[int, tuple[int, float, int]] = {}
         self.clients_normal = 0
         self.clients_replicas = 0
         self.peak = STARTUP
         self.hooked = False
+        self.server = server
 
     def db_avg(self, db, refresh: bool) -> float:
         n = len(db.data)
@@ -135,11 +136,32 @@ class Model:
         if e is not None:
             n0, avg, t = e
             if not refresh or (n0 - (n0 >> 3) <= n <= n0 + (n0 >> 3)
-                               and time.monotonic() - t < REFRESH_S):
+                               and self.server.unixtime == t):
                 return avg
         avg = self.measure(db)
-        self.avg[db.id] = (n, avg, time.monotonic())
+        self.avg[db.id] = (n, avg, self.server.unixtime)
         return avg
+
+    def eviction_used(self) -> int:
+        """used_memory minus what is not counted for eviction, refreshing the cached
+        averages as needed: the check made before every command while maxmemory is
+        set, so it is written for speed (no calls for databases that did not move)."""
+        srv = self.server
+        now = srv.unixtime
+        avgs = self.avg
+        total = STARTUP + self.clients_normal
+        for db in srv.dbs:
+            data = db.data
+            if data:
+                n = len(data)
+                e = avgs.get(db.id)
+                if (e is not None and e[2] == now
+                        and e[0] - (e[0] >> 3) <= n <= e[0] + (e[0] >> 3)):
+                    avg = e[1]
+                else:
+                    avg = self.db_avg(db, True)
+                total += int(n * avg) + len(db.expires) * EXPIRE
+        return total
 
     def measure(self, db) -> float:
         data = db.data
@@ -156,10 +178,11 @@ class Model:
 
 
 def model(server: Server) -> Model:
-    m = server.__dict__.get("_mem_model")
-    if m is None:
+    try:
+        return server._mem_model  # type: ignore[attr-defined]
+    except AttributeError:
         m = server._mem_model = Model(server)  # type: ignore[attr-defined]
-    return m
+        return m
 
 
 def dataset(server: Server, refresh: bool | None = None) -> int:
