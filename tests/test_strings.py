@@ -545,12 +545,17 @@ def test_random_sequences_match_redis(pair):
     a, b = pair()
     a.config_resetstat()
     b.config_resetstat()
+    dirty = "rdb_changes_since_last_save"
+    before = a.info("persistence")[dirty], b.info("persistence")[dirty]
     got, want = run(a, cmds), run(b, cmds)
     for cmd, g, w in zip(cmds, got, want, strict=True):
         assert g == w, f"{cmd}: bocho {g!r} != redis {w!r}"
     # reads count keyspace hits and misses, writes do not
     stats = ("keyspace_hits", "keyspace_misses")
     assert [a.info("stats")[s] for s in stats] == [b.info("stats")[s] for s in stats]
+    # and every write counts its changes as Redis does (the dirty counter)
+    assert (a.info("persistence")[dirty] - before[0]
+            == b.info("persistence")[dirty] - before[1])
 
 
 # -- propagation (in-process: no replica or AOF to read it from yet) ----------------------
