@@ -325,6 +325,15 @@ FLOAT_CASES = [
 ]
 
 
+# strtold's grammar and x87 range: hex floats, subnormals, the overflow edge, no '_'
+TRICKY_FLOATS = ["0x1.8p1", "0X1P-2", "0x.8", "0x1.", "1e-4940", "4e-4951", "1e-4952",
+                 "1.18973149535723176502e+4932", "1.2e4932", "0.1000000000000000055511151231257827",
+                 "-0", "+.5e1", "1E5", "InF", "-Infinity", "infinit", "0x", "1e+", "1e-", "1_000",
+                 "123456789012345678901234567890", "9.999999999999999999e18", "00012", "0x1p16384",
+                 "0x1p16383", "1.1e4932"]
+FLOAT_CASES.append([c for v in TRICKY_FLOATS for c in (("set", "t", "1.1"), ("incrbyfloat", "t", v))])
+
+
 @pytest.mark.parametrize("cmds", FLOAT_CASES)
 def test_incrbyfloat_matches_redis(pair, cmds):
     same(pair, cmds)
