@@ -10,6 +10,7 @@ subcommands) goes through Client.call(), the full version of Redis's processComm
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
@@ -60,6 +61,10 @@ F_DIRTY_CAS = 4096
 
 REPLY_ON, REPLY_OFF, REPLY_SKIP_NEXT, REPLY_SKIP = 0, 1, 2, 3
 
+# first bytes that may start an inline request (not '*', '$', '-' or a digit, which
+# begin or continue a RESP request)
+_INLINE_START = bytes(0 if b in b"*$-0123456789" else 1 for b in range(256))
+
 _EXEC_LIKE = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
 _EXEC_LIKE_NAMES = {"exec", "discard", "multi", "watch", "quit", "reset"}
 _NO_OOM_IN_MULTI = {"exec", "discard", "quit", "reset"}
@@ -79,7 +84,7 @@ class Client(asyncio.Protocol):
         "tail", "channels", "patterns", "shard_channels", "obuf_class", "obuf_soft_since",
         "net_in", "net_out", "unix", "peer_ip", "fd", "block_state", "tracking",
         "lastcmd", "pause_pending", "io_paused", "current", "_write", "_wbuf_size", "qbuf_peak",
-        "qbuf_alloc",
+        "qbuf_alloc", "line_wait", "line_run",
     )
 
     def __init__(self, server: Server, unix: bool = False) -> None:
@@ -132,6 +137,8 @@ class Client(asyncio.Protocol):
         self.current = False
         self.qbuf_peak = 0
         self.qbuf_alloc = 0  # emulated size of Redis's query buffer (CLIENT LIST qbuf-free)
+        self.line_wait = 0  # hiredis waits inside a header line: 1 '*', 2 '$' (see limits)
+        self.line_run = 0
         self.slow = False
         self.update_slow()
 
@@ -230,10 +237,17 @@ class Client(asyncio.Protocol):
             self.last_io = srv.unixtime
             # A request is inline when it does not start with '*' and the reader holds no
             # unfinished request. has_data() is True while a bulk (or header line) is
-            # incomplete; at an element boundary inside a request the next byte is '$'.
+            # incomplete; what continues a request at an element boundary starts with
+            # '$', and after a lone type byte with a digit or '-'.
             if self.inline_buf is not None or (
-                    data[0] != 42 and data[0] != 36 and not reader.has_data()):
+                    data[0] != 42 and _INLINE_START[data[0]] and not reader.has_data()):
                 data = self.process_inline(data)
+                if not data:
+                    if srv.pending_writes:
+                        srv.flush_pending()
+                    return
+            if self.tail or not self.authenticated or _suspect(data) is not None:
+                data = self.guard_input(data)
                 if not data:
                     if srv.pending_writes:
                         srv.flush_pending()
@@ -306,12 +320,13 @@ class Client(asyncio.Protocol):
             if srv.obuf_limits_on and (self.obuf_soft_since or self._wbuf_size()):
                 self.check_output_limits()
         # Header checks and the query-buffer limit only concern an unfinished request:
-        # a partial bulk or header line (has_data), a trailing "*N" line (only then is
-        # the byte before the final CRLF a digit and the line's first byte '*'), or an
-        # unauthenticated client.
+        # a read that stops mid-line, a partial bulk or header line (has_data), a
+        # trailing "*N" line (only then is the byte before the final CRLF a digit and
+        # the line's first byte '*'), or an unauthenticated client.
         if data is not None and not self.closing and (
-                reader.has_data() or not self.authenticated
-                or (len(data) > 2 and 47 < data[-3] < 58 and data[data.rfind(b"\n", 0, -1) + 1] == 42)):
+                data[-1] != 10 or reader.has_data() or not self.authenticated
+                or (len(data) > 2 and 47 < data[-3] < 58
+                    and data[data.rfind(b"\n", 0, -1) + 1] == 42)):
             self.check_query_limits(data)
         if srv.pending_writes:
             srv.flush_pending()
@@ -375,27 +390,125 @@ class Client(asyncio.Protocol):
         return buf if buf and not self.closing else b""
 
     def check_query_limits(self, data: bytes | None) -> None:
-        """Refuse oversized headers before their payload arrives, and enforce
+        """After a read that left an unfinished request: refuse bad headers before their
+        payload arrives (Redis checks each header line as it comes) and enforce
         client-query-buffer-limit (hiredis would otherwise buffer without bound)."""
         srv = self.server
         pending = self.reader.len()
-        if pending > self.qbuf_peak:
-            self.qbuf_peak = pending
+        if pending > self.qbuf_alloc:
+            self.qbuf_alloc = pending
         if pending > srv.config["client-query-buffer-limit"]:
-            log.warning(f"Closing client that reached max query buffer length: {self.info_line()} "
-                        f"(qbuf initial bytes: {self.tail[:64]!r})")
+            head = (data or b"")[-pending:][:64]
+            log.warning(f"Closing client that reached max query buffer length: "
+                        f"{self.info_line()} (qbuf initial bytes: {head!r})")
             srv.stat_client_qbuf_limit_disconnections += 1
-            self.close()
+            self.close_now()
             return
-        if data is not None and pending <= len(data):
-            head = data[len(data) - pending:]
+        if data is None:
+            return
+        if pending <= len(data):
+            # hiredis's buffer starts at an item boundary: walk it (complete items are
+            # skipped) up to the unfinished one.
+            err, self.line_wait = check_header(data[len(data) - pending:],
+                                               srv.config["proto-max-bulk-len"],
+                                               self.authenticated)
+            self.line_run = 0
+        elif self.line_wait:
+            # still inside one header line that started in an earlier read
+            nl = data.find(b"\n")
+            if nl >= 0:
+                self.line_wait = 0
+                return
+            self.line_run += len(data)
+            err = None
+            if self.line_run > INLINE_MAX:
+                err = ("too big mbulk count string" if self.line_wait == 1
+                       else "too big bulk count string")
         else:
             return
-        err = check_header(head, srv.config["proto-max-bulk-len"], self.authenticated)
         if err:
             self.protocol_error(err)
 
+    def guard_input(self, data: bytes) -> bytes:
+        """The rare-input path, before hiredis sees the bytes: unauthenticated clients
+        (Redis's tighter limits), negative or huge multibulk counts (hiredis would
+        refuse the first and allocate the second up front), a header line left over
+        from the previous read. Runs what it can; returns the bytes to feed (b"" if
+        none, or if the client was closed)."""
+        if self.tail:
+            data = self.tail + data
+            self.tail = b""
+        reader = self.reader
+        fed = 0
+        pos = 0
+        while not self.closing:
+            if not self.authenticated and not reader.has_data():
+                return self._unauth_input(data, fed)
+            m = _suspect(data, pos)
+            if m is None:
+                break
+            p = m.start()
+            if p > fed:
+                reader.feed(data, fed, p - fed)
+                fed = p
+                if not self.blocked:
+                    self.process_input()
+                if self.closing:
+                    return b""
+            if reader.has_data() or self.blocked:
+                pos = p + 1  # inside a bulk payload (or queued behind a paused command)
+                continue
+            nl = data.find(b"\n", p)
+            if nl < 0:
+                if len(data) - p > INLINE_MAX:
+                    self.protocol_error("too big mbulk count string")
+                    return b""
+                self.tail = data[p:]  # wait for the rest of the header line
+                return b""
+            n = _strict_int(data[p + 1:nl].rstrip(b"\r"))
+            if n is None or n > MULTIBULK_MAX:
+                self.protocol_error("invalid multibulk length")
+                return b""
+            if n <= 0:
+                fed = pos = nl + 1  # Redis skips empty and negative multibulk requests
+            else:
+                pos = p + 1
+        return data[fed:] if fed else data
+
+    def _unauth_input(self, data: bytes, pos: int) -> bytes:
+        """Frame requests one by one under the unauthenticated limits; each complete one
+        runs before the next is framed (an AUTH lifts the limits for what follows)."""
+        srv = self.server
+        size = len(data)
+        while pos < size and not self.closing:
+            if self.authenticated or self.blocked:
+                return data[pos:]
+            if data[pos] != 42:
+                rest = self.process_inline(data[pos:])
+                if not rest:
+                    return b""
+                data, pos, size = rest, 0, len(rest)
+                continue
+            end, err = frame_request(data, pos, srv.config["proto-max-bulk-len"], False)
+            if err:
+                self.protocol_error(err)
+                return b""
+            if end is None:
+                self.tail = data[pos:]
+                return b""
+            if end < 0:  # empty or negative count: skipped
+                pos = -end
+                continue
+            self.reader.feed(data, pos, end - pos)
+            pos = end
+            self.process_input()
+        return b""
+
     def protocol_error(self, what: str) -> None:
+        what = _HIREDIS_ERRORS.get(what, what)
+        m = _HIREDIS_TYPE_ERROR(what)
+        if m is not None:  # hiredis met a type byte other than '$' inside a request
+            what = f"expected '$', got '{m.group(1)}'"
         msg = what if what.startswith("Protocol error") else f"Protocol error: {what}"
         log.verbose(f"{msg} from client: {self.info_line()}")
         self.out.append(b"-ERR " + msg.encode() + b"\r\n")
@@ -434,11 +547,14 @@ class Client(asyncio.Protocol):
         srv = self.server
         out = self.out
         name = argv[0]
-        if type(name) is not bytes:
-            argv = [a if type(a) is bytes else str(a).encode() for a in argv]
-            name = argv[0]
+        for a in argv:
+            if type(a) is not bytes:
+                self.protocol_error(_element_error(a))
+                return
         cmd = lookup(name)
         self.argv = argv
+        if self.qbuf_alloc < QBUF_IOBUF:
+            self.qbuf_alloc = QBUF_IOBUF
         # the reply mode in force for this command (CLIENT REPLY OFF / SKIP silence it)
         mode = self.reply_mode
         mark = len(out)
@@ -597,35 +713,100 @@ def unknown_command_msg(argv: list[bytes]) -> str:
         argv[0].decode(errors="replace")[:128], args)
 
 
-def check_header(buf: bytes, max_bulk: int, authed: bool) -> str | None:
-    """Walk the headers of a partial RESP request; the error Redis would give, or None."""
-    if not buf or buf[0] != 42:
+_suspect = re.compile(rb"\*(?:-|[0-9]{7})").search
+_HIREDIS_TYPE_ERROR = re.compile(r'Protocol error, got "(.*)" as reply type byte').match
+_HIREDIS_ERRORS = {
+    "Multi-bulk length out of range": "invalid multibulk length",
+    "Bad multi-bulk length": "invalid multibulk length",
+    "Bulk string length out of range": "invalid bulk length",
+    "Bad bulk string length": "invalid bulk length",
+}
+
+
+def _element_error(a: Any) -> str:
+    if a is None:
+        return "invalid bulk length"
+    if type(a) is int:
+        return "expected '$', got ':'"
+    if type(a) is list:
+        return "expected '$', got '*'"
+    return "expected '$', got '+'"
+
+
+def _strict_int(b: bytes) -> int | None:
+    """string2ll: an optional '-' and digits, nothing else."""
+    if not b or len(b) > 20 or not (b.isdigit() or b[0] == 45 and b[1:].isdigit()):
         return None
-    nl = buf.find(b"\r\n")
-    if nl < 0:
-        return "too big mbulk count string" if len(buf) > INLINE_MAX else None
-    try:
-        n = int(buf[1:nl])
-    except ValueError:
-        return "invalid multibulk length"
-    if n > MULTIBULK_MAX or (not authed and n > UNAUTH_MULTIBULK_MAX):
-        return "invalid multibulk length" if authed else "unauthenticated multibulk length"
-    pos = nl + 2
-    while n > 0 and pos < len(buf):
-        if buf[pos] != 36:
-            return f"expected '$', got '{chr(buf[pos])}'"
-        nl = buf.find(b"\r\n", pos)
-        if nl < 0:
-            return "too big bulk count string" if len(buf) - pos > INLINE_MAX else None
-        try:
-            blen = int(buf[pos + 1:nl])
-        except ValueError:
-            return "invalid bulk length"
-        if blen < 0 or blen > max_bulk or (not authed and blen > UNAUTH_BULK_MAX):
-            return "invalid bulk length" if authed else "unauthenticated bulk length"
+    return int(b)
+
+
+def frame_request(buf: bytes, pos: int, max_bulk: int, authed: bool,
+                  ) -> tuple[int | None, str | None]:
+    """Frame the multibulk request at buf[pos] as Redis's processMultibulkBuffer:
+    (end, None) when complete, (-end, None) for an empty/negative count Redis skips,
+    (None, None) when more bytes are needed, (None, error) on a protocol error. Headers
+    are judged as soon as their line is complete, payload or not."""
+    size = len(buf)
+    nl = buf.find(b"\r", pos)
+    if nl < 0 or nl + 1 >= size:
+        return None, ("too big mbulk count string" if size - pos > INLINE_MAX else None)
+    n = _strict_int(buf[pos + 1:nl])
+    if n is None or n > MULTIBULK_MAX:
+        return None, "invalid multibulk length"
+    if not authed and n > UNAUTH_MULTIBULK_MAX:
+        return None, "unauthenticated multibulk length"
+    p = nl + 2
+    if n <= 0:
+        return -p, None
+    for _ in range(n):
+        if p >= size:
+            return None, None
+        if buf[p] != 36:
+            return None, f"expected '$', got '{chr(buf[p])}'"
+        nl = buf.find(b"\r", p)
+        if nl < 0 or nl + 1 >= size:
+            return None, ("too big bulk count string" if size - p > INLINE_MAX else None)
+        blen = _strict_int(buf[p + 1:nl])
+        if blen is None or blen < 0 or blen > max_bulk:
+            return None, "invalid bulk length"
+        if not authed and blen > UNAUTH_BULK_MAX:
+            return None, "unauthenticated bulk length"
+        p = nl + 2 + blen + 2
+    if p > size:
+        return None, None
+    return p, None
+
+
+def check_header(buf: bytes, max_bulk: int, authed: bool) -> tuple[str | None, int]:
+    """Walk hiredis's unconsumed buffer (which starts at an item boundary: a request's
+    '*' or, inside a request, a '$' element) up to the unfinished request. Returns
+    (the error Redis would give or None, 1|2 when waiting inside a '*'|'$' header line)."""
+    size = len(buf)
+    pos = 0
+    while pos < size and buf[pos] == 36:  # elements of a request begun earlier
+        nl = buf.find(b"\r", pos)
+        if nl < 0 or nl + 1 >= size:
+            return ("too big bulk count string" if size - pos > INLINE_MAX else None), 2
+        blen = _strict_int(buf[pos + 1:nl])
+        if blen is None or blen < 0 or blen > max_bulk:
+            return "invalid bulk length", 0
+        if not authed and blen > UNAUTH_BULK_MAX:
+            return "unauthenticated bulk length", 0
         pos = nl + 2 + blen + 2
-        n -= 1
-    return None
+    while pos < size and buf[pos] == 42:
+        end, err = frame_request(buf, pos, max_bulk, authed)
+        if err:
+            return err, 0
+        if end is None:
+            rest = buf[pos:]
+            wait = 0
+            if rest.count(b"\n") == 0:
+                wait = 1
+            elif not rest.endswith(b"\n") and rest[rest.rfind(b"\n") + 1:][:1] == b"$":
+                wait = 2
+            return None, wait
+        pos = end if end > 0 else -end
+    return None, 0
 
 
 def split_inline(line: bytes) -> list[bytes]:

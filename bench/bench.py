@@ -1,0 +1,295 @@
+"""Side-by-side benchmark: bocho-server against Debian's real redis-server.
+
+Both servers run at the same time on free loopback ports; rounds alternate between them
+so that machine noise (other processes, CPU frequency) hits both alike. Each run is one
+redis-benchmark invocation for one test at one pipeline depth, and the server's CPU time
+for that run is read from /proc/<pid>/stat, so two figures come out per test:
+
+  ops/s          what redis-benchmark reports (depends on the client and the machine too)
+  req/CPU-s      requests divided by the server's own CPU seconds (what the server costs)
+
+The memory figure is RSS growth per key after one million 16-byte string values.
+
+Usage: python bench/bench.py [--quick] [--rounds N] [--seconds S] [--tests set,get]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TICK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bocho_binary() -> str:
+    venv = ROOT / ".venv" / "bin" / "bocho-server"
+    if venv.exists():
+        return str(venv)
+    found = shutil.which("bocho-server")
+    if not found:
+        sys.exit("bocho-server not found (run `make install`)")
+    return found
+
+
+class Proc:
+    """A server process we started, stopped by its own PID."""
+
+    def __init__(self, name: str, argv: list[str], port: int, workdir: str) -> None:
+        self.name = name
+        self.port = port
+        self.log = open(os.path.join(workdir, f"{name}.log"), "wb")
+        self.p = subprocess.Popen(argv, cwd=workdir, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while True:
+            if self.p.poll() is not None:
+                sys.exit(f"{name} exited at start-up; see {self.log.name}")
+            if self.ping():
+                break
+            if time.monotonic() > deadline:
+                self.stop()
+                sys.exit(f"{name} did not answer PING within 20 s")
+            time.sleep(0.05)
+
+    def ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                s.sendall(b"*1\r\n$4\r\nPING\r\n")
+                return s.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def cpu(self) -> float:
+        """utime + stime of the server process, in seconds."""
+        with open(f"/proc/{self.p.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        # fields[0] is state (field 3); utime and stime are fields 14 and 15
+        return (int(fields[11]) + int(fields[12])) / TICK
+
+    def rss(self) -> int:
+        with open(f"/proc/{self.p.pid}/statm") as f:
+            return int(f.read().split()[1]) * PAGE
+
+    def command(self, *args: bytes) -> bytes:
+        """One command over a raw socket; returns the raw reply (enough for our needs)."""
+        req = b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=300) as s:
+            s.sendall(req)
+            data = s.recv(65536)
+            while not data.endswith(b"\r\n"):
+                more = s.recv(65536)
+                if not more:
+                    break
+                data += more
+            return data
+
+    def stop(self) -> None:
+        if self.p.poll() is None:
+            os.kill(self.p.pid, signal.SIGTERM)
+            try:
+                self.p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.kill(self.p.pid, signal.SIGKILL)
+                self.p.wait()
+        self.log.close()
+
+
+def run_benchmark(proc: Proc, test: str, pipeline: int, n: int, clients: int) -> tuple[float, float]:
+    """(ops/s, server CPU seconds) of one redis-benchmark run."""
+    argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(proc.port), "-c", str(clients),
+            "-n", str(n), "-P", str(pipeline), "-t", test, "--csv"]
+    c0 = proc.cpu()
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    c1 = proc.cpu()
+    rps = None
+    for line in out.stdout.splitlines():
+        parts = [p.strip('"') for p in line.split(",")]
+        if len(parts) >= 2 and parts[0] != "test":
+            try:
+                rps = float(parts[1])
+            except ValueError:
+                continue
+    if rps is None:
+        raise RuntimeError(f"redis-benchmark gave no result: {out.stdout!r} {out.stderr!r}")
+    return rps, c1 - c0
+
+
+def calibrate(procs: list[Proc], test: str, pipeline: int, seconds: float, clients: int) -> int:
+    """A request count that takes about `seconds` on the mean of the servers' rates."""
+    rates = []
+    for proc in procs:
+        probe = 20000 * pipeline if pipeline > 1 else 20000
+        rps, _ = run_benchmark(proc, test, pipeline, probe, clients)
+        rates.append(rps)
+    n = int(statistics.mean(rates) * seconds)
+    step = 10000
+    return max(step, n // step * step)
+
+
+def populate(proc: Proc, count: int, size: int) -> str:
+    """Fill with `count` keys key:N -> 'value:N' padded with NUL to `size` bytes."""
+    r = proc.command(b"DEBUG", b"POPULATE", b"%d" % count, b"key", b"%d" % size)
+    if r.startswith(b"+OK"):
+        return "DEBUG POPULATE"
+    import redis  # redis-py (test extra)
+
+    cli = redis.Redis(host="127.0.0.1", port=proc.port)
+    # MSET when the server has it, else SET: the same keys and values either way
+    use_mset = proc.command(b"MSET", b"bench:probe", b"x").startswith(b"+OK")
+    proc.command(b"DEL", b"bench:probe")
+    batch = 1000
+    pipe = cli.pipeline(transaction=False)
+    for start in range(0, count, batch):
+        kv = {}
+        for j in range(start, min(count, start + batch)):
+            v = b"value:%d" % j
+            kv[b"key:%d" % j] = (v + b"\0" * size)[:size] if size else v
+        if use_mset:
+            pipe.mset(kv)
+        else:
+            for k, v in kv.items():
+                pipe.set(k, v)
+        if len(pipe) >= 20 * (1 if use_mset else batch):
+            pipe.execute()
+    pipe.execute()
+    cli.close()
+    return "pipelined MSET" if use_mset else "pipelined SET"
+
+
+def memory_figure(procs: list[Proc], count: int, size: int) -> dict[str, float]:
+    out = {}
+    for proc in procs:
+        proc.command(b"FLUSHALL")
+        before = proc.rss()
+        how = populate(proc, count, size)
+        dbsize = proc.command(b"DBSIZE")
+        after = proc.rss()
+        out[proc.name] = (after - before) / count
+        print(f"  {proc.name}: {how}, DBSIZE {dbsize.strip().decode()}, "
+              f"RSS {before / 2**20:.1f} -> {after / 2**20:.1f} MiB", flush=True)
+        proc.command(b"FLUSHALL")
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="one round, ~1 s runs, 200k keys")
+    ap.add_argument("--rounds", type=int, default=None)
+    ap.add_argument("--seconds", type=float, default=None, help="target seconds per run")
+    ap.add_argument("--tests", default="set,get,incr,mset")
+    ap.add_argument("--pipelines", default="1,16")
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--keys", type=int, default=None, help="keys for the memory figure")
+    ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--only", choices=("bocho", "redis"), help="benchmark one server only")
+    args = ap.parse_args()
+    rounds = args.rounds or (1 if args.quick else 3)
+    seconds = args.seconds or (1.0 if args.quick else 4.0)
+    keys = args.keys or (200_000 if args.quick else 1_000_000)
+    tests = [t.strip() for t in args.tests.split(",") if t.strip()]
+    pipelines = [int(p) for p in args.pipelines.split(",")]
+    if not shutil.which("redis-benchmark") or not shutil.which("redis-server"):
+        sys.exit("redis-server and redis-benchmark are needed (apt install redis-server redis-tools)")
+
+    common = ["--save", "", "--appendonly", "no", "--enable-debug-command", "yes",
+              "--bind", "127.0.0.1"]
+    procs: list[Proc] = []
+    with tempfile.TemporaryDirectory(prefix="bocho-bench-") as work:
+        try:
+            if args.only != "redis":
+                port = free_port()
+                procs.append(Proc("bocho", [bocho_binary(), "--port", str(port), *common],
+                                  port, work))
+            if args.only != "bocho":
+                port = free_port()
+                procs.append(Proc("redis", ["redis-server", "--port", str(port), *common],
+                                  port, work))
+            results = bench_all(procs, tests, pipelines, rounds, seconds, args.clients)
+            mem = {} if args.no_memory else memory_figure(procs, keys, 16)
+        finally:
+            for proc in procs:
+                proc.stop()
+    report(results, mem, [p.name for p in procs], keys)
+    return 0
+
+
+def bench_all(procs, tests, pipelines, rounds, seconds, clients):
+    """{(test, P): {server: [(ops/s, req/cpu-s), ...]}}"""
+    results: dict = {}
+    sizes = {}
+    for p in pipelines:
+        for t in tests:
+            try:
+                sizes[(t, p)] = calibrate(procs, t, p, seconds, clients)
+            except RuntimeError as e:
+                print(f"  skipping {t.upper()} -P {p}: {str(e).strip()[-160:]}", flush=True)
+                continue
+            results[(t, p)] = {proc.name: [] for proc in procs}
+    for rnd in range(rounds):
+        order = procs if rnd % 2 == 0 else procs[::-1]
+        for (t, p), n in sizes.items():
+            for proc in order:
+                rps, cpu = run_benchmark(proc, t, p, n, clients)
+                per_cpu = n / cpu if cpu > 0 else float("inf")
+                results[(t, p)][proc.name].append((rps, per_cpu))
+                print(f"  round {rnd + 1}/{rounds} {t.upper():5} -P {p:<2} {proc.name:5} "
+                      f"n={n:<8} {rps:>10.0f} ops/s  cpu {cpu:6.2f} s  "
+                      f"{per_cpu:>10.0f} req/cpu-s", flush=True)
+    return results
+
+
+def report(results, mem, names, keys) -> None:
+    both = "bocho" in names and "redis" in names
+    print()
+    hdr = f"{'test':<10}"
+    for name in names:
+        hdr += f"{name + ' ops/s':>14}"
+    if both:
+        hdr += f"{'ratio':>7}"
+    for name in names:
+        hdr += f"{name + ' req/cpu-s':>18}"
+    if both:
+        hdr += f"{'ratio':>7}"
+    print(hdr)
+    print("-" * len(hdr))
+    for (t, p), per in results.items():
+        med = {name: (statistics.median(r[0] for r in per[name]),
+                      statistics.median(r[1] for r in per[name])) for name in names}
+        line = f"{t.upper() + ' -P' + str(p):<10}"
+        for name in names:
+            line += f"{med[name][0]:>14.0f}"
+        if both:
+            line += f"{med['bocho'][0] / med['redis'][0]:>7.2f}"
+        for name in names:
+            line += f"{med[name][1]:>18.0f}"
+        if both:
+            line += f"{med['bocho'][1] / med['redis'][1]:>7.2f}"
+        print(line)
+    if mem:
+        print()
+        line = f"RSS per key ({keys} keys, 16-byte values):"
+        for name in names:
+            line += f"  {name} {mem[name]:.0f} B"
+        if both and mem["redis"] > 0:
+            line += f"  ratio {mem['bocho'] / mem['redis']:.2f}"
+        print(line)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
