@@ -49,6 +49,7 @@ FIELD_GETTERS: dict[type, Callable[[Any, bytes], bytes | None]] = {}
 FACTORIES: dict[bytes, Callable[[list[bytes]], Any]] = {}
 
 LAZYFREE_THRESHOLD = 64
+SNAPSHOTS = 2  # key-order snapshots kept per db for SCAN (see Database.scan)
 LFU_INIT_VAL = 5
 
 
@@ -150,7 +151,7 @@ def lfu_incr(counter: int, log_factor: int) -> int:
 
 class Database:
     __slots__ = ("id", "data", "expires", "lru", "watched", "server", "expires_cursor",
-                 "avg_ttl", "blocking", "dels", "snap", "snap_dels", "expire_snap")
+                 "avg_ttl", "blocking", "dels", "snaps", "expire_snap")
 
     def __init__(self, server: Server, dbid: int) -> None:
         self.id = dbid
@@ -165,11 +166,11 @@ class Database:
         self.avg_ttl = 0
         # Removals so far (SCAN cursors and the key snapshot below use it).
         self.dels = 0
-        # A list of the keys in dict order, valid while no key was removed since it was
-        # taken (snap_dels == dels): it is then a prefix of the live order. It makes
-        # SCAN and RANDOMKEY O(COUNT) instead of a walk from the start of the dict.
-        self.snap: list[bytes] | None = None
-        self.snap_dels = -1
+        # Lists of the keys in dict order, by the removal count when each was taken (at
+        # most SNAPSHOTS of them). The one for the current count is a prefix of the live
+        # order (keys added since go to the end); older ones serve the SCANs that started
+        # on them. They make SCAN and RANDOMKEY O(COUNT) instead of a walk of the dict.
+        self.snaps: dict[int, list[bytes]] = {}
         # Active expiry walks a snapshot of the expires keys (see expire.py).
         self.expire_snap: list[bytes] | None = None
 
@@ -397,7 +398,7 @@ class Database:
         self.expires_cursor = 0
         self.avg_ttl = 0
         self.dels += n
-        self.snap = None
+        self.snaps = {}
         self.expire_snap = None
         return n
 
@@ -405,8 +406,8 @@ class Database:
         """SWAPDB: exchange contents; watchers and blocked clients stay with their db."""
         self._touch_watched(other)
         other._touch_watched(self)
-        for name in ("data", "expires", "lru", "avg_ttl", "expires_cursor", "dels", "snap",
-                     "snap_dels", "expire_snap"):
+        for name in ("data", "expires", "lru", "avg_ttl", "expires_cursor", "dels", "snaps",
+                     "expire_snap"):
             a = getattr(self, name)
             setattr(self, name, getattr(other, name))
             setattr(other, name, a)
@@ -417,11 +418,14 @@ class Database:
     # -- ordered access: SCAN, RANDOMKEY, sampling ---------------------------------------
 
     def keys_snapshot(self) -> list[bytes]:
-        """The keys in dict order, valid as a prefix of the live order (see __init__)."""
-        snap = self.snap
-        if snap is None or self.snap_dels != self.dels or len(snap) > len(self.data):
-            snap = self.snap = list(self.data)
-            self.snap_dels = self.dels
+        """The keys in live dict order (the snapshot for the current removal count,
+        extended with the keys added since it was taken)."""
+        snaps = self.snaps
+        snap = snaps.get(self.dels)
+        if snap is None:
+            snap = snaps[self.dels] = list(self.data)
+            while len(snaps) > SNAPSHOTS:
+                del snaps[next(iter(snaps))]
         elif len(snap) < len(self.data):
             snap.extend(islice(self.data, len(snap), None))
         return snap
@@ -429,23 +433,32 @@ class Database:
     def scan(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
         """One SCAN step: (next cursor, candidate keys, not yet filtered).
 
-        Keys are walked in dict (insertion) order. A new key goes to the end and an
-        overwrite keeps its place, so only a removal moves keys, each one place towards
-        the front. The cursor therefore carries the position reached and the db's
-        removal count: the next step starts that many removals earlier. Guarantee: a
-        key present from the first call to the last is returned at least once; keys
-        added or removed meanwhile may or may not be, and a key may come twice."""
+        Keys are walked in dict (insertion) order, through a snapshot: the cursor holds
+        the position reached and the removal count that names the snapshot, so a scan
+        keeps walking the list it started on whatever is removed meanwhile. If that
+        snapshot is gone (a newer one replaced it), the walk moves to the live order:
+        a new key goes to the end and an overwrite keeps its place, so only removals move
+        keys, each one place towards the front, and starting that many places earlier
+        misses nothing. Guarantee: a key present from the first call to the last is
+        returned at least once; keys added or removed meanwhile may or may not be, and a
+        key may come more than once."""
         pos = cursor >> 32
+        snap = None
         if cursor:
-            pos -= (self.dels - cursor) & 0xFFFFFFFF
-            if pos < 0:
-                pos = 0
-        snap = self.keys_snapshot()
+            tag = cursor & 0xFFFFFFFF
+            for dels, s in self.snaps.items():
+                if dels & 0xFFFFFFFF == tag:
+                    snap, ident = s, dels
+                    break
+            else:
+                pos = max(0, pos - ((self.dels - tag) & 0xFFFFFFFF))
+        if snap is None or ident == self.dels:
+            snap, ident = self.keys_snapshot(), self.dels
         keys = snap[pos:pos + count]
         nxt = pos + len(keys)
         if nxt >= len(snap):
             return 0, keys
-        return (nxt << 32) | (self.dels & 0xFFFFFFFF), keys
+        return (nxt << 32) | (ident & 0xFFFFFFFF), keys
 
     def random_key(self) -> bytes | None:
         """A random live key (RANDOMKEY). Expired keys met on the way are deleted; a

@@ -150,9 +150,12 @@ def test_scan_errors(r):
     assert r.execute_command("SCAN", "18446744073709551615") == (0, [])
 
 
-def test_scan_guarantee_under_adds_and_deletes(r):
+@pytest.mark.parametrize("others", [False, True], ids=["alone", "with-other-scans"])
+def test_scan_guarantee_under_adds_and_deletes(r, others):
     """A key present for the whole iteration is returned, whatever else is written or
-    deleted meanwhile (the documented guarantee of db.scan)."""
+    deleted meanwhile (the documented guarantee of db.scan). With other scans and
+    RANDOMKEY between the steps, the scan's snapshot is replaced and it continues on
+    the live order."""
     rnd = random.Random(7)
     stable = [f"stable:{i}" for i in range(300)]
     churn = [f"churn:{i}" for i in range(300)]
@@ -169,6 +172,10 @@ def test_scan_guarantee_under_adds_and_deletes(r):
         r.delete(*victims)
         for _ in range(5):
             r.set(f"new:{rnd.randint(0, 10**6)}", "v")
+            if others:
+                r.randomkey()
+                r.scan(0, count=3)
+                r.delete(f"new:{rnd.randint(0, 10**6)}", rnd.choice(churn))
     assert {s.encode() for s in stable} <= seen
 
 
