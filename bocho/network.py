@@ -84,7 +84,7 @@ class Client(asyncio.Protocol):
         "tail", "channels", "patterns", "shard_channels", "obuf_class", "obuf_soft_since",
         "net_in", "net_out", "unix", "peer_ip", "fd", "block_state", "tracking",
         "lastcmd", "pause_pending", "io_paused", "current", "_write", "_wbuf_size", "qbuf_peak",
-        "qbuf_alloc", "line_wait", "line_run",
+        "qbuf_alloc", "line_buf", "mid_at",
     )
 
     def __init__(self, server: Server, unix: bool = False) -> None:
@@ -137,8 +137,8 @@ class Client(asyncio.Protocol):
         self.current = False
         self.qbuf_peak = 0
         self.qbuf_alloc = 0  # emulated size of Redis's query buffer (CLIENT LIST qbuf-free)
-        self.line_wait = 0  # hiredis waits inside a header line: 1 '*', 2 '$' (see limits)
-        self.line_run = 0
+        self.line_buf = b""  # an unfinished header line hiredis holds (check_query_limits)
+        self.mid_at = -1  # net_in when a read last ended inside an item
         self.slow = False
         self.update_slow()
 
@@ -394,7 +394,8 @@ class Client(asyncio.Protocol):
         payload arrives (Redis checks each header line as it comes) and enforce
         client-query-buffer-limit (hiredis would otherwise buffer without bound)."""
         srv = self.server
-        pending = self.reader.len()
+        reader = self.reader
+        pending = reader.len()
         if pending > self.qbuf_alloc:
             self.qbuf_alloc = pending
         if pending > srv.config["client-query-buffer-limit"]:
@@ -406,28 +407,28 @@ class Client(asyncio.Protocol):
             return
         if data is None:
             return
+        # hiredis's buffer starts at an item boundary; when it reaches back into earlier
+        # reads, this read starts at one too unless the previous read ended inside an
+        # item (a payload, or a header line we kept in line_buf).
         if pending <= len(data):
-            # hiredis's buffer starts at an item boundary: walk it (complete items are
-            # skipped) up to the unfinished one.
-            err, self.line_wait = check_header(data[len(data) - pending:],
-                                               srv.config["proto-max-bulk-len"],
-                                               self.authenticated)
-            self.line_run = 0
-        elif self.line_wait:
-            # still inside one header line that started in an earlier read
-            nl = data.find(b"\n")
-            if nl >= 0:
-                self.line_wait = 0
-                return
-            self.line_run += len(data)
-            err = None
-            if self.line_run > INLINE_MAX:
-                err = ("too big mbulk count string" if self.line_wait == 1
-                       else "too big bulk count string")
+            head = data[len(data) - pending:]
+        elif self.mid_at != self.net_in - len(data):
+            head = data
+        elif self.line_buf:
+            head = self.line_buf + data
         else:
-            return
+            head = None
+        self.line_buf = b""
+        err = None
+        if head is not None:
+            err, line_start = check_header(head, srv.config["proto-max-bulk-len"],
+                                           self.authenticated)
+            if line_start >= 0:
+                self.line_buf = head[line_start:]
         if err:
             self.protocol_error(err)
+            return
+        self.mid_at = self.net_in if reader.has_data() else -1
 
     def guard_input(self, data: bytes) -> bytes:
         """The rare-input path, before hiredis sees the bytes: unauthenticated clients
@@ -778,35 +779,35 @@ def frame_request(buf: bytes, pos: int, max_bulk: int, authed: bool,
 
 
 def check_header(buf: bytes, max_bulk: int, authed: bool) -> tuple[str | None, int]:
-    """Walk hiredis's unconsumed buffer (which starts at an item boundary: a request's
-    '*' or, inside a request, a '$' element) up to the unfinished request. Returns
-    (the error Redis would give or None, 1|2 when waiting inside a '*'|'$' header line)."""
+    """Walk hiredis's unconsumed bytes from an item boundary (a request's '*' or, inside
+    a request, a '$' element) up to the unfinished request. Returns (the error Redis
+    would give or None, the offset of an unfinished header line or -1)."""
     size = len(buf)
     pos = 0
     while pos < size and buf[pos] == 36:  # elements of a request begun earlier
         nl = buf.find(b"\r", pos)
         if nl < 0 or nl + 1 >= size:
-            return ("too big bulk count string" if size - pos > INLINE_MAX else None), 2
+            if size - pos > INLINE_MAX:
+                return "too big bulk count string", -1
+            return None, pos
         blen = _strict_int(buf[pos + 1:nl])
         if blen is None or blen < 0 or blen > max_bulk:
-            return "invalid bulk length", 0
+            return "invalid bulk length", -1
         if not authed and blen > UNAUTH_BULK_MAX:
-            return "unauthenticated bulk length", 0
+            return "unauthenticated bulk length", -1
         pos = nl + 2 + blen + 2
     while pos < size and buf[pos] == 42:
         end, err = frame_request(buf, pos, max_bulk, authed)
         if err:
-            return err, 0
+            return err, -1
         if end is None:
-            rest = buf[pos:]
-            wait = 0
-            if rest.count(b"\n") == 0:
-                wait = 1
-            elif not rest.endswith(b"\n") and rest[rest.rfind(b"\n") + 1:][:1] == b"$":
-                wait = 2
-            return None, wait
+            # the unfinished header line, if the request stops inside one
+            last = max(buf.rfind(b"\n") + 1, pos)
+            if last < size and buf[last] in (36, 42) and buf.find(b"\r", last) < 0:
+                return None, last
+            return None, -1
         pos = end if end > 0 else -end
-    return None, 0
+    return None, -1
 
 
 def split_inline(line: bytes) -> list[bytes]:
