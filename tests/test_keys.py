@@ -322,6 +322,13 @@ def test_object_encoding_refcount(r, r3):
     assert r.object("encoding", "short") == b"embstr"
     assert r.object("encoding", "long") == b"raw"
     assert r.object("encoding", "neg0") == b"embstr"
+    r.set("app", "1")
+    r.append("app", "23")
+    assert r.object("encoding", "app") == b"raw"  # mutated in place
+    r.setrange("sr", 0, "12")
+    assert r.object("encoding", "sr") == b"raw"
+    r.incr("n")
+    assert r.object("encoding", "n") == b"int"
     assert r.object("encoding", "nokey") is None
     assert r3.object("encoding", "nokey") is None
     r.set("small", "1")
