@@ -658,3 +658,38 @@ def test_other_writes_propagate_as_sent(inproc):
                 ("GET", "a"), ("SETNX", "a", "v"), ("BITOP", "AND", "none2", "none")]:
         inproc(*cmd)
     assert inproc.log == [[str(x).encode() for x in cmd] for cmd in cmds]
+
+
+WATCH_TOUCHES = [
+    ("set", "w", "x"), ("set", "w", "x", "nx"), ("setnx", "w", "x"), ("append", "w", "x"),
+    ("append", "w", ""), ("setrange", "w", "0", ""), ("setrange", "w", "0", "z"), ("incr", "n"),
+    ("incrbyfloat", "n", "1.5"), ("getex", "w"), ("getex", "w", "ex", "100"),
+    ("getex", "w", "persist"), ("getdel", "w"), ("getset", "w", "y"), ("mset", "a", "1", "w", "2"),
+    ("msetnx", "w", "1"), ("setbit", "w", "0", "0"), ("setbit", "w", "1", "1"),
+    ("bitfield", "w", "get", "u8", "0"), ("bitfield", "w", "set", "u8", "0", "118"),
+    ("bitop", "not", "w", "w"), ("bitop", "and", "none", "none2"), ("get", "w"), ("lcs", "w", "n"),
+]
+
+
+@pytest.mark.parametrize("touch", WATCH_TOUCHES)
+def test_watch_sees_modifications_as_redis(server, oracle, touch):
+    """A WATCHed key's transaction fails exactly when Redis's would."""
+    results = []
+    for srv in (server, oracle):
+        c1, c2 = srv.client(), srv.client()
+        c1.flushall()
+        c1.set("w", "v")
+        c1.set("n", "1")
+        key = "none" if touch[:2] == ("bitop", "and") else ("n" if touch[1] == "n" else "w")
+        with c1.pipeline() as p:
+            p.watch(key)
+            c2.execute_command(*touch)
+            p.multi()
+            p.get(key)
+            try:
+                results.append(p.execute())
+            except redis.WatchError:
+                results.append("aborted")
+        c1.close()
+        c2.close()
+    assert results[0] == results[1], touch
