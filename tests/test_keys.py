@@ -641,3 +641,30 @@ def _parse_resp(data: bytes):
     reader = hiredis.Reader()
     reader.feed(data)
     return reader.gets()
+
+
+def test_keyspace_hits_misses_like_redis(make_server, oracle):
+    """Which lookups count as keyspace hits/misses (INFO stats) follows Redis."""
+    stats = []
+    for srv in (make_server(), oracle):
+        c = srv.client()
+        c.flushall()
+        c.execute_command("CONFIG", "RESETSTAT")
+        c.set("a", "1")
+        c.set("b", "2")
+        for cmd in (["EXISTS", "a", "b", "zz"], ["TYPE", "a"], ["TYPE", "zz"], ["TTL", "a"],
+                    ["PTTL", "zz"], ["TOUCH", "a", "zz"], ["OBJECT", "ENCODING", "a"],
+                    ["OBJECT", "ENCODING", "zz"], ["COPY", "a", "c"], ["COPY", "zz", "d"],
+                    ["RENAME", "a", "e"], ["MOVE", "e", "1"], ["EXPIRE", "zz", "1"],
+                    ["PERSIST", "c"], ["SCAN", "0", "TYPE", "string"], ["DEL", "zz"],
+                    ["SORT", "zz"], ["SORT", "b", "BY", "w_*"], ["EXPIRETIME", "c"],
+                    ["KEYS", "*"], ["RANDOMKEY"], ["DBSIZE"], ["UNLINK", "b"]):
+            try:
+                c.execute_command(*cmd)
+            except redis.ResponseError:
+                pass
+        info = c.info("stats")
+        stats.append((info["keyspace_hits"], info["keyspace_misses"]))
+        c.flushall()
+        c.close()
+    assert stats[0] == stats[1]
