@@ -671,7 +671,7 @@ class Client(asyncio.Protocol):
             now = srv.unixtime
             if not self.obuf_soft_since:
                 self.obuf_soft_since = now
-            elif now - self.obuf_soft_since >= secs:
+            elif now - self.obuf_soft_since > secs:
                 over = True
         else:
             self.obuf_soft_since = 0
