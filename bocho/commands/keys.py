@@ -24,6 +24,18 @@ ALL_SHARDS = ("request_policy:all_shards",)
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1
 
 
+def spec(flags: str, pos: int = 1, lastkey: int = 0) -> dict:
+    """A key spec as Redis declares it (COMMAND INFO, ACL key permissions)."""
+    return {"flags": flags.split(), "begin_search": {"index": {"pos": pos}},
+            "find_keys": {"range": {"lastkey": lastkey, "step": 1, "limit": 0}}}
+
+
+RO = [spec("RO")]
+RO_ALL = [spec("RO", lastkey=-1)]
+RW_UPDATE = [spec("RW update")]
+RM_ALL = [spec("RM delete", lastkey=-1)]
+
+
 def parse_dbid(b: bytes, err: bytes = NOT_INTEGER) -> int:
     """getIntFromObjectOrReply: a 32-bit int, `err` otherwise."""
     v = parse_int(b, err)
@@ -60,7 +72,8 @@ def _del(c, argv, lazy: bool) -> bytes:
 
 
 @command("del", -2, "write", keys=(1, -1, 1), group=GEN, acl=("keyspace",), tips=MULTI_SHARD,
-         summary="Delete a key", complexity="O(N)")
+         summary="Delete a key", complexity="O(N)",
+         key_specs=RM_ALL)
 def del_(c, argv):
     return _del(c, argv, c.server.config["lazyfree-lazy-user-del"])
 
@@ -68,13 +81,15 @@ def del_(c, argv):
 @command("unlink", -2, "write fast", keys=(1, -1, 1), group=GEN, acl=("keyspace",),
          tips=MULTI_SHARD, since="4.0.0", complexity="O(1) for each key removed",
          summary="Delete a key asynchronously in another thread. Otherwise it is just as DEL,"
-                 " but non blocking.")
+                 " but non blocking.",
+         key_specs=RM_ALL)
 def unlink(c, argv):
     return _del(c, argv, True)
 
 
 @command("exists", -2, "readonly fast", keys=(1, -1, 1), group=GEN, acl=("keyspace",),
-         tips=MULTI_SHARD, summary="Determine if a key exists", complexity="O(N)")
+         tips=MULTI_SHARD, summary="Determine if a key exists", complexity="O(N)",
+         key_specs=RO_ALL)
 def exists(c, argv):
     db = c.db
     n = 0
@@ -85,7 +100,8 @@ def exists(c, argv):
 
 
 @command("type", 2, "readonly fast", keys=(1, 1, 1), group=GEN, acl=("keyspace",),
-         summary="Determine the type stored at key", complexity="O(1)")
+         summary="Determine the type stored at key", complexity="O(1)",
+         key_specs=RO)
 def type_(c, argv):
     v = c.db.lookup(argv[1], touch=False)
     return b"+none\r\n" if v is None else b"+%s\r\n" % type_name(v)
@@ -94,7 +110,8 @@ def type_(c, argv):
 @command("touch", -2, "readonly fast", keys=(1, -1, 1), group=GEN, acl=("keyspace",),
          tips=MULTI_SHARD, since="3.2.1", complexity="O(N)",
          summary="Alters the last access time of a key(s). Returns the number of existing "
-                 "keys specified.")
+                 "keys specified.",
+         key_specs=RO_ALL)
 def touch(c, argv):
     db = c.db
     n = 0
@@ -177,26 +194,30 @@ _EXP_DOC = dict(group=GEN, acl=("keyspace",), complexity="O(1)")
 
 
 @command("expire", -3, "write fast", keys=(1, 1, 1), summary="Set a key's time to live in seconds",
-         **_EXP_DOC)
+         **_EXP_DOC,
+         key_specs=RW_UPDATE)
 def expire(c, argv):
     return expire_generic(c, argv, "expire", False, 1000)
 
 
 @command("pexpire", -3, "write fast", keys=(1, 1, 1), since="2.6.0",
-         summary="Set a key's time to live in milliseconds", **_EXP_DOC)
+         summary="Set a key's time to live in milliseconds", **_EXP_DOC,
+         key_specs=RW_UPDATE)
 def pexpire(c, argv):
     return expire_generic(c, argv, "pexpire", False, 1)
 
 
 @command("expireat", -3, "write fast", keys=(1, 1, 1), since="1.2.0",
-         summary="Set the expiration for a key as a UNIX timestamp", **_EXP_DOC)
+         summary="Set the expiration for a key as a UNIX timestamp", **_EXP_DOC,
+         key_specs=RW_UPDATE)
 def expireat(c, argv):
     return expire_generic(c, argv, "expireat", True, 1000)
 
 
 @command("pexpireat", -3, "write fast", keys=(1, 1, 1), since="2.6.0",
          summary="Set the expiration for a key as a UNIX timestamp specified in milliseconds",
-         **_EXP_DOC)
+         **_EXP_DOC,
+         key_specs=RW_UPDATE)
 def pexpireat(c, argv):
     return expire_generic(c, argv, "pexpireat", True, 1)
 
@@ -215,31 +236,36 @@ def ttl_generic(c, key: bytes, ms: bool, absolute: bool) -> bytes:
 
 
 @command("ttl", 2, "readonly fast", keys=(1, 1, 1), tips=("nondeterministic_output",),
-         summary="Get the time to live for a key in seconds", **_EXP_DOC)
+         summary="Get the time to live for a key in seconds", **_EXP_DOC,
+         key_specs=[spec("RO access")])
 def ttl(c, argv):
     return ttl_generic(c, argv[1], False, False)
 
 
 @command("pttl", 2, "readonly fast", keys=(1, 1, 1), tips=("nondeterministic_output",),
-         since="2.6.0", summary="Get the time to live for a key in milliseconds", **_EXP_DOC)
+         since="2.6.0", summary="Get the time to live for a key in milliseconds", **_EXP_DOC,
+         key_specs=[spec("RO access")])
 def pttl(c, argv):
     return ttl_generic(c, argv[1], True, False)
 
 
 @command("expiretime", 2, "readonly fast", keys=(1, 1, 1), since="7.0.0",
-         summary="Get the expiration Unix timestamp for a key", **_EXP_DOC)
+         summary="Get the expiration Unix timestamp for a key", **_EXP_DOC,
+         key_specs=[spec("RO access")])
 def expiretime(c, argv):
     return ttl_generic(c, argv[1], False, True)
 
 
 @command("pexpiretime", 2, "readonly fast", keys=(1, 1, 1), since="7.0.0",
-         summary="Get the expiration Unix timestamp for a key in milliseconds", **_EXP_DOC)
+         summary="Get the expiration Unix timestamp for a key in milliseconds", **_EXP_DOC,
+         key_specs=[spec("RO access")])
 def pexpiretime(c, argv):
     return ttl_generic(c, argv[1], True, True)
 
 
 @command("persist", 2, "write fast", keys=(1, 1, 1), since="2.2.0",
-         summary="Remove the expiration from a key", **_EXP_DOC)
+         summary="Remove the expiration from a key", **_EXP_DOC,
+         key_specs=RW_UPDATE)
 def persist(c, argv):
     db = c.db
     key = argv[1]
@@ -288,19 +314,22 @@ def rename_generic(c, argv, nx: bool) -> bytes:
 
 
 @command("rename", 3, "write", keys=(1, 2, 1), group=GEN, acl=("keyspace",),
-         summary="Rename a key", complexity="O(1)")
+         summary="Rename a key", complexity="O(1)",
+         key_specs=[spec("RW access delete"), spec("OW update", pos=2)])
 def rename(c, argv):
     return rename_generic(c, argv, False)
 
 
 @command("renamenx", 3, "write fast", keys=(1, 2, 1), group=GEN, acl=("keyspace",),
-         summary="Rename a key, only if the new key does not exist", complexity="O(1)")
+         summary="Rename a key, only if the new key does not exist", complexity="O(1)",
+         key_specs=[spec("RW access delete"), spec("OW insert", pos=2)])
 def renamenx(c, argv):
     return rename_generic(c, argv, True)
 
 
 @command("move", 3, "write fast", keys=(1, 1, 1), group=GEN, acl=("keyspace",),
-         summary="Move a key to another database", complexity="O(1)")
+         summary="Move a key to another database", complexity="O(1)",
+         key_specs=[spec("RW access update")])
 def move(c, argv):
     if cluster_enabled(c):
         raise CommandError(b"ERR MOVE is not allowed in cluster mode")
@@ -327,7 +356,8 @@ def move(c, argv):
 
 
 @command("copy", -3, "write denyoom", keys=(1, 2, 1), group=GEN, acl=("keyspace",),
-         since="6.2.0", summary="Copy a key", complexity="O(N) worst case for collections")
+         since="6.2.0", summary="Copy a key", complexity="O(N) worst case for collections",
+         key_specs=[spec("RO access"), spec("OW update", pos=2)])
 def copy(c, argv):
     src = dst = c.db
     replace = False
@@ -532,7 +562,7 @@ SHARED_INTEGERS = 10000
 SHARED_REFCOUNT = 2147483647
 
 _OBJ = dict(group=GEN, acl=("keyspace",), since="2.2.3", complexity="O(1)",
-            keys=(2, 2, 1), tips=("nondeterministic_output",))
+            keys=(2, 2, 1), tips=("nondeterministic_output",), key_specs=[spec("RO", pos=2)])
 
 
 def _object_lookup(c, key: bytes):

@@ -209,6 +209,19 @@ def sort_generic(c, argv, readonly: bool) -> bytes:
 
 _SKIP = {b"limit": 2, b"get": 1, b"by": 1}
 
+_BYGET_NOTE = ("For the optional BY/GET keyword. It is marked 'unknown' because the key names "
+               "derive from the content of the key we sort")
+_STORE_NOTE = ("For the optional STORE keyword. It is marked 'unknown' because the keyword can "
+               "appear anywhere in the argument array")
+
+
+def _spec(flags: str, notes: str = "", unknown: bool = False) -> dict:
+    if unknown:
+        return {"flags": flags.split(), "notes": notes, "begin_search": {"unknown": None},
+                "find_keys": {"unknown": None}}
+    return {"flags": flags.split(), "begin_search": {"index": {"pos": 1}},
+            "find_keys": {"range": {"lastkey": 0, "step": 1, "limit": 0}}}
+
 
 def sort_getkeys(argv: list[bytes]) -> list[int]:
     """The sorted key plus the last STORE destination (as Redis's sortGetKeys)."""
@@ -234,12 +247,15 @@ _SORT = dict(keys=(1, 1, 1), group="generic", acl=("set", "sortedset", "list", "
 
 
 @command("sort", -2, "write denyoom", getkeys=sort_getkeys,
+         key_specs=[_spec("RO access"), _spec("RO access", _BYGET_NOTE, True),
+                    _spec("OW update", _STORE_NOTE, True)],
          summary="Sort the elements in a list, set or sorted set", **_SORT)
 def sort(c, argv):
     return sort_generic(c, argv, False)
 
 
 @command("sort_ro", -2, "readonly", getkeys=lambda argv: [1], since="7.0.0",
+         key_specs=[_spec("RO access"), _spec("RO access", _BYGET_NOTE, True)],
          summary="Sort the elements in a list, set or sorted set. Read-only variant of SORT.",
          **_SORT)
 def sort_ro(c, argv):
