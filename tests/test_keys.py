@@ -668,3 +668,17 @@ def test_keyspace_hits_misses_like_redis(make_server, oracle):
         c.flushall()
         c.close()
     assert stats[0] == stats[1]
+
+
+GENERIC_COMMANDS = ["del", "unlink", "exists", "type", "expire", "pexpire", "expireat",
+                    "pexpireat", "ttl", "pttl", "expiretime", "pexpiretime", "persist", "rename",
+                    "renamenx", "keys", "scan", "randomkey", "dbsize", "flushdb", "flushall",
+                    "move", "copy", "swapdb", "touch", "sort", "sort_ro", "object|encoding",
+                    "object|freq", "object|idletime", "object|refcount", "object|help"]
+
+
+def test_command_info_like_redis(server, oracle):
+    """Arity, flags, first/last/step, ACL categories, tips and key specs."""
+    for name in GENERIC_COMMANDS:
+        assert server.cli("COMMAND", "INFO", name).stdout == \
+            oracle.cli("COMMAND", "INFO", name).stdout, name
