@@ -682,3 +682,16 @@ def test_command_info_like_redis(server, oracle):
     for name in GENERIC_COMMANDS:
         assert server.cli("COMMAND", "INFO", name).stdout == \
             oracle.cli("COMMAND", "INFO", name).stdout, name
+
+
+def test_resp3_replies(r3):
+    r3.set("k", "v", ex=100)
+    assert r3.type("k") == b"string"
+    assert r3.execute_command("OBJECT", "ENCODING", "nokey") is None
+    assert r3.execute_command("OBJECT", "ENCODING", "k") == b"embstr"
+    cur, keys = r3.scan(0)
+    assert cur == 0 and keys == [b"k"]
+    assert 0 < r3.ttl("k") <= 100
+    assert r3.randomkey() == b"k"
+    assert r3.sort("nokey") == []
+    assert r3.execute_command("OBJECT", "HELP")[-1] == b"    Prints this help."
