@@ -299,6 +299,14 @@ class Database:
         if self.watched:
             self.signal_modified(key)
 
+    def access_meta(self, key: bytes) -> int | None:
+        """The access clock entry of key, to carry it along when the value moves."""
+        return self.lru.get(key) if self.lru is not None else None
+
+    def set_access_meta(self, key: bytes, meta: int | None) -> None:
+        if meta is not None and self.lru is not None:
+            self.lru[key] = meta
+
     def delete(self, key: bytes) -> bool:
         if key not in self.data:
             return False
@@ -335,14 +343,17 @@ class Database:
         return self.expires.pop(key, None) is not None
 
     def touch(self, key: bytes, new: bool = False) -> None:
-        """Update the access clock of key (only call while self.lru is not None)."""
+        """Update the access clock of key (only call while self.lru is not None). Under
+        LFU a new value starts at LFU_INIT_VAL; an access decays then maybe increments."""
         srv = self.server
         lru = self.lru
         if srv.lfu:
-            cfg = srv.config
-            old = lru.get(key) if not new else None
-            counter = LFU_INIT_VAL if old is None else lfu_decr(old, cfg["lfu-decay-time"])
-            counter = lfu_incr(counter, cfg["lfu-log-factor"])
+            old = None if new else lru.get(key)
+            if old is None:
+                counter = LFU_INIT_VAL
+            else:
+                cfg = srv.config
+                counter = lfu_incr(lfu_decr(old, cfg["lfu-decay-time"]), cfg["lfu-log-factor"])
             lru[key] = (_lfu_minutes() << 8) | counter
         else:
             lru[key] = srv.lruclock

@@ -352,6 +352,18 @@ def test_object_errors_and_help(r):
 def test_object_freq_under_lfu(make_server):
     srv = make_server(config={"maxmemory-policy": "allkeys-lfu"})
     c = srv.client()
+    c.set("f", "v")
+    assert c.object("freq", "f") == 5  # LFU_INIT_VAL, as a new object in Redis
+    c.get("f")
+    assert c.object("freq", "f") == 6  # the first access always counts
+    c.rename("f", "g")
+    assert c.object("freq", "g") == 6  # the value keeps its counter
+    c.move("g", 1)
+    c.execute_command("SELECT", 1)
+    assert c.object("freq", "g") == 6
+    c.copy("g", "h")
+    assert c.object("freq", "h") == 5  # a copy is a new object
+    c.execute_command("SELECT", 0)
     c.set("k", "v")
     for _ in range(50):
         c.get("k")

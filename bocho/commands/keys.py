@@ -302,7 +302,9 @@ def rename_generic(c, argv, nx: bool) -> bytes:
         if nx:
             return resp.ZERO
         _server_del(db, dst)
+    meta = db.access_meta(src)
     db.add(dst, v)
+    db.set_access_meta(dst, meta)  # the value moves with its LRU/LFU state
     if when != -1:
         db.set_expire(dst, when)
     db.delete(src)
@@ -345,6 +347,7 @@ def move(c, argv):
     if dst.lookup_write(key) is not None:
         return resp.ZERO
     dst.add(key, v)
+    dst.set_access_meta(key, src.access_meta(key))
     if when != -1:
         dst.set_expire(key, when)
     src.delete(key)
