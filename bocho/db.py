@@ -73,6 +73,12 @@ def register_type(cls: type, name: bytes, copy: Callable[[Any], Any],
         FREE_EFFORT[cls] = free_effort
 
 
+class KeySnapshot(list):
+    """A list of a db's keys in dict order, with the unix second it was taken."""
+
+    __slots__ = ("made",)
+
+
 def type_name(value: Any) -> bytes:
     return TYPE_NAMES.get(type(value), b"none")
 
@@ -170,7 +176,7 @@ class Database:
         # most SNAPSHOTS of them). The one for the current count is a prefix of the live
         # order (keys added since go to the end); older ones serve the SCANs that started
         # on them. They make SCAN and RANDOMKEY O(COUNT) instead of a walk of the dict.
-        self.snaps: dict[int, list[bytes]] = {}
+        self.snaps: dict[int, KeySnapshot] = {}
         # Active expiry walks a snapshot of the expires keys (see expire.py).
         self.expire_snap: list[bytes] | None = None
 
@@ -434,7 +440,8 @@ class Database:
         snaps = self.snaps
         snap = snaps.get(self.dels)
         if snap is None:
-            snap = snaps[self.dels] = list(self.data)
+            snap = snaps[self.dels] = KeySnapshot(self.data)
+            snap.made = self.server.unixtime
             while len(snaps) > SNAPSHOTS:
                 del snaps[next(iter(snaps))]
         elif len(snap) < len(self.data):
@@ -473,14 +480,21 @@ class Database:
 
     def random_key(self) -> bytes | None:
         """A random live key (RANDOMKEY). Expired keys met on the way are deleted; a
-        replica gives up after 100 expired tries and returns one anyway (as Redis)."""
+        replica gives up after 100 expired tries and returns one anyway (as Redis).
+        Picks come from the newest key snapshot while it still roughly matches the
+        keyspace, so removals (expiry!) do not make each call copy the key list."""
+        data = self.data
         replica = self.server.is_replica_of_master()
         tries = 100
-        while True:
-            snap = self.keys_snapshot()
-            if not snap:
-                return None
-            key = snap[random.randrange(len(snap))]
+        snap = self._random_source()
+        misses = 0
+        while data:
+            key = snap[random.randrange(len(snap))] if snap else None
+            if key is None or key not in data:
+                misses += 1
+                if misses >= 8 and misses & (misses - 1) == 0:
+                    snap = self.keys_snapshot()  # exact again: every entry is live
+                continue
             if self.expires and key in self.expires:
                 if replica:
                     tries -= 1
@@ -489,6 +503,20 @@ class Database:
                 if self.expire_if_needed(key):
                     continue
             return key
+        return None
+
+    def _random_source(self) -> list[bytes]:
+        """The newest snapshot if it was taken this second and is within a quarter of
+        the keyspace's size, else the current one."""
+        snaps = self.snaps
+        if snaps:
+            dels = next(reversed(snaps))
+            snap = snaps[dels]
+            n = len(self.data)
+            if (dels != self.dels and snap.made == self.server.unixtime
+                    and abs(len(snap) - n) <= n >> 2):
+                return snap
+        return self.keys_snapshot()
 
     def sample(self, d: dict, count: int) -> list:
         """Up to `count` keys of d from a random position (eviction sampling).
