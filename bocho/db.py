@@ -313,6 +313,16 @@ class Database:
         if meta is not None and self.lru is not None:
             self.lru[key] = meta
 
+    def set_idle(self, key: bytes, seconds: int) -> None:
+        """RESTORE ... IDLETIME: the key reads as unused for `seconds` (LRU policies)."""
+        if self.lru is not None and not self.server.lfu:
+            self.lru[key] = self.server.lruclock - seconds
+
+    def set_freq(self, key: bytes, freq: int) -> None:
+        """RESTORE ... FREQ: the key's LFU counter (LFU policies)."""
+        if self.lru is not None and self.server.lfu:
+            self.lru[key] = (_lfu_minutes() << 8) | min(255, max(0, freq))
+
     def delete(self, key: bytes) -> bool:
         if key not in self.data:
             return False

@@ -707,3 +707,23 @@ def test_resp3_replies(r3):
     assert r3.randomkey() == b"k"
     assert r3.sort("nokey") == []
     assert r3.execute_command("OBJECT", "HELP")[-1] == b"    Prints this help."
+
+
+def test_restore_access_metadata_helpers():
+    """db.set_idle/set_freq (for RESTORE IDLETIME/FREQ) as OBJECT reports them."""
+    from bocho.commands import load_all
+    from bocho.config import Config
+    from bocho.network import Client
+    from bocho.server import Server
+
+    load_all()
+    for policy, setter, sub, value in (("allkeys-lru", "set_idle", b"IDLETIME", 1000),
+                                       ("allkeys-lfu", "set_freq", b"FREQ", 100)):
+        cfg = Config()
+        cfg["maxmemory-policy"] = policy
+        srv = Server(cfg)
+        c = Client(srv)
+        srv.dbs[0].set_key(b"k", b"v")
+        getattr(srv.dbs[0], setter)(b"k", value)
+        c.call([b"OBJECT", sub, b"k"])
+        assert b"".join(c.out) == b":%d\r\n" % value
