@@ -23,6 +23,8 @@ KEYS_PER_LOOP = 20
 ACCEPTABLE_STALE = 10  # percent
 SLOW_TIME_PERC = 25  # percent of CPU per cron period
 
+_next_db = 0  # the db the next cycle starts with (one server per process)
+
 
 def active_expire_cycle(server: Server, period_s: float) -> None:
     if server.pause_end and clock.monotonic_ms() < server.pause_end:
@@ -37,9 +39,17 @@ def active_expire_cycle(server: Server, period_s: float) -> None:
     total_sampled = total_expired = 0
     iteration = 0
     timed_out = False
-    for db in server.dbs:
+    global _next_db
+    dbs = server.dbs
+    last = _next_db - 1
+    for j in range(len(dbs)):
         if timed_out:
             break
+        # Start where the last cycle stopped, so that a db that eats the whole budget
+        # does not starve the ones after it.
+        idx = (_next_db + j) % len(dbs)
+        db = dbs[idx]
+        last = idx
         while True:
             iteration += 1
             expires = db.expires
@@ -77,6 +87,7 @@ def active_expire_cycle(server: Server, period_s: float) -> None:
                 break
             if sampled and expired * 100 // sampled <= stale_ok:
                 break
+    _next_db = (last + 1) % len(dbs)  # as Redis's current_db, one past the last db seen
     if total_sampled:
         perc = total_expired / total_sampled
     else:

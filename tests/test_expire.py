@@ -269,3 +269,23 @@ def test_rename_move_keep_ttl_propagation(inproc):
     inproc("MOVE", "b", 1)
     assert [a for _, a in inproc.log] == [[b"RENAME", b"a", b"b"], [b"MOVE", b"b", b"1"]]
     assert inproc.server.dbs[1].expires[b"b"] > 0
+
+
+def test_active_cycle_does_not_starve_later_dbs(inproc):
+    """A db with more expired keys than one cycle's budget can remove does not keep the
+    cycle from reaching the dbs after it (the next cycle starts after the one that hit
+    the time limit)."""
+    from bocho.expire import active_expire_cycle
+    srv = inproc.server
+    past = int(time.time() * 1000) - 1000
+    db0, db5 = srv.dbs[0], srv.dbs[5]
+    for i in range(50000):
+        db0.set_key(b"k%d" % i, b"v")
+        db0.set_expire(b"k%d" % i, past)
+    db5.set_key(b"x", b"v")
+    db5.set_expire(b"x", past)
+    for _ in range(3):
+        active_expire_cycle(srv, 0.0004)  # a budget of 0.1 ms: far too small for db 0
+    assert b"x" not in db5.data
+    assert len(db0.data) > 0
+    assert srv.stat_expired_time_cap_reached_count >= 1
