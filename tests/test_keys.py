@@ -568,6 +568,10 @@ class FakeList(list):
     """A stand-in for the list type (not there yet) registered the way types plug in."""
 
 
+class FakeSet(set):
+    """A stand-in for the set type."""
+
+
 def test_sort_machinery_against_redis(oracle):
     from bocho import db as dbmod
     from bocho.commands import load_all
@@ -580,6 +584,7 @@ def test_sort_machinery_against_redis(oracle):
     if b"list" not in dbmod.FACTORIES:
         dbmod.register_type(FakeList, b"list", copy=FakeList, encoding=lambda v: b"quicklist",
                             sort_elements=lambda v: (b"list", list(v)), from_list=FakeList)
+    dbmod.SORT_SOURCES[FakeSet] = lambda v: (b"set", list(v))
     try:
         srv = Server(Config())
         c = Client(srv)
@@ -596,6 +601,8 @@ def test_sort_machinery_against_redis(oracle):
         db = srv.dbs[0]
         db.set_key(b"nums", factory([e.encode() for e in elems]))
         db.set_key(b"words", factory([w.encode() for w in words]))
+        o.sadd("aset", *elems)
+        db.set_key(b"aset", FakeSet(e.encode() for e in elems))
         for e, w in weights.items():
             o.set(f"w_{e}", w)
             o.set(f"obj_{e}", f"o{e}")
@@ -622,6 +629,10 @@ def test_sort_machinery_against_redis(oracle):
             ("SORT", "nums", "STORE", "dst"), ("SORT", "words", "ALPHA", "STORE", "dst2"),
             ("SORT", "words", "BY", "nosort", "GET", "#", "GET", "w_*", "STORE", "dst3"),
             ("SORT", "missing", "STORE", "dst"),
+            ("SORT", "aset"), ("SORT", "aset", "ALPHA", "DESC"), ("SORT", "aset", "BY", "w_*"),
+            # BY without '*' on a set with STORE sorts ALPHA anyway (deterministic result).
+            ("SORT", "aset", "BY", "nosort", "STORE", "dst4"),
+            ("SORT", "aset", "BY", "nosort", "LIMIT", "0", "5", "STORE", "dst5"),
         ]
         for case in cases:
             try:
@@ -644,6 +655,7 @@ def test_sort_machinery_against_redis(oracle):
     finally:
         dbmod.SORT_SOURCES.clear()
         dbmod.SORT_SOURCES.update(known[0])
+        dbmod.SORT_SOURCES.pop(FakeSet, None)
         dbmod.FACTORIES.clear()
         dbmod.FACTORIES.update(known[1])
 
