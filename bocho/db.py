@@ -554,28 +554,73 @@ class Database:
 
 def free_async(srv: Server, value: Any) -> None:
     """freeObjAsync: a value whose freeing is real work (> 64 elements) is released after
-    the current event instead of inside the command (counted in lazyfreed_objects)."""
+    the current event instead of inside the command (counted in lazyfreed_objects).
+    A dict/set/list value is emptied in place: it must be referenced nowhere else (COPY
+    copies, RENAME/MOVE delete without freeing)."""
     if free_effort(value) > LAZYFREE_THRESHOLD:
         _defer_free(srv, value, 1)
 
 
+LAZYFREE_STEP = 20000  # container items released per event-loop turn
+
+
 def _defer_free(srv: Server, obj: Any, n: int) -> None:
-    pending = srv.lazyfree_queue
-    pending.append((obj, n))
+    """Queue obj (a value, or a tuple of a flushed db's dicts) to be released off the
+    command's path; n is what it counts for in lazyfree_pending/lazyfreed_objects."""
+    queue = srv.lazyfree_queue
+    parts = [p for p in obj if p] if type(obj) is tuple else [obj]
+    for i, part in enumerate(parts):
+        queue.append([part, n if i == 0 else 0])
     srv.lazyfree_pending_objects += n
-    if len(pending) == 1 and srv.loop is not None:
-        srv.loop.call_soon(_drain, srv)
-    elif srv.loop is None:
-        _drain(srv)
+    if not parts:
+        srv.lazyfree_pending_objects -= n
+        srv.stat_lazyfreed_objects += n
+    elif len(queue) == len(parts):
+        if srv.loop is not None:
+            srv.loop.call_soon(_drain, srv)
+        else:
+            while queue:
+                _drain(srv)
 
 
 def _drain(srv: Server) -> None:
-    pending = srv.lazyfree_queue
-    while pending:
-        obj, n = pending.pop()
-        del obj  # the last reference: CPython frees it here
-        srv.lazyfree_pending_objects -= n
-        srv.stat_lazyfreed_objects += n
+    """Release up to LAZYFREE_STEP items of the queued containers (dicts, sets, lists are
+    emptied piecewise, so that freeing millions of keys never stalls the loop for
+    long), then come back on the next loop turn if anything is left."""
+    queue = srv.lazyfree_queue
+    budget = LAZYFREE_STEP
+    while queue and budget > 0:
+        entry = queue[-1]
+        obj = entry[0]
+        if isinstance(obj, dict):
+            k = min(budget, len(obj))
+            pop = obj.popitem
+            for _ in range(k):
+                pop()
+            budget -= k + 1
+            done = not obj
+        elif isinstance(obj, (set, list)):
+            k = min(budget, len(obj))
+            if isinstance(obj, set):
+                pop = obj.pop
+                for _ in range(k):
+                    pop()
+            else:
+                del obj[len(obj) - k:]
+            budget -= k + 1
+            done = not obj
+        else:
+            budget -= 1
+            done = True
+        if done:
+            queue.pop()
+            n = entry[1]
+            entry.clear()
+            del obj  # the last reference: CPython frees it here
+            srv.lazyfree_pending_objects -= n
+            srv.stat_lazyfreed_objects += n
+    if queue and srv.loop is not None:
+        srv.loop.call_soon(_drain, srv)
 
 
 def now_ms() -> int:

@@ -739,3 +739,46 @@ def test_restore_access_metadata_helpers():
         getattr(srv.dbs[0], setter)(b"k", value)
         c.call([b"OBJECT", sub, b"k"])
         assert b"".join(c.out) == b":%d\r\n" % value
+
+
+def test_lazyfree_is_piecewise_and_counted():
+    """FLUSHDB ASYNC / UNLINK of big values release them over several loop turns and
+    count lazyfreed_objects as Redis (keys of a flushed db; one per big value)."""
+    from bocho import db as dbmod
+
+    class BigSet(set):
+        pass
+
+    dbmod.FREE_EFFORT[BigSet] = len
+    try:
+        from bocho.config import Config
+        from bocho.server import Server
+        srv = Server(Config())
+        db = srv.dbs[0]
+        for i in range(50000):
+            db.set_key(b"k%d" % i, b"v")
+        db.set_key(b"big", BigSet(range(1000)))
+        db.set_key(b"small", BigSet(range(10)))
+        calls = []
+
+        class Loop:  # records what the server schedules instead of running it
+            def call_soon(self, fn, *args):
+                calls.append((fn, args))
+
+        srv.loop = Loop()
+        assert db.unlink(b"big") and db.unlink(b"small")
+        assert srv.lazyfree_pending_objects == 1  # the small set was freed at once
+        assert db.flush(lazy=True) == 50000
+        assert len(db.data) == 0
+        pending = srv.lazyfree_pending_objects
+        assert pending == 1 + 50000
+        turns = 0
+        while calls:
+            fn, args = calls.pop(0)
+            fn(*args)
+            turns += 1
+        assert turns >= 3  # 50000 keys at LAZYFREE_STEP a turn
+        assert srv.lazyfree_pending_objects == 0
+        assert srv.stat_lazyfreed_objects == 50001
+    finally:
+        dbmod.FREE_EFFORT.pop(BigSet, None)
