@@ -7,9 +7,15 @@ Other types are classes their modules register with register_type(): the TYPE na
 one function each for COPY (a deep copy), OBJECT ENCODING, SORT (the elements) and the
 lazy-free effort. COPY falls back to copy.deepcopy for an unregistered class.
 
+Lookups, as Redis's: lookup_read() for a command's read (lazy expiry, access clock,
+keyspace hits/misses, keymiss event), lookup() with the NOTOUCH/NOSTATS/NONOTIFY knobs,
+lookup_write() for a write (expires even on a replica's write path, no stats), exists()
+and peek() for internal checks that must not show in INFO.
+
 Every mutation goes through the few functions here so that WATCH, keyspace
 notifications and propagation of lazy expiry have one place each. Every removal of a
-key must go through delete()/_remove(): SCAN's cursor counts removals (see scan()).
+key must go through delete()/unlink()/_remove(): SCAN's cursor counts removals (see
+scan()); unlink() frees big values off the command's path (free_async).
 
 Access clock (db.lru): kept only while an LRU/LFU maxmemory-policy is set (see
 server.set_lru_tracking): a second dict entry per key is memory Redis folds into its
