@@ -1,6 +1,8 @@
 """COMMAND, COMMAND COUNT/INFO/DOCS/LIST/GETKEYS/GETKEYSANDFLAGS/HELP, compared with a real
 redis-server for the commands both have."""
 
+import os
+import shutil
 import subprocess
 
 import pytest
@@ -148,9 +150,18 @@ def test_acl_categories_derived_from_flags(r):
     assert b"@connection" in info[b"ping"][6]
 
 
-def test_redis_cli_uses_command_docs(server):
-    """redis-cli fetches COMMAND DOCS at start for its hints and help: it must cope."""
-    out = subprocess.run(["redis-cli", "-p", str(server.port)], input="help get\nping\n",
-                         capture_output=True, text=True, timeout=20)
-    assert "PONG" in out.stdout
-    assert out.returncode == 0
+def _cli_help(port: int, topic: str) -> str:
+    """`help <topic>` in an interactive redis-cli (a pseudo-terminal, dumb line editing)."""
+    if shutil.which("script") is None:
+        pytest.skip("script(1) not available")
+    out = subprocess.run(["script", "-qc", f"redis-cli -p {port}", "/dev/null"],
+                         input=f"help {topic}\nquit\n", capture_output=True, text=True,
+                         timeout=20, env={**os.environ, "TERM": "dumb"})
+    text = out.stdout.replace(str(port), "PORT")
+    return text[text.index("PORT>"):]
+
+
+@pytest.mark.parametrize("topic", ["set", "get", "config get", "getex", "mset", "lcs"])
+def test_redis_cli_help_from_command_docs(server, oracle, topic):
+    """redis-cli builds `help` and its hints from COMMAND DOCS: same text as with Redis."""
+    assert _cli_help(server.port, topic) == _cli_help(oracle.port, topic)

@@ -28,6 +28,7 @@ from bocho.commands import (
     command,
 )
 from bocho.commands.config_cmds import help_reply
+from bocho.commands.docs_args import arguments
 from bocho.errors import CommandError
 from bocho.glob import stringmatch
 
@@ -191,8 +192,9 @@ def info_reply(cmd: Command | None, r: int) -> bytes:
 def docs_map(cmd: Command) -> dict:
     """addReplyCommandDocs, as a dict for _enc."""
     out: dict = {}
-    if cmd.summary:
-        out["summary"] = cmd.summary
+    # Always a summary: redis-cli reads it for every entry it builds from this reply.
+    out["summary"] = cmd.summary or (
+        f"A container for {cmd.name} commands" if cmd.subcommands else cmd.name.upper())
     if cmd.since:
         out["since"] = cmd.since
     out["group"] = cmd.group
@@ -200,11 +202,20 @@ def docs_map(cmd: Command) -> dict:
         out["complexity"] = cmd.complexity
     if cmd.doc_flags:
         out["doc_flags"] = _Ordered([f for f in ("deprecated", "syscmd") if f in cmd.doc_flags])
-    args = getattr(cmd, "doc_args", None)
+    args = arguments(cmd.fullname)
     if args:
-        out["arguments"] = args
+        out["arguments"] = [_arg_reply(a) for a in args]
     if cmd.subcommands:
         out["subcommands"] = {s.fullname: docs_map(s) for s in cmd.subcommands.values()}
+    return out
+
+
+def _arg_reply(a: dict) -> dict:
+    out = dict(a)
+    if "flags" in a:
+        out["flags"] = _Ordered(a["flags"])
+    if "arguments" in a:
+        out["arguments"] = [_arg_reply(x) for x in a["arguments"]]
     return out
 
 
