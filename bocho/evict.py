@@ -16,6 +16,7 @@ by 255 - decayed counter, volatile-ttl keys by nearest expiry."""
 
 from __future__ import annotations
 
+import random
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +68,34 @@ class State:
         self.next_db = 0
         self.proc_running = False
         self.exceeded_since = 0.0
+        # (dbid, allkeys) -> (key list, unix second, the dict it was taken from)
+        self.snaps: dict[tuple[int, bool], tuple[list, int, dict]] = {}
+
+
+def _sample(server: Server, st: State, db, d: dict, count: int) -> list:
+    """`count` random keys of d (fewer if some were deleted since). Python dicts have
+    no random access, so picks come from a list of d's keys taken at most once a second
+    (or when d's size moved by a quarter): evicting key after key does not copy the
+    keyspace each time; keys added since the copy wait for the next one."""
+    n = len(d)
+    if n <= count:
+        return list(d)
+    now = server.unixtime
+    ref = (db.id, d is db.data)
+    snap = st.snaps.get(ref)
+    if (snap is None or snap[1] != now or snap[2] is not d
+            or abs(len(snap[0]) - n) > n >> 2):
+        snap = (list(d), now, d)
+        st.snaps[ref] = snap
+    keys = snap[0]
+    rnd = random.randrange
+    m = len(keys)
+    out = []
+    for _ in range(count):
+        k = keys[rnd(m)]
+        if k in d:
+            out.append(k)
+    return out
 
 
 def model(server: Server) -> State:
@@ -111,7 +140,7 @@ def _score(server: Server, policy: str, db, key: bytes) -> float | None:
 def _populate(server: Server, st: State, policy: str, db, d: dict) -> None:
     n = server.config["maxmemory-samples"]
     pool = st.pool
-    for key in db.sample(d, n):
+    for key in _sample(server, st, db, d, n):
         s = _score(server, policy, db, key)
         if s is None:
             continue
@@ -129,29 +158,36 @@ def _populate(server: Server, st: State, policy: str, db, d: dict) -> None:
 def _pick(server: Server, st: State, policy: str) -> tuple[Any, bytes] | None:
     allkeys = policy.startswith("allkeys")
     dbs = server.dbs
-    if policy.endswith("random"):
-        for _ in range(len(dbs)):
-            st.next_db = (st.next_db + 1) % len(dbs)
-            db = dbs[st.next_db]
-            d = db.data if allkeys else db.expires
-            if d:
-                return db, db.sample(d, 1)[0]
-        return None
-    while True:
-        total = 0
-        for db in dbs:
-            d = db.data if allkeys else db.expires
-            if d:
-                _populate(server, st, policy, db, d)
-                total += len(d)
-        if not total:
-            return None
-        pool = st.pool
-        while pool:
-            _, dbid, key = pool.pop()
-            db = dbs[dbid]
-            if key in (db.data if allkeys else db.expires):
-                return db, key
+    for _attempt in range(3):
+        if policy.endswith("random"):
+            for _ in range(len(dbs)):
+                st.next_db = (st.next_db + 1) % len(dbs)
+                db = dbs[st.next_db]
+                d = db.data if allkeys else db.expires
+                if d:
+                    picked = _sample(server, st, db, d, 1)
+                    if picked:
+                        return db, picked[0]
+                    break
+            else:
+                return None  # nothing left to evict
+        else:
+            total = 0
+            for db in dbs:
+                d = db.data if allkeys else db.expires
+                if d:
+                    _populate(server, st, policy, db, d)
+                    total += len(d)
+            if not total:
+                return None
+            pool = st.pool
+            while pool:
+                _, dbid, key = pool.pop()
+                db = dbs[dbid]
+                if key in (db.data if allkeys else db.expires):
+                    return db, key
+        st.snaps.clear()  # every pick was a key deleted since the copy: take fresh ones
+    return None
 
 
 def perform_evictions(server: Server) -> bool:
@@ -199,7 +235,10 @@ def perform_evictions(server: Server) -> bool:
         if key in db.expires:
             cost += memory.EXPIRE
         t0 = perf_counter()
-        db.delete(key)
+        if lazy and hasattr(db, "unlink"):
+            db.unlink(key)  # a big value is freed off the command's path
+        else:
+            db.delete(key)
         _lat(server, "eviction-del", t0)
         freed += cost
         nkeys += 1
