@@ -177,6 +177,8 @@ def start(config: Config, conf: str | None, argc: int = 2) -> int:
     exe = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     server = Server(config, config_file=config.file, executable=exe, argv=sys.argv[:])
     log.logger.role = "M"
+    from bocho.commands.config_cmds import startup_limits
+    startup_limits(server)
     set_proc_title(config)
     show_logo = (config["always-show-logo"]
                  or (not config["syslog-enabled"] and not config["logfile"] and sys.stdout.isatty()))

@@ -229,26 +229,67 @@ def apply_bind(srv) -> None:
     _relisten(srv, cfg["port"], cfg["bind"], "Failed to bind to specified addresses.")
 
 
-@on_apply("maxclients")
-def apply_maxclients(srv) -> None:
-    """adjustOpenFilesLimit: make room for maxclients + 32 descriptors."""
+def adjust_open_files(srv) -> int:
+    """adjustOpenFilesLimit: raise RLIMIT_NOFILE to maxclients + 32; the number of
+    clients the limit we got allows (maxclients when all went well)."""
     import resource
-    want = srv.config["maxclients"] + 32
+    maxclients = srv.config["maxclients"]
+    want = maxclients + 32
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY or want <= soft:
-        return
+        return maxclients
+    # As Redis: ask for the whole amount (soft and hard), then step down by 16.
+    best, err = min(want, _nr_open()), ""
+    if best < want:
+        err = "Operation not permitted"
+    while best > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (best, best))
+            break
+        except (ValueError, OSError) as e:
+            err = err or getattr(e, "strerror", None) or str(e)
+            best -= 16
+    else:
+        best = soft
+    if best >= want:
+        log.notice(f"Increased maximum number of open files to {want} (it was originally "
+                   f"set to {soft}).")
+        return maxclients
+    log.warning(f"Server can't set maximum open files to {want} because of OS error: {err}.")
+    return max(1, best - 32)
+
+
+def _nr_open() -> int:
     try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-        return
-    except (ValueError, OSError):
-        pass
-    best = (hard if hard != resource.RLIM_INFINITY else soft) - 32
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (best + 32, hard))
-    except (ValueError, OSError):
-        best = soft - 32
-    raise ConfigError("The operating system is not able to handle the specified number of "
-                      f"clients, try with {max(1, best)}")
+        with open("/proc/sys/fs/nr_open") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 1 << 20
+
+
+def startup_limits(srv) -> None:
+    """At start-up Redis lowers maxclients to what the descriptor limit allows."""
+    allowed = adjust_open_files(srv)
+    if allowed < srv.config["maxclients"]:
+        log.warning(f"You requested maxclients of {srv.config['maxclients']} requiring at "
+                    f"least {srv.config['maxclients'] + 32} max file descriptors.")
+        log.warning(f"Current maximum open files is {allowed + 32}. maxclients has been "
+                    f"reduced to {allowed} to compensate for low ulimit. If you need higher "
+                    "maxclients increase 'ulimit -n'.")
+        srv.config["maxclients"] = allowed
+    if srv.config["oom-score-adj"] != "no":
+        try:
+            apply_oom_score(srv)
+        except ConfigError:
+            pass
+
+
+@on_apply("maxclients")
+def apply_maxclients(srv) -> None:
+    allowed = adjust_open_files(srv)
+    if allowed < srv.config["maxclients"]:
+        raise ConfigError("The operating system is not able to handle the specified number "
+                          f"of clients, try with {allowed}")
 
 
 @on_apply("proc-title-template")
