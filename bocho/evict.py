@@ -252,6 +252,17 @@ def perform_evictions(server: Server) -> bool:
     return True
 
 
+def current_exceeded_ms(server: Server) -> int:
+    """INFO current_eviction_exceeded_time: how long used memory has been over maxmemory."""
+    since = model(server).exceeded_since
+    return int((perf_counter() - since) * 1000) if since else 0
+
+
+def total_exceeded_ms(server: Server) -> int:
+    """INFO total_eviction_exceeded_time (ms), including a period still going on."""
+    return (server.stat_total_eviction_exceeded_time // 1000) + current_exceeded_ms(server)
+
+
 def clients_limit(server: Server) -> int:
     """maxmemory-clients in bytes (a negative value is a percentage of maxmemory)."""
     v = server.config["maxmemory-clients"]

@@ -13,6 +13,8 @@ import signal
 import struct
 import sys
 import time
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from bocho import log, resp
 from bocho.commands import command
@@ -179,6 +181,16 @@ def allowed(c) -> bool:
 ZERO = bytes(20)
 _TYPE_CODE = {b"string": 0, b"list": 1, b"set": 2, b"zset": 3, b"hash": 4, b"stream": 6}
 
+# python type -> value -> its elements for the digest, by Redis TYPE: list: elements in
+# order; set: members; hash: (field, value); zset: (member, score); stream:
+# (ms, seq, [field, value, ...]) per entry. Types not registered are walked by duck
+# typing (iteration, .items()).
+DIGEST_ELEMENTS: dict[type, Callable[[Any], Iterable]] = {}
+
+
+def register_digest(cls: type, elements: Callable[[Any], Iterable]) -> None:
+    DIGEST_ELEMENTS[cls] = elements
+
 
 def _xor(d: bytes, data: bytes) -> bytes:
     h = hashlib.sha1(data).digest()
@@ -246,24 +258,25 @@ def value_digest(db, key: bytes, v, d: bytes = ZERO) -> bytes:
     """xorObjectDigest: mix the value of `key` into d."""
     tname = TYPE_NAMES.get(type(v), b"none")
     d = _mix(d, struct.pack(">I", _TYPE_CODE.get(tname, 5)))
+    custom = DIGEST_ELEMENTS.get(type(v))
     if tname == b"string":
         d = _mix(d, bytes(v))
     elif tname == b"list":
-        for e in v:
+        for e in (custom(v) if custom else v):
             d = _mix(d, _b(e))
     elif tname == b"set":
-        for e in v:
+        for e in (custom(v) if custom else v):
             d = _xor(d, _b(e))
     elif tname == b"zset":
-        for m, s in _zset_items(v):
+        for m, s in (custom(v) if custom else _zset_items(v)):
             ed = _mix(_mix(ZERO, _b(m)), _score(s))
             d = _xor(d, ed)
     elif tname == b"hash":
-        for f, x in v.items():
+        for f, x in (custom(v) if custom else v.items()):
             ed = _mix(_mix(ZERO, _b(f)), _b(x))
             d = _xor(d, ed)
     elif tname == b"stream":
-        for ms, seq, flat in _stream_entries(v):
+        for ms, seq, flat in (custom(v) if custom else _stream_entries(v)):
             d = _mix(d, b"%d.%d" % (ms, seq))
             for part in flat:
                 d = _mix(d, _b(part))
