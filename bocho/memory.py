@@ -21,6 +21,7 @@ GET/SET hot path."""
 from __future__ import annotations
 
 import os
+import random
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -164,17 +165,24 @@ class Model:
         return total
 
     def measure(self, db) -> float:
+        """Average key cost: every key of a small db, else SAMPLE random ones (random
+        positions, not one window: sizes often follow insertion order)."""
         data = db.data
-        keys = db.sample(data, SAMPLE)
-        if not keys:
-            return 0.0
+        if len(data) <= SAMPLE:
+            keys = list(data)
+        else:
+            snap = db.keys_snapshot()
+            pick = random.randrange
+            keys = [snap[pick(len(snap))] for _ in range(SAMPLE)]
         total = 0
+        got = 0
         get = data.get
         for k in keys:
             v = get(k)
             if v is not None:
                 total += key_cost(k, v)
-        return total / len(keys)
+                got += 1
+        return total / got if got else 0.0
 
 
 def model(server: Server) -> Model:
