@@ -1,7 +1,10 @@
-"""Active expiry: Redis's adaptive cycle (activeExpireCycle, slow variant). Each cron tick
-samples keys with a TTL in every database, deletes the expired ones, and repeats on the
-same database while more than ACCEPTABLE_STALE percent (less with active-expire-effort)
-of a sample was stale, within a CPU-time budget of SLOW_TIME_PERC percent of a tick.
+"""Active expiry: Redis's adaptive cycle (activeExpireCycle). Each cron tick (the slow
+cycle) samples keys with a TTL in every database, deletes the expired ones, and repeats
+on the same database while more than ACCEPTABLE_STALE percent (less with
+active-expire-effort) of a sample was stale, within a CPU-time budget of SLOW_TIME_PERC
+percent of a tick. After a cycle that ran out of time, fast cycles of FAST_DURATION us run
+between ticks, no closer than twice that apart, until one finishes in time (Redis runs
+them before sleeping; here they are scheduled on the event loop).
 
 Redis samples hash buckets at a moving cursor. A Python dict has no buckets to index, so
 each database walks a snapshot list of its expires keys (db.expire_snap) with its cursor
@@ -22,11 +25,16 @@ if TYPE_CHECKING:
 KEYS_PER_LOOP = 20
 ACCEPTABLE_STALE = 10  # percent
 SLOW_TIME_PERC = 25  # percent of CPU per cron period
+FAST_DURATION = 1000  # microseconds
 
-_next_db = 0  # the db the next cycle starts with (one server per process)
+# State across cycles (one server per process), as the statics of Redis's function.
+_next_db = 0  # the db the next cycle starts with
+_timelimit_exit = False  # the last cycle ran out of time
+_fast_scheduled = False
 
 
-def active_expire_cycle(server: Server, period_s: float) -> None:
+def active_expire_cycle(server: Server, period_s: float, fast: bool = False) -> None:
+    global _timelimit_exit
     if server.pause_end and clock.monotonic_ms() < server.pause_end:
         return  # clients paused: keep the dataset still
     if server.is_replica_of_master():
@@ -34,7 +42,14 @@ def active_expire_cycle(server: Server, period_s: float) -> None:
     effort = server.config["active-expire-effort"] - 1
     per_loop = KEYS_PER_LOOP + KEYS_PER_LOOP // 4 * effort
     stale_ok = ACCEPTABLE_STALE - effort
-    budget = period_s * (SLOW_TIME_PERC + 2 * effort) / 100
+    if fast:
+        # Redis compares its stale fraction (0..1) with a percentage here, so in effect
+        # a fast cycle runs only after a cycle that ran out of time: so do we.
+        if not _timelimit_exit:
+            return
+        budget = (FAST_DURATION + FAST_DURATION // 4 * effort) / 1e6
+    else:
+        budget = period_s * (SLOW_TIME_PERC + 2 * effort) / 100
     start = perf_counter()
     total_sampled = total_expired = 0
     iteration = 0
@@ -94,6 +109,33 @@ def active_expire_cycle(server: Server, period_s: float) -> None:
         perc = 0.0
     server.stat_expired_stale_perc = perc * 0.05 + server.stat_expired_stale_perc * 0.95
     server.stat_expire_cycle_time_used += int((perf_counter() - start) * 1e6)
+    _timelimit_exit = timed_out
+    if timed_out and not fast:
+        _schedule_fast(server, effort)
+
+
+def _schedule_fast(server: Server, effort: int) -> None:
+    """Run fast cycles between cron ticks while expired keys pile up."""
+    global _fast_scheduled
+    loop = server.loop
+    if loop is None or _fast_scheduled:
+        return
+    gap = 2 * (FAST_DURATION + FAST_DURATION // 4 * effort) / 1e6
+
+    def run() -> None:
+        global _fast_scheduled
+        _fast_scheduled = False
+        if not server.debug_active_expire:
+            return
+        active_expire_cycle(server, 0.0, fast=True)
+        if _timelimit_exit:
+            _fast_scheduled = True
+            loop.call_later(gap, run)
+        if server.pending_writes:
+            server.flush_pending()
+
+    _fast_scheduled = True
+    loop.call_later(gap, run)
 
 
 def _next_sample(db, count: int) -> list[bytes]:

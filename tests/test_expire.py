@@ -289,3 +289,34 @@ def test_active_cycle_does_not_starve_later_dbs(inproc):
     assert b"x" not in db5.data
     assert len(db0.data) > 0
     assert srv.stat_expired_time_cap_reached_count >= 1
+
+
+def test_fast_cycles_follow_a_timed_out_cycle(inproc):
+    """After a slow cycle that ran out of time, fast cycles are scheduled between ticks
+    and keep removing expired keys until one finishes in time."""
+    from bocho import expire
+    srv = inproc.server
+    calls = []
+
+    class Loop:
+        def call_later(self, delay, fn, *args):
+            calls.append((delay, fn, args))
+
+    srv.loop = Loop()
+    expire._fast_scheduled = False
+    past = int(time.time() * 1000) - 1000
+    db = srv.dbs[0]
+    for i in range(30000):
+        db.set_key(b"k%d" % i, b"v")
+        db.set_expire(b"k%d" % i, past)
+    expire.active_expire_cycle(srv, 0.0004)
+    assert calls and 0 < calls[0][0] <= 0.01
+    left = len(db.data)
+    rounds = 0
+    while calls and rounds < 1000:
+        _, fn, args = calls.pop(0)
+        fn(*args)
+        rounds += 1
+    assert len(db.data) == 0 < left
+    assert not calls  # the last fast cycle finished in time: no more scheduled
+    srv.loop = None
