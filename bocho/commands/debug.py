@@ -449,6 +449,9 @@ def _populate(c, argv) -> bytes:
             raise CommandError(NOT_POSITIVE)
     db = c.db
     data = db.data
+    # db.add's extra work (access clock, WATCH, "new" events) only when something needs it
+    add = db.add if (db.lru is not None or db.watched
+                     or c.server.notify_flags & 8192) else data.__setitem__
     for j in range(count):
         key = b"%s:%d" % (prefix, j)
         if key in data and db.exists(key):
@@ -456,7 +459,7 @@ def _populate(c, argv) -> bytes:
         val = b"value:%d" % j
         if size:
             val = val[:size] + bytes(max(0, size - len(val)))
-        db.add(key, val)
+        add(key, val)
     return resp.OK
 
 
