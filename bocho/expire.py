@@ -125,7 +125,7 @@ def _schedule_fast(server: Server, effort: int) -> None:
     def run() -> None:
         global _fast_scheduled
         _fast_scheduled = False
-        if not server.debug_active_expire:
+        if not server.debug_active_expire or server.cron_paused:
             return
         active_expire_cycle(server, 0.0, fast=True)
         if _timelimit_exit:
