@@ -649,7 +649,8 @@ class Config:
         try:
             for key, d, raw in found:
                 try:
-                    args = raw.split(" ") if d.flags & MULTI else [raw]
+                    # sdssplitlen: "" is no argument at all, "a  b" has an empty one
+                    args = (raw.split(" ") if raw else []) if d.flags & MULTI else [raw]
                     value = d.parse(args)
                     if d.name == "client-output-buffer-limit":
                         value = {**self.values[d.name], **value}

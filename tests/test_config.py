@@ -282,3 +282,38 @@ def test_maxclients_applies(r):
         for c in extra:
             c.close()
         r.config_set("maxclients", "10000")
+
+
+# Directives the comparison leaves alone: they move the servers (listeners, files, mode).
+NOT_SET = {"port", "dir", "bind", "unixsocket", "logfile", "pidfile", "daemonize", "replicaof",
+           "slaveof", "tls-port", "dbfilename", "appendonly", "maxclients",
+           "enable-protected-configs"}
+
+
+def _try_set(c, k, v):
+    try:
+        c.config_set(k, v)
+        return "OK"
+    except redis.ResponseError as e:
+        return str(e)
+
+
+def test_config_set_every_directive_like_redis(r, oracle):
+    """Each directive with values of every kind: same reply, same value afterwards."""
+    o = oracle.client(decode_responses=True)
+    b = r.connection_pool.connection_kwargs["port"]
+    b = redis.Redis(port=b, decode_responses=True)
+    diffs = []
+    for k in sorted(o.config_get("*")):
+        if k in NOT_SET:
+            continue
+        saved_o, saved_b = o.config_get(k)[k], b.config_get(k)[k]
+        for v in ("bogus!", "-1", "0", "1", "100%", "yes", "1gb", ""):
+            ro, rb = _try_set(o, k, v), _try_set(b, k, v)
+            go, gb = o.config_get(k)[k], b.config_get(k)[k]
+            if (ro, go) != (rb, gb):
+                diffs.append((k, v, ro, go, rb, gb))
+            _try_set(o, k, saved_o)
+            _try_set(b, k, saved_b)
+    b.close()
+    assert diffs == []

@@ -299,6 +299,29 @@ def apply_proc_title(srv) -> None:
         raise ConfigError("failed to set process title")
 
 
+@on_apply("repl-backlog-size")
+def apply_backlog_size(srv) -> None:
+    """resizeReplicationBacklog: never below 16k."""
+    if srv.config["repl-backlog-size"] < 16 * 1024:
+        srv.config["repl-backlog-size"] = 16 * 1024
+
+
+TLS_DIRECTIVES = ("tls-port", "tls-cluster", "tls-replication", "tls-session-cache-size",
+                  "tls-session-cache-timeout", "tls-prefer-server-ciphers",
+                  "tls-session-caching", "tls-cert-file", "tls-key-file", "tls-key-file-pass",
+                  "tls-client-cert-file", "tls-client-key-file", "tls-client-key-file-pass",
+                  "tls-dh-params-file", "tls-ca-cert-file", "tls-ca-cert-dir", "tls-protocols",
+                  "tls-ciphers", "tls-ciphersuites")
+
+
+@on_apply(*TLS_DIRECTIVES)
+def apply_tls(srv) -> None:
+    """bocho serves no TLS: turning it on fails the way an unusable TLS setup does."""
+    cfg = srv.config
+    if cfg["tls-port"] or cfg["tls-replication"] or cfg["tls-cluster"]:
+        raise ConfigError("Unable to update TLS configuration. Check server logs.")
+
+
 _oom_base: list[int] = []
 
 
