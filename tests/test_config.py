@@ -317,3 +317,21 @@ def test_config_set_every_directive_like_redis(r, oracle):
             _try_set(b, k, saved_b)
     b.close()
     assert diffs == []
+
+
+def test_config_set_bind_rebinds_or_rolls_back(make_server, oracle):
+    srv = make_server()
+    c = srv.client()
+    assert c.config_set("bind", "127.0.0.1 -::1")
+    c2 = srv.client()
+    assert wait_until(lambda: _ping(c2), msg="rebound")
+    assert c2.config_get("bind")["bind"] == "127.0.0.1 -::1"
+    o = oracle.client()
+    msgs = []
+    for cl in (c2, o):
+        with pytest.raises(redis.ResponseError) as e:
+            cl.config_set("bind", "192.0.2.123")  # TEST-NET-1: not on this host
+        msgs.append(str(e.value))
+    assert msgs[0] == msgs[1]
+    assert c2.config_get("bind")["bind"] == "127.0.0.1 -::1"
+    assert srv.client().ping()

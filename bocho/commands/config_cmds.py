@@ -159,6 +159,12 @@ def _tcp_servers(srv) -> list:
     return out
 
 
+def _close_tcp(srv) -> None:
+    for old in _tcp_servers(srv):
+        old.close()
+        srv.servers.remove(old)
+
+
 def _bind_sockets(srv, port: int, binds: list[str]) -> list[socket.socket]:
     """Open listening sockets like listenToPort; OSError when a required one fails."""
     opened: list[socket.socket] = []
@@ -194,17 +200,21 @@ def _bind_sockets(srv, port: int, binds: list[str]) -> list[socket.socket]:
     return opened
 
 
-def _relisten(srv, port: int, binds: list[str], err: str) -> None:
-    """Replace the TCP listeners: new ones first, the old ones closed only on success."""
+def _relisten(srv, port: int, binds: list[str], err: str, close_first: bool) -> None:
+    """Replace the TCP listeners. A new port is opened before the old one is closed
+    (changeListenPort); new addresses on the same port need the old sockets closed first
+    (changeBindAddr), and a failure there is undone by CONFIG SET's rollback, which
+    applies the previous addresses again."""
     if srv.loop is None:
         return
+    if close_first:
+        _close_tcp(srv)
     try:
         socks = _bind_sockets(srv, port, binds)
     except OSError:
         raise ConfigError(err) from None
-    for old in _tcp_servers(srv):
-        old.close()
-        srv.servers.remove(old)
+    if not close_first:
+        _close_tcp(srv)
     from bocho.network import Client
     loop = srv.loop
     backlog = srv.config["tcp-backlog"]
@@ -220,13 +230,15 @@ def _relisten(srv, port: int, binds: list[str], err: str) -> None:
 @on_apply("port")
 def apply_port(srv) -> None:
     cfg = srv.config
-    _relisten(srv, cfg["port"], cfg["bind"], "Unable to listen on this port. Check server logs.")
+    _relisten(srv, cfg["port"], cfg["bind"], "Unable to listen on this port. Check server logs.",
+              close_first=False)
 
 
 @on_apply("bind")
 def apply_bind(srv) -> None:
     cfg = srv.config
-    _relisten(srv, cfg["port"], cfg["bind"], "Failed to bind to specified addresses.")
+    _relisten(srv, cfg["port"], cfg["bind"], "Failed to bind to specified addresses.",
+              close_first=True)
 
 
 def adjust_open_files(srv) -> int:
