@@ -11,12 +11,13 @@ import signal
 import socket
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from bocho import REDIS_VERSION, __version__, clock, log, notify
 from bocho.config import APPLY_HOOKS, Config, ConfigError
 from bocho.db import Database
-from bocho.network import F_MONITOR, Client
+from bocho.network import F_MONITOR, Client, resize_query_buffer
 
 
 class Server:
@@ -339,6 +340,8 @@ class Server:
                 continue
             if c.obuf_soft_since and self.obuf_limits_on and c.transport is not None:
                 c.check_output_limits()
+            if c.qbuf_alloc or c.net_in != c.qbuf_mark:
+                resize_query_buffer(c, now)
 
     def total_commands(self) -> int:
         from bocho.commands import all_commands

@@ -20,9 +20,11 @@ from bocho.network import (
     F_REPLICA,
     F_TRACKING,
     F_UNIX,
+    QBUF_IOBUF,
     REPLY_OFF,
     REPLY_ON,
     REPLY_SKIP_NEXT,
+    query_buffer_peak,
 )
 from bocho.util import parse_int
 
@@ -115,7 +117,8 @@ def query_buffer(c) -> tuple[int, int]:
     used = len(c.inline_buf or b"") + len(c.tail or b"")
     if c.current and c.argv:
         used += _resp_len(c.argv)
-    alloc = max(c.qbuf_alloc, used)
+    peak = query_buffer_peak(c)
+    alloc = max(c.qbuf_alloc, used, peak if peak > QBUF_IOBUF else 0)
     return used, alloc - used
 
 
@@ -409,7 +412,8 @@ def client_unblock(c, argv):
     cid = parse_int(argv[2])
     x = c.server.clients.get(cid)
     unblock = getattr(c.server, "unblock_client", None)
-    if x is None or not x.blocked or x.block_state is None or unblock is None:
+    if (x is None or not x.blocked or x.block_state is None or x.block_state is POSTPONED
+            or unblock is None):
         return resp.ZERO
     unblock(x, as_error)
     return resp.ONE
@@ -480,8 +484,25 @@ def command_paused(srv, c, cmd, argv) -> bool:
     return False
 
 
+class Postponed:
+    """block_state of a client whose command waits for CLIENT PAUSE to end (Redis's
+    BLOCKED_POSTPONE: it counts in INFO blocked_clients and shows flag 'b')."""
+
+    kind = "postpone"
+    timeout = 0
+    keys = ()
+
+
+POSTPONED = Postponed()
+
+
 def should_pause(server, c, cmd, argv) -> bool:
-    return paused_now(server) and command_paused(server, c, cmd, argv)
+    """Server.check_paused asks; a True answer holds the command (the state is set here,
+    the hold itself by check_paused)."""
+    if paused_now(server) and command_paused(server, c, cmd, argv):
+        c.block_state = POSTPONED
+        return True
+    return False
 
 
 def unpause(server) -> None:
@@ -495,6 +516,8 @@ def unpause(server) -> None:
             continue
         x.blocked = False
         x.flags &= ~F_BLOCKED
+        if x.block_state is POSTPONED:
+            x.block_state = None
         if server.loop is not None:
             server.loop.call_soon(_resume, x)
         else:
