@@ -334,31 +334,43 @@ def apply_tls(srv) -> None:
         raise ConfigError("Unable to update TLS configuration. Check server logs.")
 
 
-_oom_base: list[int] = []
+OOM_MASTER, OOM_REPLICA, OOM_BGCHILD = 0, 1, 2
+_oom = {"adjusted": False, "base": 0}  # did we change it, and the value we found then
+
+
+def set_oom_score_adj(srv, process_class: int = -1) -> None:
+    """setOOMScoreAdj: write our oom_score_adj for this process class (a forked child
+    passes OOM_BGCHILD); with oom-score-adj no, put back the value we found. ConfigError
+    when /proc refuses."""
+    cfg = srv.config
+    if process_class == -1:
+        process_class = OOM_REPLICA if cfg["replicaof"] else OOM_MASTER
+    path = "/proc/self/oom_score_adj"
+    try:
+        if cfg["oom-score-adj"] != "no":
+            if not _oom["adjusted"]:
+                _oom["adjusted"] = True
+                with open(path) as f:
+                    _oom["base"] = int(f.read().strip() or 0)
+            val = cfg["oom-score-adj-values"][process_class]
+            if cfg["oom-score-adj"] == "yes":  # relative (the enum's first name for it)
+                val += _oom["base"]
+            val = max(-1000, min(1000, val))
+        elif _oom["adjusted"]:
+            _oom["adjusted"] = False
+            val = _oom["base"]
+        else:
+            return
+        with open(path, "w") as f:
+            f.write(f"{val}\n")
+    except (OSError, ValueError) as e:
+        log.warning(f"Unable to write oom_score_adj: {getattr(e, 'strerror', None) or e}")
+        raise ConfigError("Failed to set current oom_score_adj. Check server logs.") from None
 
 
 @on_apply("oom-score-adj", "oom-score-adj-values")
 def apply_oom_score(srv) -> None:
-    """setOOMScoreAdj for this (master) process; the original value comes back with 'no'."""
-    cfg = srv.config
-    path = "/proc/self/oom_score_adj"
-    try:
-        if not _oom_base:
-            with open(path) as f:
-                _oom_base.append(int(f.read().strip()))
-        mode = cfg["oom-score-adj"]
-        if mode == "no":
-            val = _oom_base[0]
-        else:
-            idx = 1 if getattr(srv, "role", "master") in ("slave", "replica") else 0
-            val = cfg["oom-score-adj-values"][idx]
-            if mode == "yes":  # relative
-                val = max(-1000, min(1000, val + _oom_base[0]))
-        with open(path, "w") as f:
-            f.write(f"{val}\n")
-    except OSError as e:
-        log.warning(f"Unable to write oom_score_adj: {e.strerror}")
-        raise ConfigError("Failed to set current oom_score_adj. Check server logs.") from None
+    set_oom_score_adj(srv)
 
 
 __all__ = ["allow_protected", "is_local_client", "help_reply", "reset_stats", "os"]
