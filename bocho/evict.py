@@ -68,6 +68,7 @@ class State:
         self.next_db = 0
         self.proc_running = False
         self.exceeded_since = 0.0
+        self.policy = ""  # the policy the pool's scores were computed for
         # (dbid, allkeys) -> (key list, unix second, the dict it was taken from)
         self.snaps: dict[tuple[int, bool], tuple[list, int, dict]] = {}
 
@@ -158,6 +159,9 @@ def _populate(server: Server, st: State, policy: str, db, d: dict) -> None:
 def _pick(server: Server, st: State, policy: str) -> tuple[Any, bytes] | None:
     allkeys = policy.startswith("allkeys")
     dbs = server.dbs
+    if st.policy != policy:  # scores of another policy do not compare
+        st.pool.clear()
+        st.policy = policy
     for _attempt in range(3):
         if policy.endswith("random"):
             for _ in range(len(dbs)):

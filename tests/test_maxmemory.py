@@ -135,3 +135,32 @@ def test_lfu_counter(r):
         assert r.object("freq", "k") > 5
     finally:
         r.config_set("maxmemory-policy", "noeviction")
+
+
+def test_client_eviction_by_output_buffer(make_server):
+    """maxmemory-clients: a subscriber that never reads is disconnected once its
+    unsent output passes the limit; a CLIENT NO-EVICT one is spared."""
+    import socket
+    srv = make_server(config={"maxmemory-clients": "2mb"})
+    c = srv.client()
+    socks = []
+    for name, protect in ((b"victim", False), (b"keeper", True)):
+        s = socket.create_connection((srv.host, srv.port))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        cmds = b"CLIENT SETNAME %s\r\n" % name
+        if protect:
+            cmds += b"CLIENT NO-EVICT on\r\n"
+        s.sendall(cmds + b"SUBSCRIBE ch\r\n")
+        socks.append(s)
+    wait_until(lambda: c.pubsub_numsub("ch")[0][1] == 2, msg="two subscribers")
+    big = "x" * 100_000
+    try:
+        wait_until(lambda: c.publish("ch", big) < 2, timeout=30, msg="victim evicted")
+        assert c.info("stats")["evicted_clients"] >= 1
+        names = [cl["name"] for cl in c.client_list()]
+        assert "victim" not in names
+        assert "keeper" in names
+        assert "Evicting client: " in srv.log()
+    finally:
+        for s in socks:
+            s.close()
