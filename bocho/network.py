@@ -75,6 +75,13 @@ _PUBSUB_OK = {b"subscribe", b"ssubscribe", b"unsubscribe", b"sunsubscribe", b"ps
               b"punsubscribe", b"ping", b"quit", b"reset"}
 
 
+class Push(bytes):
+    """Encoded out-of-band data (pub/sub messages and notices) that CLIENT REPLY OFF/SKIP
+    do not silence, as Redis's CLIENT_PUSHING."""
+
+    __slots__ = ()
+
+
 class Client(asyncio.Protocol):
     __slots__ = (
         "server", "id", "transport", "reader", "out", "db", "resp", "name", "lib_name",
@@ -620,7 +627,8 @@ class Client(asyncio.Protocol):
             srv.count_error(e.msg)
             out.append(e.reply())
         if mode != REPLY_ON and self.reply_mode != REPLY_ON:
-            del out[mark:]
+            # CLIENT REPLY OFF/SKIP silence replies, not pushes (pub/sub notices)
+            out[mark:] = [x for x in out[mark:] if type(x) is Push]
         # CLIENT REPLY SKIP silences exactly the one command after it
         rm = self.reply_mode
         if rm == REPLY_SKIP:

@@ -15,7 +15,7 @@ from bocho.commands.client_cmds import help_reply
 from bocho.commands.connection import RESET_HOOKS
 from bocho.errors import CommandError
 from bocho.glob import stringmatch
-from bocho.network import F_PUBSUB
+from bocho.network import F_PUBSUB, Push
 
 PS = "pubsub"
 
@@ -38,7 +38,7 @@ def publish(server, channel: bytes, message: bytes) -> int:
     if subs:
         body = _MESSAGE + resp.bulk(channel) + resp.bulk(message)
         for c in list(subs):
-            c.send((b">3\r\n" if c.resp == 3 else b"*3\r\n") + body)
+            c.send(Push((b">3\r\n" if c.resp == 3 else b"*3\r\n") + body))
             n += 1
     if server.pubsub_patterns:
         tail = resp.bulk(channel) + resp.bulk(message)
@@ -46,7 +46,7 @@ def publish(server, channel: bytes, message: bytes) -> int:
             if stringmatch(pat, channel):
                 body = _PMESSAGE + resp.bulk(pat) + tail
                 for c in list(subs):
-                    c.send((b">4\r\n" if c.resp == 3 else b"*4\r\n") + body)
+                    c.send(Push((b">4\r\n" if c.resp == 3 else b"*4\r\n") + body))
                     n += 1
     return n
 
@@ -57,7 +57,7 @@ def spublish(server, channel: bytes, message: bytes) -> int:
         return 0
     body = _SMESSAGE + resp.bulk(channel) + resp.bulk(message)
     for c in list(subs):
-        c.send((b">3\r\n" if c.resp == 3 else b"*3\r\n") + body)
+        c.send(Push((b">3\r\n" if c.resp == 3 else b"*3\r\n") + body))
     return len(subs)
 
 
@@ -112,7 +112,7 @@ def subscribe(c, argv):
         _sub(c, reg, c.channels, ch)
         out.append(_notice(c, b"subscribe", ch, _count(c)))
     _update_flags(c)
-    return b"".join(out)
+    return Push(b"".join(out))
 
 
 @command("psubscribe", -2, "pubsub noscript loading stale", group=PS, acl=(PS,),
@@ -126,7 +126,7 @@ def psubscribe(c, argv):
         _sub(c, reg, c.patterns, pat)
         out.append(_notice(c, b"psubscribe", pat, _count(c)))
     _update_flags(c)
-    return b"".join(out)
+    return Push(b"".join(out))
 
 
 @command("ssubscribe", -2, "pubsub noscript loading stale", keys=(1, -1, 1), group=PS,
@@ -140,7 +140,7 @@ def ssubscribe(c, argv):
         _sub(c, reg, c.shard_channels, ch)
         out.append(_notice(c, b"ssubscribe", ch, len(c.shard_channels)))
     _update_flags(c)
-    return b"".join(out)
+    return Push(b"".join(out))
 
 
 def unsubscribe_all(c, notify: bool) -> list[bytes]:
@@ -187,7 +187,7 @@ def unsubscribe(c, argv):
             _unsub(c, reg, c.channels, ch)
             out.append(_notice(c, b"unsubscribe", ch, _count(c)))
     _update_flags(c)
-    return b"".join(out)
+    return Push(b"".join(out))
 
 
 @command("punsubscribe", -1, "pubsub noscript loading stale", group=PS, acl=(PS,),
@@ -205,7 +205,7 @@ def punsubscribe(c, argv):
             _unsub(c, reg, c.patterns, pat)
             out.append(_notice(c, b"punsubscribe", pat, _count(c)))
     _update_flags(c)
-    return b"".join(out)
+    return Push(b"".join(out))
 
 
 @command("sunsubscribe", -1, "pubsub noscript loading stale", keys=(1, -1, 1), group=PS,
@@ -223,7 +223,7 @@ def sunsubscribe(c, argv):
             _unsub(c, reg, c.shard_channels, ch)
             out.append(_notice(c, b"sunsubscribe", ch, len(c.shard_channels)))
     _update_flags(c)
-    return b"".join(out)
+    return Push(b"".join(out))
 
 
 @command("publish", 3, "pubsub loading stale fast", group=PS, acl=(PS,), since="2.0.0",
