@@ -106,6 +106,7 @@ class Server:
         self.ops_samples: list[tuple[int, int]] = []
         config.on_change = self.apply_config
         self.shutdown_flags: dict | None = None  # set while a shutdown is in progress
+        self.shutdown_waiters: list[Client] = []  # SHUTDOWN callers while it waits
         self.last_sig = ""
         self.latency_ns = 2**62
         for name in ("requirepass", "maxmemory", "maxmemory-policy", "slowlog-log-slower-than",
@@ -306,6 +307,9 @@ class Server:
                 if self.prepare_for_shutdown(**self.signal_shutdown_flags()):
                     self.request_exit(0)
                     return
+            elif self.shutdown_mstime and self.shutdown_wait_over():
+                if self.complete_shutdown():
+                    return
             try:
                 if self.pause_end and clock.monotonic_ms() >= self.pause_end:
                     from bocho.commands.client_cmds import unpause
@@ -458,20 +462,63 @@ class Server:
         words = opt.split() if isinstance(opt, str) else list(opt)
         return {w: True for w in words if w in ("save", "nosave", "now", "force")}
 
+    # Replication sets these: whether every replica acknowledged the master's offset
+    # (None: no replicas, ready), a call made when a shutdown starts waiting for them
+    # (send REPLCONF GETACK), and one made as the shutdown completes (log lagging
+    # replicas and "N of M replicas are in sync").
+    replicas_in_sync: Callable[[], bool] | None = None
+    before_shutdown_wait: Callable[[], None] | None = None
+    report_replicas_on_shutdown: Callable[[], None] | None = None
+    shutdown_mstime = 0  # while waiting for replicas: the deadline (unix ms)
+
     def prepare_for_shutdown(self, nosave: bool = False, save: bool = False,
                              now: bool = False, force: bool = False) -> bool:
-        """Redis's prepareForShutdown + finishShutdown: True when the process may exit.
-        On failure the shutdown is cancelled (the server keeps running)."""
+        """Redis's prepareForShutdown: True when the process may exit now. False when it
+        failed (then cancelled: the server keeps running) or when it waits for lagging
+        replicas (shutdown_mstime set; the cron completes it, see shutdown_wait_over)."""
+        if self.shutdown_mstime:
+            return False  # already waiting
         if self.loading:
             save, nosave = False, True
         self.shutdown_flags = {"nosave": nosave, "save": save, "now": now, "force": force}
         log.warning("User requested shutdown...")
-        if self.finish_shutdown(nosave, save, force):
+        timeout = self.config["shutdown-timeout"]
+        ready = self.replicas_in_sync
+        if not now and timeout and ready is not None and not ready():
+            self.shutdown_mstime = clock.mstime() + timeout * 1000
+            if self.before_shutdown_wait is not None:
+                self.before_shutdown_wait()
+            log.notice("Waiting for replicas before shutting down.")
+            return False
+        return self._finish_or_cancel()
+
+    def _finish_or_cancel(self) -> bool:
+        f = self.shutdown_flags or {}
+        if self.finish_shutdown(f.get("nosave", False), f.get("save", False),
+                                f.get("force", False)):
             return True
         log.warning("Errors trying to shut down the server. Check the logs for more "
                     "information.")
         self.cancel_shutdown()
         return False
+
+    def shutdown_wait_over(self) -> bool:
+        ready = self.replicas_in_sync
+        return clock.mstime() >= self.shutdown_mstime or ready is None or ready()
+
+    def complete_shutdown(self) -> bool:
+        """The cron ends a shutdown that waited for replicas: exit, or (on a save
+        error) cancel it and tell the SHUTDOWN callers."""
+        if self.report_replicas_on_shutdown is not None:
+            self.report_replicas_on_shutdown()
+        if self._finish_or_cancel():
+            self.request_exit(0)
+            return True
+        return False
+
+    def shutdown_in_ms(self) -> int:
+        """INFO shutdown_in_milliseconds."""
+        return max(0, self.shutdown_mstime - clock.mstime()) if self.shutdown_mstime else 0
 
     def finish_shutdown(self, nosave: bool, save: bool, force: bool) -> bool:
         for hook in self.shutdown_hooks:
@@ -512,9 +559,20 @@ class Server:
         self.shutdown_asap = False
         self.shutdown_flags = None
         self.last_sig = ""
+        self.shutdown_mstime = 0
+        # SHUTDOWN callers that were waiting get their error and go on with their input
+        waiters, self.shutdown_waiters = self.shutdown_waiters, []
+        for c in waiters:
+            if c.closing:
+                continue
+            c.blocked = False
+            c.send(b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n")
+            if self.loop is not None:
+                self.loop.call_soon(c.process_input)
 
     def abort_shutdown(self) -> bool:
-        """SHUTDOWN ABORT: cancel a signal-requested shutdown not yet carried out."""
+        """SHUTDOWN ABORT: cancel a shutdown requested by a signal, or waiting for
+        replicas."""
         if not self.shutdown_asap and self.shutdown_flags is None:
             return False
         self.cancel_shutdown()

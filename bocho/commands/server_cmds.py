@@ -399,4 +399,10 @@ def shutdown(c, argv):
         c.blocked = True
         srv.request_exit(0)
         return None
+    if srv.shutdown_mstime:
+        # Waiting for lagging replicas: the caller blocks until the shutdown completes
+        # (no reply, the process exits) or fails/is aborted (error, see cancel_shutdown).
+        c.blocked = True
+        srv.shutdown_waiters.append(c)
+        return None
     raise CommandError(b"ERR Errors trying to SHUTDOWN. Check logs.")
