@@ -33,7 +33,7 @@ def _atoms(pattern: bytes) -> list:
                 if pattern[i:i + 1] == b"\\" and i + 1 < n:
                     i += 1
                     items.append(re.escape(pattern[i:i + 1]))
-                elif i + 2 < n and pattern[i + 1:i + 2] == b"-" and pattern[i + 2:i + 3] != b"]":
+                elif i + 2 < n and pattern[i + 1:i + 2] == b"-":  # the end may be ']'
                     a, b = pattern[i], pattern[i + 2]
                     if a > b:
                         a, b = b, a
@@ -95,6 +95,8 @@ def _compile(pattern: bytes, nocase: bool):
 
 
 def stringmatch(pattern: bytes, s: bytes, nocase: bool = False) -> bool:
+    if not s:
+        return not pattern  # as stringmatchlen: no pattern char is tried on ""
     if pattern == b"*":
         return True
     return _compile(pattern, nocase)(s)
@@ -103,5 +105,8 @@ def stringmatch(pattern: bytes, s: bytes, nocase: bool = False) -> bool:
 def compile_glob(pattern: bytes, nocase: bool = False):
     """A match function for repeated use (KEYS over the whole keyspace)."""
     if pattern == b"*":
-        return lambda s: True
-    return _compile(pattern, nocase)
+        return bool  # every key but the empty one
+    if not pattern:
+        return lambda s: not s
+    m = _compile(pattern, nocase)
+    return lambda s: bool(s) and m(s)

@@ -782,3 +782,24 @@ def test_lazyfree_is_piecewise_and_counted():
         assert srv.stat_lazyfreed_objects == 50001
     finally:
         dbmod.FREE_EFFORT.pop(BigSet, None)
+
+
+def test_glob_patterns_like_redis(r, oracle):
+    """KEYS and SCAN MATCH with random patterns (classes, ranges, escapes, unterminated
+    brackets, stars) over random keys, including the empty key, against Redis."""
+    o = oracle.client()
+    o.flushall()
+    rnd = random.Random(3)
+    keys = sorted({bytes(rnd.choice(b"abc-]^\\[*?!") for _ in range(rnd.randint(0, 5)))
+                   for _ in range(200)})
+    for cl in (r, o):
+        fill(cl, dict.fromkeys(keys, "1"))
+    try:
+        for _ in range(400):
+            pat = bytes(rnd.choice(b"ab*?[]^-\\c!") for _ in range(rnd.randint(0, 7)))
+            assert sorted(r.keys(pat)) == sorted(o.keys(pat)), pat
+            assert sorted(scan_all(r, match=pat, count=50)) == \
+                sorted(scan_all(o, match=pat, count=50)), pat
+    finally:
+        o.flushall()
+        o.close()
