@@ -126,7 +126,8 @@ def sort_generic(c, argv, readonly: bool) -> bytes:
         if source is None:
             raise wrongtype()
         kind, elems = source(value)
-    if dontsort and kind == b"set" and (storekey is not None or c.id == 0):
+    if dontsort and kind == b"set" and (storekey is not None or c.id == 0
+                                        or getattr(c, "is_script", False)):
         # A set's order is arbitrary: make the result deterministic for replicas/AOF.
         dontsort, alpha, sortby = False, True, None
 
