@@ -35,7 +35,8 @@ def _flagsets(info):
 
 
 @pytest.mark.parametrize("name", ["get", "set", "mset", "config", "config|get", "info",
-                                  "command", "command|info", "incr", "lcs", "mget"])
+                                  "command", "command|info", "incr", "lcs", "mget", "bitop",
+                                  "bitfield", "getex", "setrange"])
 def test_command_info_matches_redis(r, oracle, name):
     ours = raw(r, "INFO", name)[0]
     real = raw(oracle.client(), "INFO", name)[0]
@@ -114,6 +115,10 @@ def test_getkeys_matches_redis(r, oracle, args):
     ("set", "k1", "v1", "GET"),
     ("get", "k"),
     ("mset", "a", "1", "b", "2"),
+    ("bitop", "and", "dest", "k1", "k2"),
+    ("bitfield", "k", "get", "u8", "0"),
+    ("bitfield", "k", "set", "u8", "0", "1"),
+    ("getex", "k", "persist"),
 ])
 def test_getkeysandflags_matches_redis(r, oracle, args):
     ours = raw(r, "GETKEYSANDFLAGS", *args)

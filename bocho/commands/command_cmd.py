@@ -53,9 +53,34 @@ _KEY_FLAG_ORDER = ("RO", "RW", "OW", "RM", "access", "update", "insert", "delete
 
 def flag_names(cmd: Command) -> list[str]:
     have = set(cmd.flag_names())
-    if cmd.getkeys is not None:
+    if is_movable(cmd):
         have.add("movablekeys")
     return [f for f in _FLAG_ORDER if f in have]
+
+
+def is_movable(cmd: Command) -> bool:
+    """populateCommandLegacyRangeSpec: keys that (first, last, step) cannot describe: an
+    incomplete spec, a spec that is not index+range, a step other than 1, or ranges
+    that do not follow each other. Without declared specs: a getkeys function."""
+    if not cmd.key_specs:
+        return cmd.getkeys is not None
+    specs = [_normalise_spec(s) for s in cmd.key_specs]
+    if len(specs) == 1 and "index" in specs[0]["begin_search"] \
+            and "range" in specs[0]["find_keys"]:
+        return "incomplete" in specs[0].get("flags", ())  # one plain range: any step
+    prev_last = 0
+    for s in specs:
+        (bt, bs), = s["begin_search"].items()
+        (ft, fs), = s["find_keys"].items()
+        if "incomplete" in s.get("flags", ()):
+            return True
+        if bt != "index" or ft != "range":
+            return True
+        if fs.get("step", 1) != 1 or (prev_last and prev_last != bs["pos"] - 1):
+            return True
+        last = fs.get("lastkey", 0)
+        prev_last = last + bs["pos"] if last >= 0 else last
+    return False
 
 
 def acl_categories(cmd: Command) -> list[str]:
@@ -302,23 +327,34 @@ VARIABLE_FLAGS = {"set": _set_flags, "bitfield": _bitfield_flags}
 
 
 def keys_and_flags(cmd: Command, argv: list[bytes]) -> list[tuple[int, list[str]]]:
-    """getKeysFromCommandWithSpecs: (position, flags) of every key in argv."""
-    specs = key_specs(cmd)
+    """getKeysFromCommandWithSpecs: (position, flags) of every key in argv. Declared specs
+    find the keys when they can (and say their flags); a getkeys function finds them
+    otherwise (it may return (position, flags) pairs itself)."""
     vf = VARIABLE_FLAGS.get(cmd.fullname)
     if vf is not None:
         flags = vf(argv)
         return [(p, flags) for p in cmd.keys(argv)]
-    if cmd.key_specs and not any("variable_flags" in s.get("flags", ()) for s in specs):
+    specs = key_specs(cmd)
+    covered: dict[int, list[str]] = {}
+    unresolved: list[dict] = []
+    for s in specs:
         try:
-            out = []
-            for s in specs:
-                out.extend((p, s.get("flags", [])) for p in _keys_from_spec(s, argv))
-            return out
+            for p in _keys_from_spec(s, argv):
+                covered.setdefault(p, s.get("flags", []))
         except _BadSpec:
-            pass
-    flags = [f for f in (specs[0].get("flags", []) if specs else _default_key_flags(cmd))
-             if f != "incomplete"]
-    return [(p, flags) for p in cmd.keys(argv)]
+            unresolved.append(s)
+    if cmd.key_specs and not unresolved and not any(
+            "incomplete" in s.get("flags", ()) or "variable_flags" in s.get("flags", ())
+            for s in specs):
+        return sorted(covered.items())
+    fallback = (unresolved[-1] if unresolved else specs[0] if specs else {}).get("flags", [])
+    out = []
+    for k in cmd.keys(argv):
+        if isinstance(k, tuple):
+            out.append(k)
+        else:
+            out.append((k, covered.get(k, fallback)))
+    return [(p, [f for f in fl if f not in ("incomplete", "variable_flags")]) for p, fl in out]
 
 
 def _has_keys(cmd: Command) -> bool:
