@@ -435,9 +435,10 @@ def keys(c, argv):
     else:
         m = compile_glob(pat)
         found = [k for k in db.data if m(k)]
-    if db.expires:
+    if db.expires and not c.server.loading:
+        # Logically expired keys are left out but not deleted (keyIsExpired).
         expires = db.expires
-        now = clock.mstime()
+        now = c.server.cmd_time_ms()
         found = [k for k in found if expires.get(k, now) >= now]
     return resp.bulk_array(found)
 
