@@ -178,7 +178,9 @@ def start(config: Config, conf: str | None, argc: int = 2) -> int:
     server = Server(config, config_file=config.file, executable=exe, argv=sys.argv[:])
     log.logger.role = "M"
     from bocho.commands.config_cmds import startup_limits
+    from bocho.commands.introspection import sample_net
     startup_limits(server)
+    server.hooks_on_cron.append(lambda: sample_net(server))
     set_proc_title(config)
     show_logo = (config["always-show-logo"]
                  or (not config["syslog-enabled"] and not config["logfile"] and sys.stdout.isatty()))

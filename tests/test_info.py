@@ -165,3 +165,14 @@ def test_replication_and_cluster(r):
     assert info["role"] == "master"
     assert info["connected_slaves"] == 0
     assert r.info("cluster") == {"cluster_enabled": 0}
+
+
+def test_instantaneous_kbps(r):
+    from bocho.testing.server import wait_until
+    payload = "x" * 20000
+
+    def busy():
+        for _ in range(20):
+            r.set("big", payload)
+        return r.info("stats")["instantaneous_input_kbps"] > 0
+    assert wait_until(busy, timeout=10, msg="input kbps")

@@ -132,6 +132,7 @@ def reset_stats(srv) -> None:
     srv.stat_net_out_closed = -sum(c.net_out for c in live)
     srv.errorstats.clear()
     srv.ops_samples.clear()
+    srv.__dict__.pop("_net_samples", None)  # instantaneous kbps (introspection.sample_net)
     for attr in ("aof_delayed_fsync",):
         if hasattr(srv, attr):
             setattr(srv, attr, 0)
