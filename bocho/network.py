@@ -88,7 +88,8 @@ class Client(asyncio.Protocol):
         "lib_ver", "authenticated", "user", "flags", "multi", "multi_error", "dirty_cas",
         "watched_keys", "reply_mode", "slow", "blocked", "closing", "addr", "laddr",
         "ctime", "last_io", "argv", "cmd", "prop", "inline_buf", "pending_argv",
-        "tail", "channels", "patterns", "shard_channels", "obuf_class", "obuf_soft_since",
+        "tail", "channels", "patterns", "shard_channels", "_obuf_class", "obuf_soft_since",
+        "obuf_hard",
         "net_in", "net_out", "unix", "peer_ip", "fd", "block_state", "tracking",
         "lastcmd", "pause_pending", "io_paused", "current", "_write", "_wbuf_size", "qbuf_peak",
         "qbuf_alloc", "qbuf_mark", "line_buf", "mid_at",
@@ -133,7 +134,9 @@ class Client(asyncio.Protocol):
         self.channels: dict[bytes, None] = {}
         self.patterns: dict[bytes, None] = {}
         self.shard_channels: dict[bytes, None] = {}
-        self.obuf_class = "normal"
+        self._obuf_class = "normal"
+        self.obuf_hard = 0  # hard output limit of the class, checked before each write
+        self.refresh_obuf()
         self.obuf_soft_since = 0
         self.net_in = 0
         self.net_out = 0
@@ -326,6 +329,8 @@ class Client(asyncio.Protocol):
             data_out = out[0] if len(out) == 1 else b"".join(out)
             out.clear()
             self.net_out += len(data_out)
+            if self.obuf_hard and self.over_hard_limit(len(data_out)):
+                return
             self._write(data_out)
             if srv.obuf_limits_on and (self.obuf_soft_since or self._wbuf_size()):
                 self.check_output_limits()
@@ -352,6 +357,8 @@ class Client(asyncio.Protocol):
         if self.closing:
             return
         self.net_out += len(data)
+        if self.obuf_hard and self.over_hard_limit(len(data)):
+            return
         self._write(data)
         # Limits can only be crossed while the transport holds unsent data (or a soft
         # limit's timer is running): asking for its buffer size is cheaper than the check.
@@ -673,6 +680,35 @@ class Client(asyncio.Protocol):
 
     # -- output limits -------------------------------------------------------------------
 
+    @property
+    def obuf_class(self) -> str:
+        return self._obuf_class
+
+    @obuf_class.setter
+    def obuf_class(self, cls: str) -> None:
+        self._obuf_class = cls
+        self.refresh_obuf()
+
+    def refresh_obuf(self) -> None:
+        """Cache the hard limit of this client's class (config or class changed)."""
+        self.obuf_hard = self.server.obuf_limit(self)[0]
+
+    def over_hard_limit(self, nbytes: int) -> bool:
+        """Before a write: would the output pending for this client pass its hard limit?
+        (Redis counts the reply blocks it allocated for the batch, so a batch alone can
+        pass it.) A client over it is dropped without getting any of it."""
+        if self._wbuf_size() + nbytes < self.obuf_hard:
+            return False
+        self.output_limit_reached()
+        return True
+
+    def output_limit_reached(self) -> None:
+        srv = self.server
+        log.warning(f"Client {self.info_line()} scheduled to be closed ASAP for overcoming "
+                    f"of output buffer limits.")
+        srv.stat_client_outbuf_limit_disconnections += 1
+        self.close_now()
+
     def check_output_limits(self) -> None:
         srv = self.server
         hard, soft, secs = srv.obuf_limit(self)
@@ -691,10 +727,7 @@ class Client(asyncio.Protocol):
         else:
             self.obuf_soft_since = 0
         if over:
-            log.warning(f"Client {self.info_line()} scheduled to be closed ASAP for overcoming "
-                        f"of output buffer limits.")
-            srv.stat_client_outbuf_limit_disconnections += 1
-            self.close_now()
+            self.output_limit_reached()
 
     def info_line(self) -> str:
         return self.server.client_info(self)

@@ -162,6 +162,8 @@ class Server:
             self.slowlog_ns = min(slow_ns, self.latency_ns)
         elif name == "client-output-buffer-limit":
             self.obuf_limits_on = any(h or s for h, s, _ in cfg[name].values())
+            for c in self.clients.values():
+                c.refresh_obuf()
         elif name == "lazyfree-lazy-expire":
             self.lazyfree_lazy_expire = cfg[name]
         elif name == "notify-keyspace-events":
@@ -271,7 +273,7 @@ class Server:
         return client_info_string(self, c)
 
     def obuf_limit(self, c: Client) -> tuple[int, int, int]:
-        cls = c.obuf_class or "normal"
+        cls = c._obuf_class or "normal"
         return self.config["client-output-buffer-limit"].get(cls, (0, 0, 0))
 
     def check_paused(self, c: Client, cmd: Any, argv: list[bytes]) -> bool:
