@@ -11,12 +11,14 @@ for that run is read from /proc/<pid>/stat, so two figures come out per test:
 The memory figure is RSS growth per key after one million 16-byte string values.
 
 Usage: python bench/bench.py [--quick] [--rounds N] [--seconds S] [--tests set,get]
+                             [--pipelines 1,16] [--no-memory] [--bocho-cmd CMD]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -198,6 +200,8 @@ def main() -> int:
     ap.add_argument("--keys", type=int, default=None, help="keys for the memory figure")
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--only", choices=("bocho", "redis"), help="benchmark one server only")
+    ap.add_argument("--bocho-cmd", help="command that starts bocho (default: bocho-server), "
+                    "e.g. to compare builds: 'env PYTHONPATH=/tmp/x python -m bocho'")
     args = ap.parse_args()
     rounds = args.rounds or (1 if args.quick else 3)
     seconds = args.seconds or (1.0 if args.quick else 4.0)
@@ -214,8 +218,8 @@ def main() -> int:
         try:
             if args.only != "redis":
                 port = free_port()
-                procs.append(Proc("bocho", [bocho_binary(), "--port", str(port), *common],
-                                  port, work))
+                start = shlex.split(args.bocho_cmd) if args.bocho_cmd else [bocho_binary()]
+                procs.append(Proc("bocho", [*start, "--port", str(port), *common], port, work))
             if args.only != "bocho":
                 port = free_port()
                 procs.append(Proc("redis", ["redis-server", "--port", str(port), *common],
@@ -238,7 +242,8 @@ def bench_all(procs, tests, pipelines, rounds, seconds, clients):
             try:
                 sizes[(t, p)] = calibrate(procs, t, p, seconds, clients)
             except RuntimeError as e:
-                print(f"  skipping {t.upper()} -P {p}: {str(e).strip()[-160:]}", flush=True)
+                err = [ln for ln in str(e).splitlines() if "rror" in ln] or [str(e)]
+                print(f"  skipping {t.upper()} -P {p}: {err[-1].strip()[:160]}", flush=True)
                 continue
             results[(t, p)] = {proc.name: [] for proc in procs}
     for rnd in range(rounds):
