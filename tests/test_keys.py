@@ -810,3 +810,40 @@ def test_glob_patterns_like_redis(r, oracle):
     finally:
         o.flushall()
         o.close()
+
+
+def test_copy_goes_through_the_type_copier():
+    """COPY uses the copier a type registers, and deep-copies an unregistered one."""
+    from bocho import db as dbmod
+    from bocho.commands import load_all
+    from bocho.config import Config
+    from bocho.network import Client
+    from bocho.server import Server
+
+    class Registered(list):
+        pass
+
+    class Unregistered(dict):
+        pass
+
+    load_all()
+    copied = []
+    dbmod.register_type(Registered, b"list", copy=lambda v: copied.append(v) or Registered(v),
+                        encoding=lambda v: b"quicklist")
+    try:
+        srv = Server(Config())
+        c = Client(srv)
+        db = srv.dbs[0]
+        db.set_key(b"l", Registered([b"a"]))
+        db.set_key(b"h", Unregistered({b"f": [b"nested"]}))
+        for src, dst in ((b"l", b"l2"), (b"h", b"h2")):
+            c.call([b"COPY", src, dst])
+        assert copied and db.data[b"l2"] == [b"a"] and db.data[b"l2"] is not db.data[b"l"]
+        db.data[b"h2"][b"f"].append(b"changed")
+        assert db.data[b"h"] == {b"f": [b"nested"]}
+        c.out.clear()
+        c.call([b"TYPE", b"l2"])
+        assert c.out == [b"+list\r\n"]
+    finally:
+        for reg in (dbmod.TYPE_NAMES, dbmod.COPIERS, dbmod.ENCODINGS):
+            reg.pop(Registered, None)
