@@ -162,6 +162,8 @@ def start(config: Config, conf: str | None, argc: int = 2) -> int:
     supervised = is_supervised(config["supervised"])
     if config["daemonize"] and not supervised:
         daemonize()
+        if not config["pidfile"]:
+            config["pidfile"] = "/var/run/redis.pid"  # a daemon always has one
     log.logger.configure(config["loglevel"], config["logfile"])
     log.logger.role = "C"  # as Redis, until the server is initialised
     pid = os.getpid()
