@@ -534,27 +534,6 @@ class Database:
                 return snap
         return self.keys_snapshot()
 
-    def sample(self, d: dict, count: int) -> list:
-        """Up to `count` keys of d from a random position (eviction sampling).
-        A contiguous window: Python dicts offer no O(1) random access."""
-        n = len(d)
-        if n == 0:
-            return []
-        if n <= count:
-            return list(d)
-        if d is self.data:
-            snap = self.keys_snapshot()
-            start = random.randrange(len(snap))
-            out = snap[start:start + count]
-            if len(out) < count:
-                out.extend(snap[:count - len(out)])
-            return [k for k in out if k in d]
-        start = random.randrange(n)
-        out = list(islice(d, start, start + count))
-        if len(out) < count:
-            out.extend(islice(d, 0, count - len(out)))
-        return out
-
 
 # -- lazy free ---------------------------------------------------------------------------
 
