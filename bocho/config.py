@@ -175,6 +175,8 @@ _T: list[Directive] = [
     B("latency-tracking", True),
     B("aof-disable-auto-gc", False),
     B("replica-ignore-disk-write-errors", False),
+    # Debian's 7.0.15 build adds this hidden one (the Lua sandbox hardening backport).
+    B("lua-enable-deprecated-api", False, M | HIDDEN),
     # string (empty_is_null=False is Redis's ALLOW_EMPTY_STRING)
     S("aclfile", "", M, empty_is_null=False),
     S("unixsocket", None, M),

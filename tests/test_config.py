@@ -335,3 +335,18 @@ def test_config_set_bind_rebinds_or_rolls_back(make_server, oracle):
     assert msgs[0] == msgs[1]
     assert c2.config_get("bind")["bind"] == "127.0.0.1 -::1"
     assert srv.client().ping()
+
+
+def test_rewrite_force_all_matches_redis(make_server):
+    """DEBUG CONFIG-REWRITE-FORCE-ALL writes every directive: the same lines as Redis."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server not installed")
+    outs = []
+    for b in (None, binary):
+        srv = make_server(conf_file="# hi\n", binary=b)
+        assert srv.client().execute_command("DEBUG", "CONFIG-REWRITE-FORCE-ALL")
+        with open(os.path.join(srv.dir, "redis.conf")) as f:
+            outs.append(sorted(f.read().replace(srv.dir, "DIR")
+                               .replace(str(srv.port), "PORT").split("\n")))
+    assert outs[0] == outs[1]
