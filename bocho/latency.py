@@ -63,7 +63,8 @@ def reset(server: Server, events: list[str] | None) -> int:
 
 # -- GRAPH ---------------------------------------------------------------------------------
 
-_CHARS = "_-`"  # low, middle, high rows of the sparkline
+_FILL = "_o#"  # the top of a bar, low to high; below it the bar is drawn with '|'
+ROWS = 4
 
 
 def _label(elapsed: int) -> str:
@@ -77,27 +78,30 @@ def _label(elapsed: int) -> str:
 
 
 def graph(event: str, ts: Series) -> str:
-    """An ASCII chart: one column per sample, 4 rows of height, labels written vertically
-    below (the age of each sample)."""
-    lats = [lat for _, lat in ts.samples]
+    """LATENCY GRAPH: one column per sample (oldest first), a bar 4 rows high scaled
+    between the lowest and highest sample, then after a blank row each sample's age
+    written downwards ("15s", "2m", ...)."""
+    samples = ts.samples[-80:]
+    lats = [lat for _, lat in samples]
     hi, lo = (max(lats), min(lats)) if lats else (0, 0)
     out = [f"{event} - high {hi} ms, low {lo} ms (all time high {ts.max} ms)", "-" * 80]
-    rows = 4
-    cols = lats[-80:]
     span = (hi - lo) or 1
-    grid = [[" "] * len(cols) for _ in range(rows)]
-    for x, v in enumerate(cols):
-        level = (v - lo) * (rows * 3 - 1) // span  # 0 .. rows*3-1
-        row, step = divmod(level, 3)
-        grid[rows - 1 - row][x] = _CHARS[step]
-        for r in range(rows - row, rows):
-            grid[r][x] = "|"
-    out.extend("".join(r).rstrip() for r in grid)
+    steps = len(_FILL) * ROWS
+    levels = [min(steps - 1, max(0, (v - lo) * steps // span)) for v in lats]
+    for row in range(ROWS):
+        line = []
+        floor = (ROWS - row - 1) * len(_FILL)
+        for lv in levels:
+            i = lv - floor
+            line.append(_FILL[i] if 0 <= i < len(_FILL) else "|" if i >= len(_FILL) else " ")
+        out.append("".join(line))
     now = int(time.time())
-    labels = [_label(now - t) for t, _ in ts.samples[-80:]]
+    labels = [_label(now - t) for t, _ in samples]
     width = max((len(lb) for lb in labels), default=0)
+    if width:
+        out.append(" " * len(labels))
     for i in range(width):
-        out.append("".join(lb[i] if i < len(lb) else " " for lb in labels).rstrip())
+        out.append("".join(lb[i] if i < len(lb) else " " for lb in labels))
     return "\n".join(out) + "\n"
 
 
