@@ -453,9 +453,9 @@ class Config:
              stdin: bool = False, chdir: bool = True) -> None:
         """Load a config file (or glob), stdin, then the command-line options, all as one
         text like redis-server does (options override the file). `argv_lines` is either
-        the options text built by cli.options_text() or [(name, args)] pairs."""
+        the options text built by cli.parse_argv() or [(name, args)] pairs. `chdir`:
+        whether `dir` lines change the process's directory (as they do in Redis)."""
         self._chdir = chdir
-        self.loading_config = True
         chunks: list[tuple[str | None, str]] = []
         if path is not None and path != "-":
             self.file = os.path.abspath(path)
@@ -477,11 +477,8 @@ class Config:
                 if k == 0 and origins:
                     continue
                 origins.append((src, k + 1 - start))
-        try:
-            self._load_text(text, origins)
-            self._after_load()
-        finally:
-            self.loading_config = False
+        self._load_text(text, origins)
+        self._after_load()
 
     def _load_text(self, text: str, origins: list[tuple[str | None, int]],
                    default_src: str | None = None) -> None:
@@ -647,6 +644,8 @@ class Config:
         if err is not None:
             raise err
         old = {d.name: self.values[d.name] for _, d, _ in found}
+        if "dir" in old:
+            old["dir"] = os.getcwd()  # where a failed call must come back to
         changed: list[str] = []
         try:
             for key, d, raw in found:
@@ -679,9 +678,8 @@ class Config:
             raise
 
     def _restore(self, old: dict[str, Any], changed: list[str]) -> None:
-        cur_dir = self.values["dir"]
         self.values.update(old)
-        if "dir" in old and old["dir"] != cur_dir and old["dir"]:
+        if "dir" in old:
             try:
                 os.chdir(old["dir"])
             except OSError:

@@ -350,3 +350,12 @@ def test_rewrite_force_all_matches_redis(make_server):
             outs.append(sorted(f.read().replace(srv.dir, "DIR")
                                .replace(str(srv.port), "PORT").split("\n")))
     assert outs[0] == outs[1]
+
+
+def test_config_set_dir_rolls_back_with_the_call(make_server, tmp_path):
+    srv = make_server()
+    c = srv.client()
+    before = c.config_get("dir")["dir"]
+    with pytest.raises(redis.ResponseError):
+        c.execute_command("CONFIG", "SET", "dir", str(tmp_path), "maxmemory", "bad")
+    assert c.config_get("dir")["dir"] == before
