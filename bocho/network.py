@@ -449,7 +449,17 @@ class Client(asyncio.Protocol):
         if err:
             self.protocol_error(err)
             return
-        self.mid_at = self.net_in if reader.has_data() else -1
+        if reader.has_data():
+            self.mid_at = self.net_in
+            # Redis sizes the query buffer for a whole bulk once its header is read
+            need = _awaited_bulk(head) if head is not None else 0
+            if need > self.qbuf_alloc:
+                self.qbuf_alloc = need
+            if srv.config["maxmemory-clients"]:
+                from bocho.evict import evict_clients
+                evict_clients(srv)
+        else:
+            self.mid_at = -1
 
     def guard_input(self, data: bytes) -> bytes:
         """The rare-input path, before hiredis sees the bytes: unauthenticated clients
@@ -621,6 +631,9 @@ class Client(asyncio.Protocol):
             if in_multi and lname not in _EXEC_LIKE_NAMES:
                 self.multi.append((cmd, argv))
                 out.append(resp.QUEUED)
+                if srv.config["maxmemory-clients"]:  # queued commands are client memory
+                    from bocho.evict import evict_clients
+                    evict_clients(srv)
             else:
                 self.execute(cmd, argv)
         except CommandError as e:
@@ -809,6 +822,22 @@ def _strict_int(b: bytes) -> int | None:
     if not b or len(b) > 20 or not (b.isdigit() or b[0] == 45 and b[1:].isdigit()):
         return None
     return int(b)
+
+
+def _awaited_bulk(head: bytes) -> int:
+    """The bytes a client's query buffer holds for the bulk it is sending: from its
+    '$' header to the end of its payload (0 when head does not end inside one)."""
+    i = head.rfind(b"$")
+    while i >= 0:
+        nl = head.find(b"\r\n", i)
+        if nl > i + 1:
+            n = _strict_int(head[i + 1:nl])
+            if n is not None and 0 <= n and len(head) - (nl + 2) < n + 2:
+                return len(head) - i + (n + 2 - (len(head) - (nl + 2)))
+        i = head.rfind(b"$", 0, i)
+        if len(head) - i > 128:
+            break
+    return 0
 
 
 def frame_request(buf: bytes, pos: int, max_bulk: int, authed: bool,

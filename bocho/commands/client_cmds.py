@@ -130,10 +130,18 @@ def _resp_len(argv) -> int:
 
 
 def client_memory(c) -> int:
-    """tot-mem: query buffer, reply buffer, pending output, queued MULTI, client struct."""
+    """tot-mem, as getClientMemoryUsage: query buffer, reply buffer, pending output, the
+    running command's arguments, queued MULTI commands and watched keys, subscriptions,
+    the client structure."""
     qbuf, free = query_buffer(c)
-    multi_mem = sum(_argv_mem(a) for _, a in c.multi) if c.multi else 0
-    return qbuf + free + 16384 + output_memory(c) + multi_mem + 800
+    mem = qbuf + free + 16384 + output_memory(c) + 800
+    if c.current and c.argv and not (c.multi and c.multi[-1][1] is c.argv):
+        mem += _argv_mem(c.argv) + 8 * len(c.argv)  # (a queued command counts once)
+    if c.multi:
+        mem += sum(_argv_mem(a) + 8 * len(a) for _, a in c.multi) + 40 * len(c.multi)
+    mem += 56 * len(c.watched_keys)
+    mem += 24 * (len(c.channels) + len(c.patterns) + len(c.shard_channels))
+    return mem
 
 
 def client_info_string(server, c) -> str:
