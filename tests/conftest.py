@@ -63,6 +63,24 @@ def redis_server_binary() -> str | None:
     return path
 
 
+@pytest.fixture
+def pair(server, oracle):
+    """(bocho client, redis client) factory, both flushed, for a protocol version."""
+    made = []
+
+    def make(protocol=2):
+        a = server.client(protocol=protocol)
+        b = oracle.client(protocol=protocol)
+        a.flushall()
+        b.flushall()
+        made.extend((a, b))
+        return a, b
+
+    yield make
+    for c in made:
+        c.close()
+
+
 @pytest.fixture(scope="module")
 def oracle():
     """A real redis-server to compare against."""

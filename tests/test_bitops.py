@@ -7,43 +7,15 @@ import random
 import shutil
 
 import pytest
-import redis
+from oracle import assert_same, run
 
 from bocho.testing.server import wait_until
-
-
-def run(client, cmds):
-    out = []
-    for cmd in cmds:
-        try:
-            out.append(client.execute_command(*cmd))
-        except redis.ResponseError as e:
-            out.append(("error", str(e)))
-    return out
-
-
-@pytest.fixture
-def pair(server, oracle):
-    made = []
-
-    def make(protocol=2):
-        a = server.client(protocol=protocol)
-        b = oracle.client(protocol=protocol)
-        a.flushall()
-        b.flushall()
-        made.extend((a, b))
-        return a, b
-
-    yield make
-    for c in made:
-        c.close()
 
 
 def same(pair, cmds, protocol=2):
     a, b = pair(protocol)
     got, want = run(a, cmds), run(b, cmds)
-    for cmd, g, w in zip(cmds, got, want, strict=True):
-        assert g == w, f"{cmd}: bocho {g!r} != redis {w!r}"
+    assert_same(got, want, cmds)
     return got
 
 

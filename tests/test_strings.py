@@ -4,50 +4,14 @@ exact reply or error text matters, in RESP2 and RESP3."""
 from __future__ import annotations
 
 import random
-import shutil
 import time
 
 import pytest
 import redis
+from conftest import redis_server_binary
+from oracle import assert_same, run
 
 from bocho.testing.server import ServerProcess, wait_until
-
-
-def redis_server_binary() -> str:
-    path = shutil.which("redis-server")
-    if path is None:
-        pytest.skip("redis-server not installed")
-    return path
-
-
-def run(client, cmds):
-    """Each command's reply, or ("error", text) — comparable across servers."""
-    out = []
-    for cmd in cmds:
-        try:
-            out.append(client.execute_command(*cmd))
-        except redis.ResponseError as e:
-            out.append(("error", str(e)))
-    return out
-
-
-@pytest.fixture
-def pair(server, oracle):
-    """(bocho client, redis client) factory, both flushed, for a protocol version."""
-    made = []
-
-    def make(protocol=2):
-        a = server.client(protocol=protocol)
-        b = oracle.client(protocol=protocol)
-        a.flushall()
-        b.flushall()
-        made.extend((a, b))
-        return a, b
-
-    yield make
-    for c in made:
-        c.close()
-
 
 # A key of another type, made with whichever non-string type command bocho has.
 WRONGTYPE_MAKERS = [("rpush", "x"), ("sadd", "x"), ("hset", "f", "v"), ("zadd", "1", "x")]
@@ -79,8 +43,7 @@ def run_both(a, b, cmds):
 def same(pair, cmds, protocol=2):
     a, b = pair(protocol)
     got, want = run_both(a, b, cmds)
-    for cmd, g, w in zip(cmds, got, want, strict=True):
-        assert g == w, f"{cmd}: bocho {g!r} != redis {w!r}"
+    assert_same(got, want, cmds)
     return got
 
 
