@@ -148,7 +148,7 @@ def client_info_string(server, c) -> str:
     unixtime = server.unixtime
     qbuf, qfree = query_buffer(c)
     omem = output_memory(c)
-    multi_mem = sum(_argv_mem(a) + 64 for _, a in c.multi) if c.multi else 0
+    multi_mem = sum(_argv_mem(a) + 8 * len(a) for _, a in c.multi) if c.multi else 0
     events = "r"
     if omem:
         events = "rw"
