@@ -4,9 +4,9 @@ seeded random fuzzing of offsets, ranges, BITOP inputs and BITFIELD overflow han
 from __future__ import annotations
 
 import random
-import shutil
 
 import pytest
+from conftest import redis_server_binary
 from oracle import assert_same, run
 
 from bocho.testing.server import wait_until
@@ -186,7 +186,7 @@ def test_bitops_keyspace_events(make_server, oracle):
             ("bitop", "or", "d", "a", "b"), ("bitop", "and", "d", "none"), ("bitop", "and", "d", "none")]
     cfg = {"notify-keyspace-events": "KEAn"}
     bocho = make_server(config=cfg)
-    real = make_server(config=cfg, binary=shutil.which("redis-server") or pytest.skip("no redis"))
+    real = make_server(config=cfg, binary=redis_server_binary())
 
     def events(srv):
         c = srv.client()

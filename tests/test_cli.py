@@ -3,13 +3,13 @@ code compared with the real binary), option syntax, config files that must load.
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
 
 import pytest
 import redis
+from conftest import redis_server_binary
 
 from bocho.testing.server import bocho_command, free_port, wait_until
 
@@ -68,9 +68,7 @@ BAD = [
 
 @pytest.mark.parametrize("args", BAD, ids=lambda a: " ".join(a)[:40])
 def test_fatal_errors_match_redis(tmp_path, args):
-    real_bin = shutil.which("redis-server")
-    if real_bin is None:
-        pytest.skip("redis-server not installed")
+    real_bin = redis_server_binary()
     rc_real, real = run([real_bin, *args], str(tmp_path))
     rc_ours, ours = run([*bocho_command(), *args], str(tmp_path))
     assert rc_real == 1

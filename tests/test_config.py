@@ -2,10 +2,10 @@
 redis-server where the two must agree."""
 
 import os
-import shutil
 
 import pytest
 import redis
+from conftest import redis_server_binary
 
 from bocho.testing.server import free_port, wait_until
 
@@ -240,9 +240,7 @@ def test_config_rewrite_keeps_layout(make_server):
 
 def test_config_rewrite_matches_redis(make_server, tmp_path):
     """Same file, same CONFIG SETs: the same rewritten lines (order aside)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server not installed")
+    binary = redis_server_binary()
     outs = []
     for b in (None, binary):
         srv = make_server(conf_file=CONF.replace("unknown-to-rewrite-but-valid-lines-stay\n", ""),
@@ -339,9 +337,7 @@ def test_config_set_bind_rebinds_or_rolls_back(make_server, oracle):
 
 def test_rewrite_force_all_matches_redis(make_server):
     """DEBUG CONFIG-REWRITE-FORCE-ALL writes every directive: the same lines as Redis."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server not installed")
+    binary = redis_server_binary()
     outs = []
     for b in (None, binary):
         srv = make_server(conf_file="# hi\n", binary=b)
