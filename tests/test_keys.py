@@ -267,8 +267,6 @@ def test_copy_appended_string_is_independent(r):
     r.copy("s", "t")
     r.execute_command("APPEND", "s", "zzz")
     assert r.get("t") == b"abcdef"
-    finally:
-        raw.close()
 
 
 def test_swapdb(r, server):
