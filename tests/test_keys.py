@@ -349,7 +349,9 @@ def test_object_freq_under_lfu(make_server):
     c.get("f")
     assert c.object("freq", "f") == 6  # the first access always counts
     c.rename("f", "g")
-    assert c.object("freq", "g") == 6  # the value keeps its counter
+    # the value keeps its counter (not reset to 5); RENAME's own lookup may bump it
+    # with the logarithmic counter's probability 1/11
+    assert c.object("freq", "g") in (6, 7)
     c.move("g", 1)
     c.execute_command("SELECT", 1)
     assert c.object("freq", "g") == 6
