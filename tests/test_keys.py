@@ -351,10 +351,11 @@ def test_object_freq_under_lfu(make_server):
     c.rename("f", "g")
     # the value keeps its counter (not reset to 5); RENAME's own lookup may bump it
     # with the logarithmic counter's probability 1/11
-    assert c.object("freq", "g") in (6, 7)
+    freq = c.object("freq", "g")
+    assert freq in (6, 7)
     c.move("g", 1)
     c.execute_command("SELECT", 1)
-    assert c.object("freq", "g") == 6
+    assert c.object("freq", "g") in (freq, freq + 1)
     c.copy("g", "h")
     assert c.object("freq", "h") == 5  # a copy is a new object
     c.execute_command("SELECT", 0)
