@@ -92,7 +92,7 @@ class Client(asyncio.Protocol):
         "obuf_hard",
         "net_in", "net_out", "unix", "peer_ip", "fd", "block_state", "tracking",
         "lastcmd", "pause_pending", "io_paused", "current", "_write", "_wbuf_size", "qbuf_peak",
-        "qbuf_alloc", "qbuf_mark", "line_buf", "mid_at",
+        "qbuf_alloc", "qbuf_mark", "qbuf_used", "line_buf", "mid_at",
     )
 
     def __init__(self, server: Server, unix: bool = False) -> None:
@@ -148,6 +148,7 @@ class Client(asyncio.Protocol):
         self.qbuf_peak = 0
         self.qbuf_alloc = 0  # emulated size of Redis's query buffer (CLIENT LIST qbuf-free)
         self.qbuf_mark = 0  # net_in at the last cron tick (query buffer peak)
+        self.qbuf_used = 0  # payload bytes of an unfinished bulk (CLIENT LIST qbuf)
         self.line_buf = b""  # an unfinished header line hiredis holds (check_query_limits)
         self.mid_at = -1  # net_in when a read last ended inside an item
         self.slow = False
@@ -450,11 +451,17 @@ class Client(asyncio.Protocol):
             self.protocol_error(err)
             return
         if reader.has_data():
+            was_mid = self.mid_at == self.net_in - len(data)
             self.mid_at = self.net_in
-            # Redis sizes the query buffer for a whole bulk once its header is read
-            need = _awaited_bulk(head) if head is not None else 0
+            # Redis sizes the query buffer for a whole bulk once its header is read, and
+            # then holds just its payload (CLIENT LIST qbuf)
+            need, have = _awaited_bulk(head) if head is not None else (0, 0)
             if need > self.qbuf_alloc:
                 self.qbuf_alloc = need
+            if need:
+                self.qbuf_used = have
+            elif was_mid:
+                self.qbuf_used += len(data)
             if srv.config["maxmemory-clients"]:
                 from bocho.evict import evict_clients
                 evict_clients(srv)
@@ -824,20 +831,21 @@ def _strict_int(b: bytes) -> int | None:
     return int(b)
 
 
-def _awaited_bulk(head: bytes) -> int:
-    """The bytes a client's query buffer holds for the bulk it is sending: from its
-    '$' header to the end of its payload (0 when head does not end inside one)."""
+def _awaited_bulk(head: bytes) -> tuple[int, int]:
+    """For the bulk a client is in the middle of sending: (the query buffer Redis sizes
+    for it, the payload bytes already there); (0, 0) when head does not end inside one."""
     i = head.rfind(b"$")
     while i >= 0:
         nl = head.find(b"\r\n", i)
         if nl > i + 1:
             n = _strict_int(head[i + 1:nl])
-            if n is not None and 0 <= n and len(head) - (nl + 2) < n + 2:
-                return len(head) - i + (n + 2 - (len(head) - (nl + 2)))
+            have = len(head) - (nl + 2)
+            if n is not None and 0 <= n and have < n + 2:
+                return n + 2, have
         i = head.rfind(b"$", 0, i)
         if len(head) - i > 128:
             break
-    return 0
+    return 0, 0
 
 
 def frame_request(buf: bytes, pos: int, max_bulk: int, authed: bool,

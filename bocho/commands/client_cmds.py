@@ -115,6 +115,8 @@ def query_buffer(c) -> tuple[int, int]:
     """(qbuf, qbuf-free): the query buffer as Redis would hold it. While a client runs
     its command, that command is still in its buffer (Redis trims it afterwards)."""
     used = len(c.inline_buf or b"") + len(c.tail or b"")
+    if c.qbuf_used and c.reader.has_data():
+        used += c.qbuf_used
     if c.current and c.argv:
         used += _resp_len(c.argv)
     peak = query_buffer_peak(c)
