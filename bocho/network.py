@@ -731,6 +731,12 @@ class Client(asyncio.Protocol):
 
     def check_output_limits(self) -> None:
         srv = self.server
+        if srv.config["maxmemory-clients"] and self._wbuf_size() >= 32768:
+            # a reply piling up is client memory too (Redis evicts before it sleeps)
+            from bocho.evict import evict_clients
+            evict_clients(srv)
+            if self.closing:
+                return
         hard, soft, secs = srv.obuf_limit(self)
         if not hard and not soft:
             return

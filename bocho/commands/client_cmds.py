@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bocho import clock, resp
 from bocho.commands import MAY_REPLICATE, WRITE, command
+from bocho.config import on_apply
 from bocho.errors import SYNTAX, CommandError
 from bocho.network import (
     F_BLOCKED,
@@ -20,11 +21,9 @@ from bocho.network import (
     F_REPLICA,
     F_TRACKING,
     F_UNIX,
-    QBUF_IOBUF,
     REPLY_OFF,
     REPLY_ON,
     REPLY_SKIP_NEXT,
-    query_buffer_peak,
 )
 from bocho.util import parse_int
 
@@ -119,8 +118,7 @@ def query_buffer(c) -> tuple[int, int]:
         used += c.qbuf_used
     if c.current and c.argv:
         used += _resp_len(c.argv)
-    peak = query_buffer_peak(c)
-    alloc = max(c.qbuf_alloc, used, peak if peak > QBUF_IOBUF else 0)
+    alloc = max(c.qbuf_alloc, used)
     return used, alloc - used
 
 
@@ -614,3 +612,11 @@ def client_setinfo(c, argv):
     else:
         c.lib_ver = val
     return resp.OK
+
+
+@on_apply("maxmemory-clients")
+def _apply_maxmemory_clients(srv) -> None:
+    """A lower maxmemory-clients evicts at once (Redis does it before its next sleep)."""
+    if srv.config["maxmemory-clients"] and srv.loop is not None:
+        from bocho.evict import evict_clients
+        evict_clients(srv)
