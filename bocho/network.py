@@ -253,7 +253,8 @@ class Client(asyncio.Protocol):
                     if srv.pending_writes:
                         srv.flush_pending()
                     return
-            if self.tail or not self.authenticated or _suspect(data) is not None:
+            if (self.tail or not self.authenticated or _suspect(data) is not None
+                    or b"\n:" in data or b"$-" in data):
                 data = self.guard_input(data)
                 if not data:
                     if srv.pending_writes:
@@ -483,10 +484,9 @@ class Client(asyncio.Protocol):
         while not self.closing:
             if not self.authenticated and not reader.has_data():
                 return self._unauth_input(data, fed)
-            m = _suspect(data, pos)
-            if m is None:
+            p = _next_odd_item(data, pos)
+            if p < 0:
                 break
-            p = m.start()
             if p > fed:
                 reader.feed(data, fed, p - fed)
                 fed = p
@@ -497,6 +497,12 @@ class Client(asyncio.Protocol):
             if reader.has_data() or self.blocked:
                 pos = p + 1  # inside a bulk payload (or queued behind a paused command)
                 continue
+            if data[p] != 42:
+                # an integer or a nil where a request needs bulk strings (hiredis would
+                # hand the command an int or None)
+                self.protocol_error("expected '$', got ':'" if data[p] == 58
+                                    else "invalid bulk length")
+                return b""
             nl = data.find(b"\n", p)
             if nl < 0:
                 if len(data) - p > INLINE_MAX:
@@ -818,6 +824,20 @@ _HIREDIS_ERRORS = {
     "Bulk string length out of range": "invalid bulk length",
     "Bad bulk string length": "invalid bulk length",
 }
+
+
+def _next_odd_item(data: bytes, pos: int) -> int:
+    """The first place from pos that may hold an item hiredis must not see: a negative
+    or huge multibulk count, an integer, a nil bulk. -1 if none."""
+    m = _suspect(data, pos)
+    best = m.start() if m is not None else -1
+    i = data.find(b"\n:", pos)
+    if i >= 0 and (best < 0 or i + 1 < best):
+        best = i + 1
+    i = data.find(b"$-", pos)
+    if i >= 0 and (best < 0 or i < best):
+        best = i
+    return best
 
 
 def _element_error(a: Any) -> str:

@@ -122,5 +122,20 @@ def test_client_query_buffer_limit(make_server):
     assert srv.wait_for_log("Closing client that reached max query buffer length")
     c = srv.client()
     wait_until(lambda: len(c.client_list()) == 1)
-    assert c.get("k") is None
+    assert c.get("nbk") is None
+    c.close()
+
+
+@pytest.mark.parametrize("data", [
+    b"*3\r\n$3\r\nSET\r\n$3\r\nnbk\r\n:5\r\n",
+    b"*3\r\n$3\r\nSET\r\n$3\r\nnbk\r\n$-1\r\n",
+    b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n:7\r\n",
+    b"*2\r\n$4\r\nECHO\r\n$3\r\na\n:\r\n*1\r\n$4\r\nPING\r\n",
+])
+def test_non_bulk_items_never_reach_commands(server, oracle, data):
+    """Integers and nils inside a request are protocol errors (hiredis would parse them
+    into an int / None and a SET could store it)."""
+    assert _exchange(server, data) == _exchange(oracle, data)
+    c = server.client()
+    assert c.get("nbk") is None
     c.close()
