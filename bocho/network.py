@@ -275,6 +275,7 @@ class Client(asyncio.Protocol):
             # blocked/closing are re-tested only where they can have changed: after
             # call() and after a handler that returned no reply
             go = not self.blocked and not self.closing
+            cmd = None
             while go:
                 try:
                     argv = gets()
@@ -323,6 +324,9 @@ class Client(asyncio.Protocol):
                 # only a handler that gave no reply can have blocked or closed the client
                 if r is None and (self.blocked or self.closing):
                     break
+            # CLIENT LIST cmd=: the batch's last command (call() records its own)
+            if cmd is not None and cmd.subcommands is None:
+                self.lastcmd = cmd.fullname
         finally:
             self.current = False
         if self.closing:
