@@ -73,7 +73,7 @@ class Proc:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
                 s.sendall(b"*1\r\n$4\r\nPING\r\n")
-                return s.recv(64).startswith(b"+PONG")
+                return s.recv(64)[:1] in (b"+", b"$")  # PONG (floor.py: a nil)
         except OSError:
             return False
 
@@ -136,6 +136,8 @@ def calibrate(procs: list[Proc], test: str, pipeline: int, seconds: float, clien
     """A request count that takes about `seconds` on the mean of the servers' rates."""
     rates = []
     for proc in procs:
+        if proc.name == "floor":  # sized by the real servers
+            continue
         probe = 20000 * pipeline if pipeline > 1 else 20000
         rps, _ = run_benchmark(proc, test, pipeline, probe, clients)
         rates.append(rps)
@@ -200,6 +202,9 @@ def main() -> int:
     ap.add_argument("--keys", type=int, default=None, help="keys for the memory figure")
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--only", choices=("bocho", "redis"), help="benchmark one server only")
+    ap.add_argument("--floor", action="store_true",
+                    help="also run bench/floor.py (uvloop answering without parsing): "
+                    "the event loop's own cost per request")
     ap.add_argument("--bocho-cmd", help="command that starts bocho (default: bocho-server), "
                     "e.g. to compare builds: 'env PYTHONPATH=/tmp/x python -m bocho'")
     args = ap.parse_args()
@@ -224,12 +229,19 @@ def main() -> int:
                 port = free_port()
                 procs.append(Proc("redis", ["redis-server", "--port", str(port), *common],
                                   port, work))
+            if args.floor:
+                port = free_port()
+                procs.append(Proc("floor", [sys.executable, str(ROOT / "bench" / "floor.py"),
+                                            "--port", str(port)], port, work))
             results = bench_all(procs, tests, pipelines, rounds, seconds, args.clients)
-            mem = {} if args.no_memory else memory_figure(procs, keys, 16)
+            mem = {} if args.no_memory else memory_figure(
+                [p for p in procs if p.name != "floor"], keys, 16)
         finally:
             for proc in procs:
                 proc.stop()
     report(results, mem, [p.name for p in procs], keys)
+    if args.floor:
+        print("(floor: bench/floor.py, uvloop answering every request without parsing it)")
     return 0
 
 
@@ -289,7 +301,7 @@ def report(results, mem, names, keys) -> None:
     if mem:
         print()
         line = f"RSS per key ({keys} keys, 16-byte values):"
-        for name in names:
+        for name in mem:
             line += f"  {name} {mem[name]:.0f} B"
         if both and mem["redis"] > 0:
             line += f"  ratio {mem['bocho'] / mem['redis']:.2f}"
