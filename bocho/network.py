@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import hiredis
 
-from bocho import log, resp
+from bocho import clock, log, resp
 from bocho.commands import (
     ADMIN,
     ALLOW_BUSY,
@@ -92,7 +92,8 @@ class Client(asyncio.Protocol):
         "obuf_hard",
         "net_in", "net_out", "unix", "peer_ip", "fd", "block_state", "tracking",
         "lastcmd", "pause_pending", "io_paused", "current", "_write", "_wbuf_size", "qbuf_peak",
-        "qbuf_alloc", "qbuf_mark", "qbuf_used", "line_buf", "mid_at",
+        "qbuf_alloc", "qbuf_mark", "qbuf_used", "line_buf", "mid_at", "rbs", "rbp",
+        "rb_mark", "rb_reset_at",
     )
 
     def __init__(self, server: Server, unix: bool = False) -> None:
@@ -149,6 +150,11 @@ class Client(asyncio.Protocol):
         self.qbuf_alloc = 0  # emulated size of Redis's query buffer (CLIENT LIST qbuf-free)
         self.qbuf_mark = 0  # net_in at the last cron tick (query buffer peak)
         self.qbuf_used = 0  # payload bytes of an unfinished bulk (CLIENT LIST qbuf)
+        # Redis's static reply buffer, resized by the cron (CLIENT LIST rbs/rbp)
+        self.rbs = REPLY_CHUNK
+        self.rbp = REPLY_CHUNK
+        self.rb_mark = 0  # net_out at the last cron tick
+        self.rb_reset_at = clock.monotonic_ms()
         self.line_buf = b""  # an unfinished header line hiredis holds (check_query_limits)
         self.mid_at = -1  # net_in when a read last ended inside an item
         self.slow = False
@@ -770,6 +776,36 @@ class Client(asyncio.Protocol):
 
 
 RESIZE_THRESHOLD = 32 * 1024
+REPLY_CHUNK = 16 * 1024
+REPLY_MIN = 1024
+
+
+def client_cron(c: Client, now: int, now_ms: int) -> None:
+    """The per-client part of serverCron that keeps CLIENT LIST's buffer figures."""
+    if c.qbuf_alloc or c.net_in != c.qbuf_mark:
+        resize_query_buffer(c, now)
+    if c.rbs != REPLY_MIN or c.net_out != c.rb_mark or c.rbp:
+        resize_reply_buffer(c, now_ms)
+
+
+def resize_reply_buffer(c: Client, now_ms: int) -> None:
+    """clientsCronResizeOutputBuffer: the reply buffer shrinks to its recent peak (not
+    below 1 KB) or doubles (up to 16 KB) while replies fill it. The peak is what was
+    written since the last tick, capped at the buffer size."""
+    srv = c.server
+    wrote = c.net_out - c.rb_mark
+    c.rb_mark = c.net_out
+    if wrote:
+        c.rbp = max(c.rbp, min(wrote, c.rbs))
+    if getattr(srv, "reply_buffer_resizing_enabled", True):
+        if c.rbs // 2 >= REPLY_MIN and c.rbp < c.rbs // 2:
+            c.rbs = max(REPLY_MIN, c.rbp + 1)
+        elif c.rbs * 2 < REPLY_CHUNK * 2 and c.rbp == c.rbs:
+            c.rbs = min(REPLY_CHUNK, c.rbs * 2)
+    reset = getattr(srv, "reply_buffer_peak_reset_time", 5000)
+    if reset >= 0 and now_ms - c.rb_reset_at >= reset:
+        c.rbp = 0
+        c.rb_reset_at = now_ms
 
 
 def query_buffer_peak(c: Client) -> int:

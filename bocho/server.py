@@ -17,7 +17,7 @@ from typing import Any
 from bocho import REDIS_VERSION, __version__, clock, log, notify
 from bocho.config import APPLY_HOOKS, Config, ConfigError
 from bocho.db import Database
-from bocho.network import F_MONITOR, Client, resize_query_buffer
+from bocho.network import F_MONITOR, Client, client_cron
 
 
 class Server:
@@ -338,6 +338,7 @@ class Server:
     def clients_cron(self) -> None:
         timeout = self.config["timeout"]
         now = self.unixtime
+        now_ms = clock.monotonic_ms()
         for c in list(self.clients.values()):
             if (timeout and now - c.last_io > timeout and not c.flags & (8 | 16 | 2)
                     and not c.blocked and not (c.channels or c.patterns)):
@@ -346,8 +347,7 @@ class Server:
                 continue
             if c.obuf_soft_since and self.obuf_limits_on and c.transport is not None:
                 c.check_output_limits()
-            if c.qbuf_alloc or c.net_in != c.qbuf_mark:
-                resize_query_buffer(c, now)
+            client_cron(c, now, now_ms)
 
     def total_commands(self) -> int:
         from bocho.commands import all_commands

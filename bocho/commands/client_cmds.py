@@ -134,7 +134,7 @@ def client_memory(c) -> int:
     running command's arguments, queued MULTI commands and watched keys, subscriptions,
     the client structure."""
     qbuf, free = query_buffer(c)
-    mem = qbuf + free + 16384 + output_memory(c) + 800
+    mem = qbuf + free + c.rbs + output_memory(c) + 774
     if c.current and c.argv and not (c.multi and c.multi[-1][1] is c.argv):
         mem += _argv_mem(c.argv) + 8 * len(c.argv)  # (a queued command counts once)
     if c.multi:
@@ -159,7 +159,7 @@ def client_info_string(server, c) -> str:
         f"db={c.db.id} sub={len(c.channels)} psub={len(c.patterns)} "
         f"ssub={len(c.shard_channels)} multi={len(c.multi) if c.multi is not None else -1} "
         f"qbuf={qbuf} qbuf-free={qfree} argv-mem={_argv_mem(c.argv) if c.current else 0} "
-        f"multi-mem={multi_mem} rbs=16384 rbp=16384 obl=0 oll={1 if omem else 0} "
+        f"multi-mem={multi_mem} rbs={c.rbs} rbp={c.rbp} obl=0 oll={1 if omem else 0} "
         f"omem={omem} tot-mem={client_memory(c)} events={events} cmd={c.lastcmd} "
         f"user={c.user.decode('latin-1')} redir={_redir(c)} resp={c.resp}")
 
