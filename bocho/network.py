@@ -338,14 +338,7 @@ class Client(asyncio.Protocol):
         if self.closing:
             return
         if out:
-            data_out = out[0] if len(out) == 1 else b"".join(out)
-            out.clear()
-            self.net_out += len(data_out)
-            if self.obuf_hard and self.over_hard_limit(len(data_out)):
-                return
-            self._write(data_out)
-            if srv.obuf_limits_on and (self.obuf_soft_since or self._wbuf_size()):
-                self.check_output_limits()
+            srv.pending_writes.add(self)
         # Header checks and the query-buffer limit only concern an unfinished request:
         # a read that stops mid-line, a partial bulk or header line (has_data), a
         # trailing "*N" line (only then is the byte before the final CRLF a digit and
@@ -355,8 +348,9 @@ class Client(asyncio.Protocol):
                 or (len(data) > 2 and 47 < data[-3] < 58
                     and data[data.rfind(b"\n", 0, -1) + 1] == 42)):
             self.check_query_limits(data)
-        if srv.pending_writes:
-            srv.flush_pending()
+        if srv.pending_writes and not srv.flush_scheduled:
+            srv.flush_scheduled = True
+            srv.loop.call_soon(srv.flush_pending)
 
     # asyncio's callback for received bytes is process_input itself: one Python call per
     # read instead of two, on the path every request takes.

@@ -35,6 +35,7 @@ class Server:
         self.clients: dict[int, Client] = {}
         self._next_id = 0
         self.pending_writes: set[Client] = set()
+        self.flush_scheduled = False
         self.monitors: list[Client] = []
         self.servers: list[Any] = []
         self.start_time = time.time()
@@ -263,6 +264,7 @@ class Server:
     client_gone_hooks: list[Callable[[Client], None]] = []
 
     def flush_pending(self) -> None:
+        self.flush_scheduled = False
         while self.pending_writes:
             c = self.pending_writes.pop()
             if c.out and not c.closing:
