@@ -616,7 +616,8 @@ def client_setinfo(c, argv):
 
 @on_apply("maxmemory-clients")
 def _apply_maxmemory_clients(srv) -> None:
-    """A lower maxmemory-clients evicts at once (Redis does it before its next sleep)."""
+    """A lower maxmemory-clients evicts at once: right after the CONFIG SET, as Redis
+    does before its next sleep (the caller's arguments no longer count then)."""
     if srv.config["maxmemory-clients"] and srv.loop is not None:
         from bocho.evict import evict_clients
-        evict_clients(srv)
+        srv.loop.call_soon(evict_clients, srv)
