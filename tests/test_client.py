@@ -180,3 +180,32 @@ def test_slow_monitor_reader_is_disconnected(make_server):
     assert srv.wait_for_log("for overcoming of output buffer limits")
     mon.close()
     c.close()
+
+
+def test_pause_write_holds_exec_with_writes_and_counts_blocked(r, server):
+    tx = server.client()
+    tx.execute_command("multi")
+    tx.execute_command("set", "pk", "1")
+    r.execute_command("client", "pause", "100000", "write")
+    result = {}
+
+    def run_exec():
+        result["exec"] = tx.execute_command("exec")
+
+    t = threading.Thread(target=run_exec)
+    try:
+        t.start()
+        wait_until(lambda: r.info("clients")["blocked_clients"] == 1, msg="EXEC held")
+        assert "exec" not in result and r.get("pk") is None
+        # a read-only transaction is not held
+        ro = server.client()
+        ro.execute_command("multi")
+        ro.execute_command("get", "pk")
+        assert ro.execute_command("exec") == [None]
+        ro.close()
+    finally:
+        r.execute_command("client", "unpause")
+    t.join(5)
+    assert result["exec"] == [b"OK"] or result["exec"] == [True]
+    assert r.get("pk") == b"1"
+    tx.close()
