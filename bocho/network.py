@@ -834,9 +834,10 @@ def exec_abort(c: Client, argv: list[bytes], e: CommandError) -> CommandError:
 
 
 def _fmt_addr(a: tuple) -> str:
+    """ip:port, IPv6 in brackets ([::1]:6379), as Redis's anetFormatAddr."""
     host = a[0]
     if ":" in host:
-        return f"{host}:{a[1]}"
+        return f"[{host}]:{a[1]}"
     return f"{host}:{a[1]}"
 
 
