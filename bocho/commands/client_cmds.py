@@ -257,12 +257,14 @@ def client_getname(c, argv):
 
 
 @command("client|info", 2, "noscript loading stale", group=CONN, acl=(CONN,),
+         tips=("nondeterministic_output",),
          since="6.2.0", summary="Returns information about the current client connection.")
 def client_info(c, argv):
     return resp.verbatim((client_info_string(c.server, c) + "\n").encode(), c.resp)
 
 
 @command("client|list", -2, "admin noscript loading stale", group=CONN, acl=ADMIN_ACL,
+         tips=("nondeterministic_output",),
          since="2.4.0", summary="Get the list of client connections")
 def client_list(c, argv):
     srv = c.server

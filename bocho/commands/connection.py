@@ -13,6 +13,7 @@ CONN = "connection"
 
 
 @command("ping", -1, "fast sentinel", group=CONN, acl=("connection",),
+         tips=("request_policy:all_shards", "response_policy:all_succeeded"),
          summary="Ping the server")
 def ping(c, argv):
     if len(argv) > 2:
@@ -25,7 +26,7 @@ def ping(c, argv):
     return resp.PONG
 
 
-@command("echo", 2, "fast", group=CONN, acl=("connection",), summary="Echo the given string")
+@command("echo", 2, "loading stale fast", group=CONN, acl=("connection",), summary="Echo the given string")
 def echo(c, argv):
     return resp.bulk(argv[1])
 

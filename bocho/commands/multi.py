@@ -13,6 +13,7 @@ from __future__ import annotations
 from bocho import clock, resp
 from bocho.commands import MAY_REPLICATE, WRITE, command
 from bocho.commands.connection import RESET_HOOKS
+from bocho.commands.strings import key_spec
 from bocho.errors import CommandError
 
 TX = "transactions"
@@ -71,7 +72,7 @@ def discard_transaction(c) -> None:
     c.update_slow()
 
 
-@command("multi", 1, "noscript loading stale fast allow_busy", group=TX, acl=(TX,),
+@command("multi", 1, "noscript loading stale fast allow_busy", group=TX, acl=("transaction",),
          since="1.2.0", summary="Mark the start of a transaction block")
 def multi(c, argv):
     if c.multi is not None:
@@ -82,7 +83,7 @@ def multi(c, argv):
     return resp.OK
 
 
-@command("discard", 1, "noscript loading stale fast allow_busy", group=TX, acl=(TX,),
+@command("discard", 1, "noscript loading stale fast allow_busy", group=TX, acl=("transaction",),
          since="2.0.0", summary="Discard all commands issued after MULTI")
 def discard(c, argv):
     if c.multi is None:
@@ -102,7 +103,7 @@ def has_write(queued) -> bool:
     return any(cmd.flags & (WRITE | MAY_REPLICATE) for cmd, _ in queued)
 
 
-@command("exec", 1, "noscript loading stale skip_slowlog", group=TX, acl=(TX,),
+@command("exec", 1, "noscript loading stale skip_slowlog", group=TX, acl=("transaction",),
          since="1.2.0", summary="Execute all commands issued after MULTI")
 def exec_(c, argv):
     queued = c.multi
@@ -154,7 +155,7 @@ def propagate_block(srv, ops: list) -> None:
 
 
 @command("watch", -2, "noscript loading stale fast allow_busy", keys=(1, -1, 1), group=TX,
-         acl=(TX,), since="2.2.0", summary="Monitor changes to keys to determine execution "
+         acl=("transaction",), key_specs=[key_spec("RO", lastkey=-1)], since="2.2.0", summary="Monitor changes to keys to determine execution "
          "of the MULTI/EXEC block")
 def watch(c, argv):
     if c.multi is not None:
@@ -171,7 +172,7 @@ def watch(c, argv):
     return resp.OK
 
 
-@command("unwatch", 1, "noscript loading stale fast allow_busy", group=TX, acl=(TX,),
+@command("unwatch", 1, "noscript loading stale fast allow_busy", group=TX, acl=("transaction",),
          since="2.2.0", summary="Forget about all watched keys")
 def unwatch(c, argv):
     unwatch_all(c)

@@ -13,6 +13,7 @@ from bocho import resp
 from bocho.commands import command
 from bocho.commands.client_cmds import help_reply
 from bocho.commands.connection import RESET_HOOKS
+from bocho.commands.strings import key_spec
 from bocho.errors import CommandError
 from bocho.glob import stringmatch
 from bocho.network import F_PUBSUB, Push
@@ -130,7 +131,7 @@ def psubscribe(c, argv):
 
 
 @command("ssubscribe", -2, "pubsub noscript loading stale", keys=(1, -1, 1), group=PS,
-         acl=(PS,), since="7.0.0", summary="Listen for messages published to the given "
+         acl=(PS,), key_specs=[key_spec("not_key", lastkey=-1)], since="7.0.0", summary="Listen for messages published to the given "
          "shard channels")
 def ssubscribe(c, argv):
     _deny_blocking(c, "SSUBSCRIBE", in_multi_ok=False)
@@ -209,7 +210,7 @@ def punsubscribe(c, argv):
 
 
 @command("sunsubscribe", -1, "pubsub noscript loading stale", keys=(1, -1, 1), group=PS,
-         acl=(PS,), since="7.0.0", summary="Stop listening for messages posted to the given "
+         acl=(PS,), key_specs=[key_spec("not_key", lastkey=-1)], since="7.0.0", summary="Stop listening for messages posted to the given "
          "shard channels")
 def sunsubscribe(c, argv):
     if len(argv) == 1:
@@ -233,6 +234,7 @@ def publish_cmd(c, argv):
 
 
 @command("spublish", 3, "pubsub loading stale fast", keys=(1, 1, 1), group=PS, acl=(PS,),
+         key_specs=[key_spec("not_key")],
          since="7.0.0", summary="Post a message to a shard channel")
 def spublish_cmd(c, argv):
     return resp.integer(spublish(c.server, argv[1], argv[2]))

@@ -8,6 +8,7 @@ import time
 
 from bocho import REDIS_VERSION, latency, memory, resp
 from bocho.commands import TABLE, command, lookup
+from bocho.commands.strings import key_spec
 from bocho.errors import CommandError, syntax
 from bocho.util import parse_int
 
@@ -251,6 +252,7 @@ def memory_help(c, argv):
 
 
 @command("memory|usage", -3, "readonly", keys=(2, 2, 1), group=SRV, acl=("read",),
+         key_specs=[key_spec("RO", pos=2)],
          since="4.0.0", summary="Estimate the memory usage of a key", complexity="O(N)")
 def memory_usage(c, argv):
     samples = 5
