@@ -231,7 +231,7 @@ class Database:
             return None
         if self.expires and key in self.expires and self.expire_if_needed(key, force=True):
             return None
-        if self.lru is not None:
+        if self.lru is not None and not self.server.current_client_no_touch():
             self.touch(key)
         return v
 

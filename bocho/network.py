@@ -165,7 +165,7 @@ class Client(asyncio.Protocol):
     def update_slow(self) -> None:
         """Recompute whether this client's commands must take the full path."""
         self.slow = (not self.authenticated or self.multi is not None
-                     or self.reply_mode != REPLY_ON or bool(self.flags & (F_PUBSUB | F_MONITOR))
+                     or self.reply_mode != REPLY_ON or bool(self.flags & (F_PUBSUB | F_MONITOR | F_NO_TOUCH))
                      or self.resp == 2 and bool(self.channels or self.patterns or self.shard_channels))
 
     def select(self, dbid: int) -> None:
@@ -687,7 +687,8 @@ class Client(asyncio.Protocol):
         t0 = perf_counter_ns()
         failed = False
         try:
-            r = cmd.handler(self, argv)
+            # CLIENT NO-TOUCH clients are slow (update_slow): they always come here
+            r = self.run_no_touch(cmd, argv) if self.flags & F_NO_TOUCH else cmd.handler(self, argv)
             if r is not None:
                 out.append(r)
         except CommandError as e:
@@ -710,6 +711,18 @@ class Client(asyncio.Protocol):
             else:
                 srv.propagate(self.db.id, argv)
         return failed
+
+    def run_no_touch(self, cmd: Command, argv: list[bytes]) -> Any:
+        """Run a CLIENT NO-TOUCH client's command: its reads leave the keys' access clock
+        alone (db.lookup asks srv.current_client_no_touch()), except TOUCH, which always
+        touches (also when queued in MULTI: EXEC runs each through execute())."""
+        srv = self.server
+        prev = srv.no_touch
+        srv.no_touch = cmd.name != "touch"
+        try:
+            return cmd.handler(self, argv)
+        finally:
+            srv.no_touch = prev
 
     # -- output limits -------------------------------------------------------------------
 

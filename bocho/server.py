@@ -42,6 +42,7 @@ class Server:
         self.start_mono = clock.monotonic_ms()
         self.unixtime = int(self.start_time)
         self.lruclock = self.unixtime
+        self.no_touch = False  # see current_client_no_touch
         self.dirty = 0
         self.lastsave = self.unixtime
         self.run_id = os.urandom(20).hex()
@@ -128,7 +129,10 @@ class Server:
         return False
 
     def current_client_no_touch(self) -> bool:
-        return False
+        """Whether the running command comes from a CLIENT NO-TOUCH client (set around
+        that client's commands by Client.run_no_touch; only asked while an LRU/LFU
+        policy keeps db.lru)."""
+        return self.no_touch
 
     def update_slow(self) -> None:
         """Whether every command must take the full path (rare server states)."""

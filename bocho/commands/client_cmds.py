@@ -595,6 +595,7 @@ def client_no_touch(c, argv):
         c.flags &= ~F_NO_TOUCH
     else:
         raise CommandError(SYNTAX)
+    c.update_slow()  # its commands take call() -> execute(), where no-touch is applied
     return resp.OK
 
 

@@ -151,7 +151,7 @@ def hello(c, argv):
 @command("reset", 1, "noscript loading stale fast no_auth allow_busy", group=CONN,
          acl=("connection",), since="6.2.0", summary="Reset the connection")
 def reset(c, argv):
-    from bocho.network import F_MASTER, F_MONITOR, F_READONLY, F_REPLICA
+    from bocho.network import F_MASTER, F_MONITOR, F_NO_TOUCH, F_READONLY, F_REPLICA
     if c.flags & (F_REPLICA | F_MASTER) and not c.flags & F_MONITOR:
         raise CommandError(b"ERR can only reset normal client connections")
     srv = c.server
@@ -164,7 +164,7 @@ def reset(c, argv):
     c.resp = 2
     c.name = b""
     c.reply_mode = 0
-    c.flags &= ~F_READONLY
+    c.flags &= ~(F_READONLY | F_NO_TOUCH)  # Redis 7.2 (which has NO-TOUCH) clears it
     c.user = b"default"
     c.authenticated = not srv.requirepass
     c.update_slow()

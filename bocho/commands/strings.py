@@ -173,7 +173,7 @@ def get(c, argv):
         return NULL_BULK if c.resp == 2 else NULL3
     srv = c.server
     srv.stat_keyspace_hits += 1
-    if db.lru is not None:
+    if db.lru is not None and not srv.current_client_no_touch():
         db.touch(key)
     t = type(v)
     if t is bytes or t is bytearray:
@@ -525,7 +525,8 @@ def incr_by(c, key: bytes, incr: int) -> bytes:
         value = incr
         db.add(key, b"%d" % value)
     else:
-        if db.lru is not None:  # the write lookup's access
+        # the write lookup's access (not for a CLIENT NO-TOUCH client, as lookupKey)
+        if db.lru is not None and not c.server.current_client_no_touch():
             db.touch(key)
         if type(v) is not bytes and type(v) is not bytearray:
             raise wrongtype()
