@@ -93,7 +93,7 @@ class Client(asyncio.Protocol):
         "net_in", "net_out", "unix", "peer_ip", "fd", "block_state", "tracking",
         "lastcmd", "pause_pending", "io_paused", "current", "_write", "_wbuf_size", "qbuf_peak",
         "qbuf_alloc", "qbuf_mark", "qbuf_used", "line_buf", "mid_at", "rbs", "rbp",
-        "rb_mark", "rb_reset_at",
+        "rb_mark", "rb_reset_at", "stars", "backlog",
     )
 
     def __init__(self, server: Server, unix: bool = False) -> None:
@@ -130,6 +130,10 @@ class Client(asyncio.Protocol):
         self.prop: list[list[bytes]] | None = None
         self.inline_buf: bytes | None = None
         self.pending_argv: list[bytes] | None = None
+        # '*' bytes fed to the reader not yet matched to a request it returned (see
+        # process_input), and requests parsed but not yet run (a command blocked)
+        self.stars = 0
+        self.backlog: list | None = None
         self.tail = b""
         # insertion-ordered (channel -> None) so mass unsubscribes answer in order
         self.channels: dict[bytes, None] = {}
@@ -262,14 +266,18 @@ class Client(asyncio.Protocol):
                     if srv.pending_writes:
                         srv.flush_pending()
                     return
+            # Integers, nils and negative or huge multibulk counts must not reach
+            # hiredis (see guard_input). find(), not `in`: bytes.__contains__ first tries
+            # its argument as an int and pays for a TypeError each time.
             if (self.tail or not self.authenticated or _suspect(data) is not None
-                    or b"\n:" in data or b"$-" in data):
+                    or data.find(b"\n:") >= 0 or data.find(b"$-") >= 0):
                 data = self.guard_input(data)
                 if not data:
                     if srv.pending_writes:
                         srv.flush_pending()
                     return
             reader.feed(data)
+            self.stars += data.count(42)
         out = self.out
         table = TABLE
         gets = reader.gets
@@ -286,53 +294,86 @@ class Client(asyncio.Protocol):
             go = not self.blocked and not self.closing
             cmd = None
             while go:
-                try:
-                    argv = gets()
-                except hiredis.ProtocolError as e:
-                    self.protocol_error(str(e))
-                    return
-                if type(argv) is not list or not argv:
-                    if argv is False:
+                batch = self.backlog
+                if batch is not None:
+                    self.backlog = None
+                else:
+                    # Parse every complete request first: only a whole batch can be
+                    # vouched for (parse_batch) before any of it runs.
+                    batch = []
+                    append = batch.append
+                    try:
+                        argv = gets()
+                        while argv is not False:
+                            append(argv)
+                            argv = gets()
+                    except hiredis.ProtocolError as e:
+                        append(str(e))  # runs (closes) after the requests before it
+                    if not batch:
                         break
-                    if type(argv) is not list:
-                        self.protocol_error("expected '*', got something else")
-                        return
-                    continue
-                cmd = table.get(argv[0])
-                if cmd is None or srv.slow or self.slow:
-                    self.call(argv)
-                    if self.blocked or self.closing:
-                        break
+                    go = False  # the reader is drained: this batch is the last
+                    # Each request holds one '*' (its header) unless an argument is a
+                    # nested array (or a payload holds '*'). All '*' fed so far matched
+                    # by requests: clean. Exactly one left and the read ends inside a
+                    # request: that one is its header, clean too. Else check the types.
+                    rest = self.stars - len(batch)
+                    if rest == 0 or rest == 1 and (
+                            data is not None and (data[-1] != 10 or reader.has_data())):
+                        self.stars = rest
+                    else:
+                        self.stars = rest - vet_batch(batch)
                     t0 = clock()
-                    continue
-                a = cmd.arity
-                handler = cmd.handler
-                n = len(argv)
-                if (n != a and (a > 0 or n < -a)) or handler is None:
-                    self.call(argv)
-                    if self.blocked or self.closing:
+                it = iter(batch)
+                for argv in it:
+                    if type(argv) is not list or not argv:
+                        if type(argv) is str:
+                            self.protocol_error(argv)
+                            return
+                        if type(argv) is not list:
+                            self.protocol_error("expected '*', got something else")
+                            return
+                        continue
+                    cmd = table.get(argv[0])
+                    if cmd is None or srv.slow or self.slow:
+                        self.call(argv)
+                        if self.blocked or self.closing:
+                            self.backlog = list(it) or None
+                            go = False
+                            break
+                        t0 = clock()
+                        continue
+                    a = cmd.arity
+                    handler = cmd.handler
+                    n = len(argv)
+                    if (n != a and (a > 0 or n < -a)) or handler is None:
+                        self.call(argv)
+                        if self.blocked or self.closing:
+                            self.backlog = list(it) or None
+                            go = False
+                            break
+                        t0 = clock()
+                        continue
+                    try:
+                        r = handler(self, argv)
+                        if r is not None:
+                            out.append(r)
+                    except CommandError as e:
+                        r = None
+                        out.append(e.reply())
+                        srv.count_error(e.msg)
+                        cmd.failed_calls += 1
+                    t1 = clock()
+                    d = t1 - t0
+                    t0 = t1
+                    cmd.calls += 1
+                    cmd.usec += d
+                    if d > srv.slowlog_ns:
+                        srv.slowlog_push(self, argv, d)
+                    # only a handler that gave no reply can have blocked or closed it
+                    if r is None and (self.blocked or self.closing):
+                        self.backlog = list(it) or None
+                        go = False
                         break
-                    t0 = clock()
-                    continue
-                try:
-                    r = handler(self, argv)
-                    if r is not None:
-                        out.append(r)
-                except CommandError as e:
-                    r = None
-                    out.append(e.reply())
-                    srv.count_error(e.msg)
-                    cmd.failed_calls += 1
-                t1 = clock()
-                d = t1 - t0
-                t0 = t1
-                cmd.calls += 1
-                cmd.usec += d
-                if d > srv.slowlog_ns:
-                    srv.slowlog_push(self, argv, d)
-                # only a handler that gave no reply can have blocked or closed the client
-                if r is None and (self.blocked or self.closing):
-                    break
             # CLIENT LIST cmd=: the batch's last command (call() records its own)
             if cmd is not None and cmd.subcommands is None:
                 self.lastcmd = cmd.fullname
@@ -408,7 +449,9 @@ class Client(asyncio.Protocol):
                 if self.blocked:
                     self.inline_buf = None
                     # rare: queue the raw line back as RESP so order is kept
-                    self.reader.feed(_as_resp(argv))
+                    blob = _as_resp(argv)
+                    self.reader.feed(blob)
+                    self.stars += blob.count(42)
                     continue
                 self.current = True
                 try:
@@ -496,6 +539,7 @@ class Client(asyncio.Protocol):
                 break
             if p > fed:
                 reader.feed(data, fed, p - fed)
+                self.stars += data.count(42, fed, p)
                 fed = p
                 if not self.blocked:
                     self.process_input()
@@ -552,6 +596,7 @@ class Client(asyncio.Protocol):
                 pos = -end
                 continue
             self.reader.feed(data, pos, end - pos)
+            self.stars += data.count(42, pos, end)
             pos = end
             self.process_input()
         return b""
@@ -891,13 +936,39 @@ def _next_odd_item(data: bytes, pos: int) -> int:
     return best
 
 
+def vet_batch(batch: list) -> int:
+    """The slow check for a batch whose '*' count is off: the first request with an
+    argument other than a bulk string (a nested array, say) is replaced by its protocol
+    error, and what follows it dropped (Redis closes the connection there). Returns the
+    '*' bytes the batch's payloads hold, which the count must not expect as headers."""
+    extra = 0
+    for i, argv in enumerate(batch):
+        if type(argv) is not list:
+            continue
+        for a in argv:
+            if type(a) is not bytes:
+                batch[i:] = [_element_error(a)]
+                return extra
+            extra += a.count(42)
+    return extra
+
+
 def _element_error(a: Any) -> str:
     if a is None:
         return "invalid bulk length"
-    if type(a) is int:
-        return "expected '$', got ':'"
-    if type(a) is list:
+    t = type(a)
+    if t is list:
         return "expected '$', got '*'"
+    if t is int:
+        return "expected '$', got ':'"
+    if t is bool:
+        return "expected '$', got '#'"
+    if t is float:
+        return "expected '$', got ','"
+    if t is dict:
+        return "expected '$', got '%'"
+    if isinstance(a, Exception):
+        return "expected '$', got '-'"
     return "expected '$', got '+'"
 
 

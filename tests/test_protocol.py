@@ -139,3 +139,68 @@ def test_non_bulk_items_never_reach_commands(server, oracle, data):
     c = server.client()
     assert c.get("nbk") is None
     c.close()
+
+
+def _exchange_parts(srv, parts: list[bytes], wait: float = 0.3) -> bytes:
+    """Like _exchange, with each part in its own send (a pause between them makes the
+    server see separate reads; the answer must not depend on where reads split)."""
+    s = socket.create_connection((srv.host, srv.port), timeout=5)
+    for i, part in enumerate(parts):
+        if i:
+            time.sleep(0.05)
+        s.sendall(part)
+    s.settimeout(wait)
+    buf = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except TimeoutError:
+            return buf + b"<open>"
+        if not chunk:
+            return buf + b"<closed>"
+        buf += chunk
+
+
+NESTED_SET = b"*3\r\n$3\r\nSET\r\n$3\r\nnak\r\n*1\r\n$1\r\nx\r\n"
+PING = b"*1\r\n$4\r\nPING\r\n"
+STAR_ECHO = b"*2\r\n$4\r\nECHO\r\n$3\r\na*b\r\n"
+
+
+@pytest.mark.parametrize("parts", [
+    [NESTED_SET],
+    [PING + NESTED_SET + PING],
+    [STAR_ECHO + NESTED_SET],
+    [NESTED_SET[:20], NESTED_SET[20:]],
+    [STAR_ECHO + NESTED_SET[:20], NESTED_SET[20:]],
+    [STAR_ECHO + b"*2\r\n$4\r\nECHO\r\n$2\r\n**\r\n" + NESTED_SET[:20], NESTED_SET[20:]],
+    [b"*1\r\n*1\r\n$4\r\nPING\r\n"],
+    [b"*3\r\n$3\r\nSET\r\n$3\r\nnak\r\n*0\r\n"],
+    [b"*3\r\n$3\r\nSET\r\n$3\r\nnak\r\n*2\r\n$1\r\nx\r\n$1\r\ny\r\n"],
+    # payload stars, then clean requests split across reads: all served
+    [STAR_ECHO + b"*3\r\n$3\r\nSET\r\n$3\r\nnak\r\n$2\r\n*",
+     b"*\r\n" + PING, b"*2\r\n$3\r\nGET\r\n$3\r\nnak\r\n"],
+])
+def test_nested_arrays_are_protocol_errors(server, oracle, parts):
+    """An array inside a request is refused as Redis does (the error, then the
+    connection closes); what came before it runs, what follows does not."""
+    for srv in (server, oracle):
+        c = srv.client()
+        c.delete("nak")
+        c.close()
+    got = _exchange_parts(server, parts)
+    assert got == _exchange_parts(oracle, parts)
+    if b"*1\r\n$1\r\nx" in b"".join(parts):
+        assert got.endswith(b"-ERR Protocol error: expected '$', got '*'\r\n<closed>")
+        c = server.client()
+        assert c.get("nak") is None
+        c.close()
+
+
+def test_nested_array_reply_and_close(server):
+    c = server.client()
+    c.delete("nak")
+    got = _exchange(server, PING + NESTED_SET)
+    assert got == b"+PONG\r\n-ERR Protocol error: expected '$', got '*'\r\n<closed>"
+    assert c.get("nak") is None
+    assert c.ping()
+    c.close()

@@ -23,6 +23,7 @@ CRLF = resp.CRLF
 NOTIFY_GENERIC = notify.GENERIC
 NOTIFY_KEY_MISS = notify.KEY_MISS
 NOTIFY_NEW = notify.NEW
+SMALL_INTS = resp._INTS
 STRING_TOO_LONG = b"ERR string exceeds maximum allowed size (proto-max-bulk-len)"
 
 
@@ -372,6 +373,17 @@ def mset_generic(c, argv, nx: bool) -> bytes:
             if db.lookup_write(argv[i]) is not None:
                 return resp.ZERO
     notify_on = srv.notify_flags & NOTIFY_STRING
+    if not (notify_on or srv.notify_flags & NOTIFY_NEW or db.lru is not None or db.watched):
+        # nothing to tell anyone per key: store them all at C speed (a repeated key's
+        # last value wins, as with one SET after another); TTLs go as SET drops them
+        keys = argv[1::2]
+        db.data.update(zip(keys, argv[2::2], strict=True))
+        if db.expires:
+            pop = db.expires.pop
+            for key in keys:
+                pop(key, None)
+        srv.dirty += len(keys)
+        return resp.ONE if nx else OK
     set_key = db.set_key
     for i in range(1, len(argv), 2):
         key = argv[i]
@@ -515,59 +527,83 @@ command("substr", 4, "readonly", keys=(1, 1, 1), group=STR, acl=("string",),
 
 # -- counters ------------------------------------------------------------------------------
 
-def incr_by(c, key: bytes, incr: int) -> bytes:
-    """incrDecrCommand: 64-bit signed arithmetic with Redis's overflow error."""
-    db = c.db
-    v = db.data.get(key)
-    if v is not None and db.expires and key in db.expires and db.expire_if_needed(key):
-        v = None
-    if v is None:
-        value = incr
-        db.add(key, b"%d" % value)
-    else:
-        # the write lookup's access (not for a CLIENT NO-TOUCH client, as lookupKey)
-        if db.lru is not None and not c.server.current_client_no_touch():
-            db.touch(key)
-        if type(v) is not bytes and type(v) is not bytearray:
-            raise wrongtype()
-        value = parse_int(v) + incr
-        if value > I64_MAX or value < I64_MIN:
-            raise CommandError(OVERFLOW)
-        db.data[key] = b"%d" % value  # an overwrite keeps the TTL
-        if db.watched:
-            db.signal_modified(key)
-    srv = c.server
-    srv.dirty += 1
-    if srv.notify_flags & NOTIFY_STRING:
-        srv.notify(NOTIFY_STRING, b"incrby", key, db.id)
-    return resp.integer(value)
+# the value the last INCR-family command stored, and its number (see counter_command)
+_last_counter: list = [None, 0]
 
 
-@command("incr", 2, "write denyoom fast", keys=(1, 1, 1), group=STR, acl=("string",),
-         summary="Increment the integer value of a key by one", complexity="O(1)")
-def incr(c, argv):
-    return incr_by(c, argv[1], 1)
+def counter_command(sign: int, by_arg: bool):
+    """incrDecrCommand as one handler per command (INCR/DECR add sign; INCRBY/DECRBY take
+    argv[2], negated for DECRBY): 64-bit signed arithmetic with Redis's overflow error.
+    Kept flat, no helper calls on the common path: a counter is as hot as GET/SET."""
+
+    def handler(c, argv):
+        if by_arg:
+            incr = parse_int(argv[2])
+            if sign < 0:
+                if incr == I64_MIN:
+                    raise CommandError(b"ERR decrement would overflow")
+                incr = -incr
+        else:
+            incr = sign
+        key = argv[1]
+        db = c.db
+        data = db.data
+        v = data.get(key)
+        if v is not None and db.expires and key in db.expires and db.expire_if_needed(key):
+            v = None
+        if v is None:
+            value = incr
+            s = b"%d" % value
+            db.add(key, s)
+        else:
+            # the write lookup's access (not for a CLIENT NO-TOUCH client, as lookupKey)
+            if db.lru is not None and not c.server.current_client_no_touch():
+                db.touch(key)
+            # A hot counter reads back the very bytes object its last update stored:
+            # reuse that number (bytes are immutable, and the reference we hold keeps
+            # its identity unique). Else string2ll, inlined for what a counter holds: up
+            # to 18 digits and no leading zero (cannot overflow); anything else (a sign,
+            # 19-20 digits, junk, a bytearray) takes the full checks.
+            if v is _last_counter[0]:
+                value = _last_counter[1] + incr
+            elif type(v) is bytes and v.isdigit() and len(v) < 19 and (
+                    v[0] != 48 or len(v) == 1):
+                value = int(v) + incr
+            elif type(v) is bytes or type(v) is bytearray:
+                value = parse_int(v) + incr
+            else:
+                raise wrongtype()
+            if value > I64_MAX or value < I64_MIN:
+                raise CommandError(OVERFLOW)
+            s = b"%d" % value
+            data[key] = s  # an overwrite keeps the TTL
+            _last_counter[0] = s
+            _last_counter[1] = value
+            if db.watched:
+                db.signal_modified(key)
+        srv = c.server
+        srv.dirty += 1
+        if srv.notify_flags & NOTIFY_STRING:
+            srv.notify(NOTIFY_STRING, b"incrby", key, db.id)
+        if 0 <= value < 10000:
+            return SMALL_INTS[value]
+        return b":" + s + CRLF
+
+    return handler
 
 
-@command("decr", 2, "write denyoom fast", keys=(1, 1, 1), group=STR, acl=("string",),
-         summary="Decrement the integer value of a key by one", complexity="O(1)")
-def decr(c, argv):
-    return incr_by(c, argv[1], -1)
-
-
-@command("incrby", 3, "write denyoom fast", keys=(1, 1, 1), group=STR, acl=("string",),
-         summary="Increment the integer value of a key by the given amount", complexity="O(1)")
-def incrby(c, argv):
-    return incr_by(c, argv[1], parse_int(argv[2]))
-
-
-@command("decrby", 3, "write denyoom fast", keys=(1, 1, 1), group=STR, acl=("string",),
-         summary="Decrement the integer value of a key by the given number", complexity="O(1)")
-def decrby(c, argv):
-    n = parse_int(argv[2])
-    if n == I64_MIN:
-        raise CommandError(b"ERR decrement would overflow")
-    return incr_by(c, argv[1], -n)
+incr = command("incr", 2, "write denyoom fast", keys=(1, 1, 1), group=STR, acl=("string",),
+               summary="Increment the integer value of a key by one",
+               complexity="O(1)")(counter_command(1, False))
+decr = command("decr", 2, "write denyoom fast", keys=(1, 1, 1), group=STR, acl=("string",),
+               summary="Decrement the integer value of a key by one",
+               complexity="O(1)")(counter_command(-1, False))
+incrby = command("incrby", 3, "write denyoom fast", keys=(1, 1, 1), group=STR, acl=("string",),
+                 summary="Increment the integer value of a key by the given amount",
+                 complexity="O(1)")(counter_command(1, True))
+decrby = command("decrby", 3, "write denyoom fast", keys=(1, 1, 1), group=STR, acl=("string",),
+                 summary="Decrement the integer value of a key by the given number",
+                 complexity="O(1)")(counter_command(-1, True))
 
 
 NOT_FLOAT = b"ERR value is not a valid float"
