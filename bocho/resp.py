@@ -67,6 +67,14 @@ def array_header(n: int) -> bytes:
     return b"*%d\r\n" % n
 
 
+def help_reply(name: str, lines: list[str]) -> bytes:
+    """addReplyHelp, for every `<CONTAINER> HELP`: the usage header, `lines`, and the
+    HELP entry Redis appends to each, as an array of status replies."""
+    out = [f"{name.upper()} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+           *lines, "HELP", "    Prints this help."]
+    return array_header(len(out)) + b"".join(b"+%s\r\n" % s.encode() for s in out)
+
+
 def bulk_array(items) -> bytes:
     """An array of bulk strings (None items become nil)."""
     parts = [array_header(len(items))]

@@ -8,7 +8,6 @@ import gc
 import os
 import random
 import signal
-import socket
 import sys
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from typing import Any
 from bocho import REDIS_VERSION, __version__, clock, log, notify
 from bocho.config import APPLY_HOOKS, Config, ConfigError
 from bocho.db import Database
+from bocho.listen import bind_listener
 from bocho.network import F_MONITOR, Client, client_cron
 
 
@@ -383,32 +383,13 @@ class Server:
         ok_any = False
         if port:
             for addr in cfg["bind"]:
-                optional = addr.startswith("-")
-                host = addr[1:] if optional else addr
-                if host == "*":
-                    host = "0.0.0.0"
-                elif host == "::*":
-                    host = "::"
                 try:
-                    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-                    sock = socket.socket(fam, socket.SOCK_STREAM)
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    if fam == socket.AF_INET6:
-                        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                    sock.bind((host, port))
-                    sock.listen(backlog)
-                    sock.setblocking(False)
-                except OSError as e:
-                    try:
-                        sock.close()
-                    except Exception:
-                        pass
-                    if optional and e.errno in (97, 99, 22):  # unsupported family/address
-                        continue
-                    log.warning(f"Warning: Could not create server TCP listening socket "
-                                f"{addr}:{port}: bind: {e.strerror}")
+                    sock = bind_listener(addr, port, backlog)
+                except OSError:
                     log.warning(f"Failed listening on port {port} (tcp), aborting.")
                     return False
+                if sock is None:
+                    continue
                 srv = loop.run_until_complete(
                     loop.create_server(lambda: Client(self), sock=sock, backlog=backlog))
                 self.servers.append(srv)

@@ -13,7 +13,7 @@ created on first use and dispatches on argv[1].
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+from collections.abc import Callable
 
 # Flags, as COMMAND INFO prints them.
 WRITE = 1 << 0
@@ -77,7 +77,7 @@ class Command:
     def __init__(self, name: str, handler: Handler | None, arity: int, flags: int,
                  keys: tuple[int, int, int], group: str, acl: tuple[str, ...],
                  since: str, summary: str, complexity: str, getkeys: Callable | None,
-                 tips: tuple[str, ...], parent: "Command | None" = None,
+                 tips: tuple[str, ...], parent: Command | None = None,
                  key_specs: list | None = None) -> None:
         self.name = name  # "get", or "get" for config|get
         self.fullname = f"{parent.name}|{name}" if parent else name

@@ -174,7 +174,6 @@ def _redir(c) -> int:
 # -- CLIENT ------------------------------------------------------------------------------
 
 HELP = [
-    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "CACHING (YES|NO)",
     "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
     "GETREDIR",
@@ -220,20 +219,13 @@ HELP = [
     "    Report tracking status for the current connection.",
     "NO-EVICT (ON|OFF)",
     "    Protect current client connection from eviction.",
-    "HELP",
-    "    Prints this help.",
 ]
-
-
-def help_reply(lines: list[str]) -> bytes:
-    return resp.array_header(len(lines)) + b"".join(
-        b"+%s\r\n" % ln.encode() for ln in lines)
 
 
 @command("client|help", 2, "loading stale", group=CONN, acl=(CONN,), since="5.0.0",
          summary="Show helpful text about the different subcommands")
 def client_help(c, argv):
-    return help_reply(HELP)
+    return resp.help_reply("client", HELP)
 
 
 @command("client|id", 2, "noscript loading stale", group=CONN, acl=(CONN,), since="5.0.0",

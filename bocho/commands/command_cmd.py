@@ -27,7 +27,6 @@ from bocho.commands import (
     all_commands,
     command,
 )
-from bocho.commands.config_cmds import help_reply
 from bocho.commands.docs_args import arguments
 from bocho.errors import CommandError
 from bocho.glob import stringmatch
@@ -484,7 +483,7 @@ def command_getkeysandflags(c, argv):
 @command("command|help", 2, "loading stale", group=SRV, acl=(CONN,), since="5.0.0",
          summary="Show helpful text about the different subcommands", complexity="O(1)")
 def command_help(c, argv):
-    return help_reply("command", [
+    return resp.help_reply("command", [
         "(no subcommand)",
         "    Return details about all Redis commands.",
         "COUNT",

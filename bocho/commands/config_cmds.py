@@ -11,6 +11,7 @@ from bocho import log, resp
 from bocho.commands import TABLE, all_commands, command
 from bocho.config import DEFAULT_BIND, ConfigError, ConfigSetError, on_apply
 from bocho.errors import CommandError
+from bocho.listen import bind_listener
 
 SRV = "server"
 ADMIN = "admin noscript loading stale"
@@ -25,13 +26,6 @@ def is_local_client(c) -> bool:
 def allow_protected(setting: str, c) -> bool:
     """enable-protected-configs / enable-debug-command: yes, or local for local clients."""
     return setting == "yes" or (setting == "local" and is_local_client(c))
-
-
-def help_reply(name: str, lines: list[str]) -> bytes:
-    """addReplyHelp: a header, the lines, and the HELP footer, as status replies."""
-    out = [f"{name.upper()} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-           *lines, "HELP", "    Prints this help."]
-    return resp.array_header(len(out)) + b"".join(b"+%s\r\n" % s.encode() for s in out)
 
 
 def _s(b: bytes) -> str:
@@ -95,7 +89,7 @@ def config_rewrite(c, argv):
 @command("config|help", 2, "loading stale", group=SRV, since="5.0.0",
          summary="Show helpful text about the different subcommands", complexity="O(1)")
 def config_help(c, argv):
-    return help_reply("config", [
+    return resp.help_reply("config", [
         "GET <pattern>",
         "    Return parameters matching the glob-like <pattern> and their values.",
         "SET <directive> <value>",
@@ -174,25 +168,9 @@ def _bind_sockets(srv, port: int, binds: list[str]) -> list[socket.socket]:
     backlog = srv.config["tcp-backlog"]
     try:
         for addr in binds or DEFAULT_BIND:
-            optional = addr.startswith("-")
-            host = addr[1:] if optional else addr
-            host = {"*": "0.0.0.0", "::*": "::"}.get(host, host)
-            fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-            sock = socket.socket(fam, socket.SOCK_STREAM)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                if fam == socket.AF_INET6:
-                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                sock.bind((host, port))
-                sock.listen(backlog)
-                sock.setblocking(False)
-            except OSError as e:
-                sock.close()
-                if optional and e.errno in (97, 99, 22):  # family/address not available
-                    continue
-                log.warning(f"Warning: Could not create server TCP listening socket "
-                            f"{addr}:{port}: bind: {e.strerror}")
-                raise
+            sock = bind_listener(addr, port, backlog)
+            if sock is None:
+                continue
             opened.append(sock)
     except OSError:
         for s in opened:
@@ -374,4 +352,4 @@ def apply_oom_score(srv) -> None:
     set_oom_score_adj(srv)
 
 
-__all__ = ["allow_protected", "is_local_client", "help_reply", "reset_stats", "os"]
+__all__ = ["allow_protected", "is_local_client", "reset_stats", "os"]

@@ -32,7 +32,6 @@ NOT_POSITIVE = b"ERR value is out of range, must be positive"
 SHARED_REFCOUNT = 2147483647
 
 HELP = [
-    "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "AOF-FLUSH-SLEEP <microsec>",
     "    Server will sleep before flushing the AOF, this is used for testing.",
     "ASSERT",
@@ -132,8 +131,6 @@ HELP = [
     "    Enable or disable the reply buffer resize cron job",
     "CLUSTERLINK KILL <to|from|all> <node-id>",
     "    Kills the link based on the direction to/from (both) with the provided node.",
-    "HELP",
-    "    Prints this help.",
 ]
 
 
@@ -536,7 +533,7 @@ def debug(c, argv):
     sub = argv[1].lower()
     n = len(argv)
     if sub == b"help" and n == 2:
-        return resp.array_header(len(HELP)) + b"".join(b"+%s\r\n" % ln.encode() for ln in HELP)
+        return resp.help_reply("debug", HELP)
     if sub == b"sleep" and n == 3:
         secs = _strtod(argv[2])
         if secs > 0:

@@ -658,26 +658,23 @@ def object_freq(c, argv):
 
 
 _OBJECT_HELP = [
-    b"OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    b"ENCODING <key>",
-    b"    Return the kind of internal representation used in order to store the value",
-    b"    associated with a <key>.",
-    b"FREQ <key>",
-    b"    Return the access frequency index of the <key>. The returned integer is",
-    b"    proportional to the logarithm of the recent access frequency of the key.",
-    b"IDLETIME <key>",
-    b"    Return the idle time of the <key>, that is the approximated number of",
-    b"    seconds elapsed since the last access to the key.",
-    b"REFCOUNT <key>",
-    b"    Return the number of references of the value associated with the specified",
-    b"    <key>.",
-    b"HELP",
-    b"    Prints this help.",
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
 ]
 
 
 @command("object|help", 2, "loading stale", group=GEN, acl=("keyspace",), since="6.2.0",
          summary="Show helpful text about the different subcommands", complexity="O(1)")
 def object_help(c, argv):
-    return resp.array_header(len(_OBJECT_HELP)) + b"".join(b"+%s\r\n" % s for s in _OBJECT_HELP)
+    return resp.help_reply("object", _OBJECT_HELP)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from bocho import resp
 from bocho.commands import command
-from bocho.commands.client_cmds import help_reply
 from bocho.commands.connection import RESET_HOOKS
 from bocho.commands.strings import key_spec
 from bocho.errors import CommandError
@@ -241,7 +240,6 @@ def spublish_cmd(c, argv):
 
 
 PUBSUB_HELP = [
-    "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "CHANNELS [<pattern>]",
     "    Return the currently active channels matching a <pattern> (default: '*').",
     "NUMPAT",
@@ -253,15 +251,13 @@ PUBSUB_HELP = [
     "    Return the currently active shard level channels matching a <pattern> (default: '*').",
     "SHARDNUMSUB [<shardchannel> ...]",
     "    Return the number of subscribers for the specified shard level channel(s)",
-    "HELP",
-    "    Prints this help.",
 ]
 
 
 @command("pubsub|help", 2, "loading stale", group=PS, acl=(), since="6.2.0",
          summary="Show helpful text about the different subcommands")
 def pubsub_help(c, argv):
-    return help_reply(PUBSUB_HELP)
+    return resp.help_reply("pubsub", PUBSUB_HELP)
 
 
 def _channel_list(reg: dict, argv: list[bytes]) -> bytes:

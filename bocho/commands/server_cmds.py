@@ -16,14 +16,9 @@ SRV = "server"
 ADMIN_ACL = ("admin", "dangerous")
 
 
-def help_reply(lines: list[str]) -> bytes:
-    return resp.array_header(len(lines)) + b"".join(b"+%s\r\n" % ln.encode() for ln in lines)
-
-
 # -- SLOWLOG -------------------------------------------------------------------------------
 
 SLOWLOG_HELP = [
-    "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "GET [<count>]",
     "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
     "    Entries are made of:",
@@ -33,15 +28,13 @@ SLOWLOG_HELP = [
     "    Return the length of the slowlog.",
     "RESET",
     "    Reset the slowlog.",
-    "HELP",
-    "    Prints this help.",
 ]
 
 
 @command("slowlog|help", 2, "loading stale", group=SRV, since="6.2.0",
          summary="Show helpful text about the different subcommands")
 def slowlog_help(c, argv):
-    return help_reply(SLOWLOG_HELP)
+    return resp.help_reply("slowlog", SLOWLOG_HELP)
 
 
 @command("slowlog|get", -2, "admin loading stale", group=SRV, acl=ADMIN_ACL, since="2.2.12",
@@ -85,7 +78,6 @@ def slowlog_reset(c, argv):
 # -- LATENCY -------------------------------------------------------------------------------
 
 LATENCY_HELP = [
-    "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "DOCTOR",
     "    Return a human readable latency analysis report.",
     "GRAPH <event>",
@@ -101,8 +93,6 @@ LATENCY_HELP = [
     "    Return a cumulative distribution of latencies in the format of a histogram for the "
     "specified command names.",
     "    If no commands are specified then all histograms are replied.",
-    "HELP",
-    "    Prints this help.",
 ]
 LAT_FLAGS = "admin noscript loading stale"
 LAT_TIPS = ("nondeterministic_output", "request_policy:all_nodes", "response_policy:special")
@@ -111,7 +101,7 @@ LAT_TIPS = ("nondeterministic_output", "request_policy:all_nodes", "response_pol
 @command("latency|help", 2, "loading stale", group=SRV, since="2.8.13",
          summary="Show helpful text about the different subcommands")
 def latency_help(c, argv):
-    return help_reply(LATENCY_HELP)
+    return resp.help_reply("latency", LATENCY_HELP)
 
 
 @command("latency|latest", 2, LAT_FLAGS, group=SRV, acl=ADMIN_ACL, since="2.8.13",
@@ -227,7 +217,6 @@ def latency_histogram(c, argv):
 # -- MEMORY --------------------------------------------------------------------------------
 
 MEMORY_HELP = [
-    "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "DOCTOR",
     "    Return memory problems reports.",
     "MALLOC-STATS",
@@ -239,8 +228,6 @@ MEMORY_HELP = [
     "USAGE <key> [SAMPLES <count>]",
     "    Return memory in bytes used by <key> and its value. Nested values are",
     "    sampled up to <count> times (default: 5, 0 means sample all).",
-    "HELP",
-    "    Prints this help.",
 ]
 MEM_TIPS = ("nondeterministic_output", "request_policy:all_shards", "response_policy:special")
 
@@ -248,7 +235,7 @@ MEM_TIPS = ("nondeterministic_output", "request_policy:all_shards", "response_po
 @command("memory|help", 2, "loading stale", group=SRV, since="4.0.0",
          summary="Show helpful text about the different subcommands")
 def memory_help(c, argv):
-    return help_reply(MEMORY_HELP)
+    return resp.help_reply("memory", MEMORY_HELP)
 
 
 @command("memory|usage", -3, "readonly", keys=(2, 2, 1), group=SRV, acl=("read",),

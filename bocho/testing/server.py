@@ -76,7 +76,7 @@ class ServerProcess:
                 args.append(str(v))
         return args
 
-    def start(self) -> "ServerProcess":
+    def start(self) -> ServerProcess:
         for _ in range(5):
             if self.port is None or self.proc is not None:
                 self.port = free_port(self.host)
@@ -153,7 +153,7 @@ class ServerProcess:
         if self.own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self) -> "ServerProcess":
+    def __enter__(self) -> ServerProcess:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
