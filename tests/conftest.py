@@ -89,3 +89,31 @@ def oracle():
     srv.start()
     yield srv
     srv.cleanup()
+
+
+@pytest.fixture
+def inproc():
+    """A Server and one socketless Client (no replica or AOF to read propagation from
+    yet): commands run through Client.call, every propagated command is recorded in
+    run.log as (db, argv); run.argvs() gives the argvs alone."""
+    from bocho.commands import load_all
+    from bocho.config import Config
+    from bocho.network import Client
+    from bocho.server import Server
+
+    load_all()
+    srv = Server(Config())
+    c = Client(srv)
+    log: list[tuple[int, list[bytes]]] = []
+    srv.add_propagate_hook(lambda db, argv: log.append((db, [bytes(a) for a in argv])))
+
+    def run(*args):
+        argv = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+        c.out.clear()
+        c.call(argv)
+        return b"".join(c.out)
+
+    run.server = srv
+    run.log = log
+    run.argvs = lambda: [argv for _, argv in log]
+    return run

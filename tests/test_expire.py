@@ -166,32 +166,6 @@ def test_keys_hides_expired_without_deleting(make_server):
 
 # -- propagation (in-process) -------------------------------------------------------------
 
-@pytest.fixture
-def inproc():
-    """A Server and one Client without sockets; commands run through Client.call and
-    everything propagated is recorded."""
-    from bocho.commands import load_all
-    from bocho.config import Config
-    from bocho.network import Client
-    from bocho.server import Server
-
-    load_all()
-    srv = Server(Config())
-    c = Client(srv)
-    log: list[tuple[int, list[bytes]]] = []
-    srv.add_propagate_hook(lambda db, argv: log.append((db, list(argv))))
-
-    def run(*args):
-        argv = [a if isinstance(a, bytes) else str(a).encode() for a in args]
-        c.out.clear()
-        c.call(argv)
-        return b"".join(c.out)
-
-    run.server = srv
-    run.log = log
-    return run
-
-
 def test_expire_propagates_as_pexpireat(inproc):
     inproc("SET", "k", "v")
     inproc.log.clear()

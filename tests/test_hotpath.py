@@ -5,16 +5,11 @@ Byte-exact replies are compared with the real redis-server where it runs."""
 from __future__ import annotations
 
 import socket
-import time
 
 import pytest
+from raw import cmd, recv_until
 
 from bocho.testing.server import wait_until
-
-
-def cmd(*args: bytes | str) -> bytes:
-    parts = [a.encode() if isinstance(a, str) else a for a in args]
-    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
 
 
 class Raw:
@@ -29,18 +24,7 @@ class Raw:
 
     def read(self, n: int, timeout: float = 10) -> bytes:
         """Exactly n bytes, or what came before EOF/timeout."""
-        buf = b""
-        deadline = time.monotonic() + timeout
-        while len(buf) < n and time.monotonic() < deadline:
-            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                chunk = self.sock.recv(65536)
-            except TimeoutError:
-                break
-            if not chunk:
-                break
-            buf += chunk
-        return buf
+        return recv_until(self.sock, lambda buf: len(buf) >= n, timeout)
 
     def read_until_closed(self, timeout: float = 10) -> bytes:
         return self.read(1 << 30, timeout)

@@ -1,6 +1,8 @@
 """maxmemory: OOM refusal, the eviction policies, accounting that goes back down,
 propagation/notification of evictions, the LFU counter."""
 
+import contextlib
+
 import pytest
 import redis
 
@@ -9,6 +11,21 @@ from bocho.testing.server import wait_until
 
 def used(c):
     return c.info("memory")["used_memory"]
+
+
+@contextlib.contextmanager
+def evicting(r, policy: str, headroom: int = 100 * 1024):
+    """An empty server limited to `headroom` bytes above what it uses now, under
+    `policy`; the limit and policy are restored after (the module shares the server)."""
+    r.flushall()
+    limit = used(r) + headroom
+    r.config_set("maxmemory", limit)
+    r.config_set("maxmemory-policy", policy)
+    try:
+        yield limit
+    finally:
+        r.config_set("maxmemory", 0)
+        r.config_set("maxmemory-policy", "noeviction")
 
 
 def test_noeviction_refuses_writes(r):
@@ -29,11 +46,7 @@ def test_noeviction_refuses_writes(r):
                                     "volatile-lru", "volatile-lfu", "volatile-random",
                                     "volatile-ttl"])
 def test_limit_honoured(r, policy):
-    r.flushall()
-    limit = used(r) + 100 * 1024
-    r.config_set("maxmemory", limit)
-    r.config_set("maxmemory-policy", policy)
-    try:
+    with evicting(r, policy) as limit:
         n = 0
         while used(r) + 4096 <= limit:
             r.set(f"key:{n}:" + "x" * (n % 50), "x", ex=10000)
@@ -43,19 +56,12 @@ def test_limit_honoured(r, policy):
             r.set(f"more:{j}", "x", ex=10000)
         assert used(r) < limit + 4096
         assert r.info("stats")["evicted_keys"] > 0
-    finally:
-        r.config_set("maxmemory", 0)
-        r.config_set("maxmemory-policy", "noeviction")
 
 
 @pytest.mark.parametrize("policy", ["volatile-lru", "volatile-lfu", "volatile-random",
                                     "volatile-ttl"])
 def test_volatile_only_removes_volatile(r, policy):
-    r.flushall()
-    limit = used(r) + 100 * 1024
-    r.config_set("maxmemory", limit)
-    r.config_set("maxmemory-policy", policy)
-    try:
+    with evicting(r, policy) as limit:
         n = 0
         while used(r) + 4096 <= limit:
             if n % 2:
@@ -71,9 +77,6 @@ def test_volatile_only_removes_volatile(r, policy):
         assert used(r) < limit + 4096
         for j in range(0, n, 2):
             assert r.exists(f"key:{j}")
-    finally:
-        r.config_set("maxmemory", 0)
-        r.config_set("maxmemory-policy", "noeviction")
 
 
 def test_lru_evicts_cold_keys(r):

@@ -13,22 +13,30 @@ from bocho.testing.server import wait_until
 
 def _exchange(srv, data: bytes, wait: float = 0.3) -> bytes:
     """Send raw bytes; everything the server answers until it closes or goes quiet."""
+    return _exchange_parts(srv, [data], wait)
+
+
+def _exchange_parts(srv, parts: list[bytes], wait: float = 0.3) -> bytes:
+    """Like _exchange, with each part in its own send (a pause between them makes the
+    server see separate reads; the answer must not depend on where reads split)."""
     s = socket.create_connection((srv.host, srv.port), timeout=5)
-    s.sendall(data)
-    s.settimeout(wait)
-    buf = b""
-    while True:
-        try:
-            chunk = s.recv(65536)
-        except TimeoutError:
-            buf += b"<open>"
-            break
-        if not chunk:
-            buf += b"<closed>"
-            break
-        buf += chunk
-    s.close()
-    return buf
+    try:
+        for i, part in enumerate(parts):
+            if i:
+                time.sleep(0.05)
+            s.sendall(part)
+        s.settimeout(wait)
+        buf = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except TimeoutError:
+                return buf + b"<open>"
+            if not chunk:
+                return buf + b"<closed>"
+            buf += chunk
+    finally:
+        s.close()
 
 
 CASES = [
@@ -139,26 +147,6 @@ def test_non_bulk_items_never_reach_commands(server, oracle, data):
     c = server.client()
     assert c.get("nbk") is None
     c.close()
-
-
-def _exchange_parts(srv, parts: list[bytes], wait: float = 0.3) -> bytes:
-    """Like _exchange, with each part in its own send (a pause between them makes the
-    server see separate reads; the answer must not depend on where reads split)."""
-    s = socket.create_connection((srv.host, srv.port), timeout=5)
-    for i, part in enumerate(parts):
-        if i:
-            time.sleep(0.05)
-        s.sendall(part)
-    s.settimeout(wait)
-    buf = b""
-    while True:
-        try:
-            chunk = s.recv(65536)
-        except TimeoutError:
-            return buf + b"<open>"
-        if not chunk:
-            return buf + b"<closed>"
-        buf += chunk
 
 
 NESTED_SET = b"*3\r\n$3\r\nSET\r\n$3\r\nnak\r\n*1\r\n$1\r\nx\r\n"

@@ -6,6 +6,7 @@ import time
 
 import pytest
 import redis
+from raw import cmd, recv_until
 
 from bocho.testing.server import wait_until
 
@@ -51,56 +52,38 @@ def _raw(server):
     return s
 
 
-def _cmd(*args):
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out
-
-
 def _read_until(s, want: bytes, timeout=5.0) -> bytes:
-    buf = b""
-    deadline = time.monotonic() + timeout
-    while want not in buf and time.monotonic() < deadline:
-        try:
-            chunk = s.recv(65536)
-        except TimeoutError:
-            break
-        if not chunk:
-            break
-        buf += chunk
-    return buf
+    return recv_until(s, lambda buf: want in buf, timeout)
 
 
 def test_resp2_subscribed_context_restrictions(server):
     s = _raw(server)
-    s.sendall(_cmd("subscribe", "x"))
+    s.sendall(cmd("subscribe", "x"))
     assert _read_until(s, b":1\r\n") == b"*3\r\n$9\r\nsubscribe\r\n$1\r\nx\r\n:1\r\n"
-    s.sendall(_cmd("get", "k"))
+    s.sendall(cmd("get", "k"))
     assert _read_until(s, b"\r\n") == (
         b"-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
         b"RESET are allowed in this context\r\n")
-    s.sendall(_cmd("ping"))
+    s.sendall(cmd("ping"))
     assert _read_until(s, b"\r\n\r\n") == b"*2\r\n$4\r\npong\r\n$0\r\n\r\n"
-    s.sendall(_cmd("unsubscribe"))
+    s.sendall(cmd("unsubscribe"))
     assert _read_until(s, b":0\r\n") == b"*3\r\n$11\r\nunsubscribe\r\n$1\r\nx\r\n:0\r\n"
-    s.sendall(_cmd("unsubscribe"))
+    s.sendall(cmd("unsubscribe"))
     assert _read_until(s, b":0\r\n") == b"*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n"
-    s.sendall(_cmd("ping"))
+    s.sendall(cmd("ping"))
     assert _read_until(s, b"\r\n") == b"+PONG\r\n"
     s.close()
 
 
 def test_resp3_push_and_commands_while_subscribed(server):
     s = _raw(server)
-    s.sendall(_cmd("hello", "3"))
+    s.sendall(cmd("hello", "3"))
     assert b"proto" in _read_until(s, b"modules\r\n*0\r\n")
-    s.sendall(_cmd("subscribe", "ch"))
+    s.sendall(cmd("subscribe", "ch"))
     assert _read_until(s, b":1\r\n").endswith(b">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n")
-    s.sendall(_cmd("set", "k", "v"))
+    s.sendall(cmd("set", "k", "v"))
     assert _read_until(s, b"+OK\r\n").endswith(b"+OK\r\n")
-    s.sendall(_cmd("publish", "ch", "hi"))
+    s.sendall(cmd("publish", "ch", "hi"))
     got = _read_until(s, b":1\r\n")
     assert got == b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n:1\r\n"
     s.close()
@@ -140,7 +123,7 @@ def test_slow_subscriber_is_disconnected(make_server):
     sub = socket.socket()
     sub.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sub.connect((srv.host, srv.port))
-    sub.sendall(_cmd("subscribe", "big"))
+    sub.sendall(cmd("subscribe", "big"))
     time.sleep(0.2)
     pub = srv.client()
     payload = b"x" * 100_000

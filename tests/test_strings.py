@@ -532,32 +532,6 @@ def test_random_sequences_match_redis(pair):
 
 # -- propagation (in-process: no replica or AOF to read it from yet) ----------------------
 
-@pytest.fixture
-def inproc():
-    """A Server and one socketless Client; commands run through Client.call and every
-    propagated command is recorded in run.log."""
-    from bocho.commands import load_all
-    from bocho.config import Config
-    from bocho.network import Client
-    from bocho.server import Server
-
-    load_all()
-    srv = Server(Config())
-    c = Client(srv)
-    log: list[list[bytes]] = []
-    srv.add_propagate_hook(lambda db, argv: log.append([bytes(a) for a in argv]))
-
-    def run(*args):
-        argv = [a if isinstance(a, bytes) else str(a).encode() for a in args]
-        c.out.clear()
-        c.call(argv)
-        return b"".join(c.out)
-
-    run.log = log
-    run.server = srv
-    return run
-
-
 def test_set_propagation_forms(inproc):
     now = int(time.time() * 1000)
     inproc("SET", "k", "v", "EX", 100)
@@ -571,7 +545,7 @@ def test_set_propagation_forms(inproc):
     inproc("SET", "g", "w", "get", "XX")
     inproc("SET", "g", "z", "GET", "EX", 100)
     inproc("SET", "plain", "v", "NX")
-    log = inproc.log
+    log = inproc.argvs()
     assert [a[0] for a in log] == [b"SET"] * 10
     assert log[0][:4] == [b"SET", b"k", b"v", b"PXAT"] and now + 99000 <= int(log[0][4])
     assert log[1][:4] == [b"SET", b"k", b"w", b"PXAT"] and now + 4000 <= int(log[1][4])
@@ -600,7 +574,7 @@ def test_getex_getdel_getset_incrbyfloat_propagation(inproc):
     inproc("GETSET", "s", "v")
     inproc("SET", "f", "10.5", "EX", 100)
     inproc("INCRBYFLOAT", "f", "0.1")
-    log = inproc.log
+    log = inproc.argvs()
     assert log[0][0] == b"PEXPIREAT" and log[0][1] == b"k"
     assert log[1:] == [
         [b"PERSIST", b"k"], [b"PEXPIREAT", b"k", b"2000000000123"], [b"DEL", b"k"],
@@ -620,7 +594,7 @@ def test_other_writes_propagate_as_sent(inproc):
                 ("BITFIELD", "bf", "SET", "u8", 0, 7), ("SETRANGE", "a", 0, ""), ("INCRBY", "n", "x"),
                 ("GET", "a"), ("SETNX", "a", "v"), ("BITOP", "AND", "none2", "none")]:
         inproc(*cmd)
-    assert inproc.log == [[str(x).encode() for x in cmd] for cmd in cmds]
+    assert inproc.argvs() == [[str(x).encode() for x in cmd] for cmd in cmds]
 
 
 WATCH_TOUCHES = [
