@@ -116,11 +116,7 @@ def bitcount(c, argv):
         return resp.ZERO
     isbit = False
     if n == 5:
-        unit = argv[4].lower()
-        if unit == b"bit":
-            isbit = True
-        elif unit != b"byte":
-            raise syntax()
+        isbit = _bit_unit(argv[4])
     total = strlen * 8 if isbit else strlen
     start, end = _clamp(start, end, total)
     if start > end:
@@ -134,6 +130,14 @@ def bitcount(c, argv):
     word >>= 7 - (end & 7)
     word &= (1 << (width - (start & 7) - (7 - (end & 7)))) - 1
     return resp.integer(word.bit_count())
+
+
+def _bit_unit(arg: bytes) -> bool:
+    """BITCOUNT/BITPOS's BYTE|BIT option: True for BIT."""
+    unit = arg.lower()
+    if unit != b"bit" and unit != b"byte":
+        raise syntax()
+    return unit == b"bit"
 
 
 def _clamp(start: int, end: int, total: int) -> tuple[int, int]:
@@ -191,11 +195,7 @@ def bitpos(c, argv):
     elif n in (4, 5, 6):
         start = parse_int(argv[3])
         if n == 6:
-            unit = argv[5].lower()
-            if unit == b"bit":
-                isbit = True
-            elif unit != b"byte":
-                raise syntax()
+            isbit = _bit_unit(argv[5])
         if n >= 5:
             end = parse_int(argv[4])
             end_given = True

@@ -523,6 +523,15 @@ def _restart(c, delay_ms: int, graceful: bool) -> None:
     raise CommandError(b"ERR failed to restart the server. Check server logs.")
 
 
+# DEBUG <sub> <0|1> switches: the Server attribute each one sets.
+_FLAG_SUBS = {
+    b"set-active-expire": "debug_active_expire",
+    b"pause-cron": "cron_paused",
+    b"set-skip-checksum-validation": "skip_checksum_validation",
+    b"set-disable-deny-scripts": "script_disable_deny_script",
+}
+
+
 @command("debug", -2, "admin noscript loading stale", group="server",
          acl=("admin", "dangerous"), summary="A container for debugging commands",
          complexity="Depends on subcommand.")
@@ -539,11 +548,9 @@ def debug(c, argv):
         if secs > 0:
             time.sleep(secs)
         return resp.OK
-    if sub == b"set-active-expire" and n == 3:
-        srv.debug_active_expire = bool(_atoi(argv[2]))
-        return resp.OK
-    if sub == b"pause-cron" and n == 3:
-        srv.cron_paused = bool(_atoi(argv[2]))
+    flag = _FLAG_SUBS.get(sub)
+    if flag is not None and n == 3:
+        setattr(srv, flag, bool(_atoi(argv[2])))
         return resp.OK
     if sub == b"object" and n == 3:
         return debug_object(c, argv[2])
@@ -573,12 +580,6 @@ def debug(c, argv):
             raise CommandError(b"ERR argument must be a memory value bigger than 1 and "
                                b"smaller than 4gb")
         srv.quicklist_packed_threshold = sz or (1 << 30)
-        return resp.OK
-    if sub == b"set-skip-checksum-validation" and n == 3:
-        srv.skip_checksum_validation = bool(_atoi(argv[2]))
-        return resp.OK
-    if sub == b"set-disable-deny-scripts" and n == 3:
-        srv.script_disable_deny_script = bool(_atoi(argv[2]))
         return resp.OK
     if sub == b"aof-flush-sleep" and n == 3:
         srv.aof_flush_sleep = _atoi(argv[2])

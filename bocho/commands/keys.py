@@ -302,6 +302,21 @@ def _server_del(db, key: bytes) -> None:
         db.delete(key)
 
 
+def _transfer(srv, src_db, src: bytes, dst_db, dst: bytes, v, when: int,
+              event: bytes) -> None:
+    """RENAME and MOVE: the value goes to dst with its LRU/LFU state and TTL (`when`,
+    -1 for none), src is deleted, <event>_from / <event>_to are notified."""
+    meta = src_db.access_meta(src)
+    dst_db.add(dst, v)
+    dst_db.set_access_meta(dst, meta)
+    if when != -1:
+        dst_db.set_expire(dst, when)
+    src_db.delete(src)
+    srv.notify(GENERIC, event + b"_from", src, src_db.id)
+    srv.notify(GENERIC, event + b"_to", dst, dst_db.id)
+    srv.dirty += 1
+
+
 def rename_generic(c, argv, nx: bool) -> bytes:
     db = c.db
     src, dst = argv[1], argv[2]
@@ -315,16 +330,7 @@ def rename_generic(c, argv, nx: bool) -> bytes:
         if nx:
             return resp.ZERO
         _server_del(db, dst)
-    meta = db.access_meta(src)
-    db.add(dst, v)
-    db.set_access_meta(dst, meta)  # the value moves with its LRU/LFU state
-    if when != -1:
-        db.set_expire(dst, when)
-    db.delete(src)
-    srv = c.server
-    srv.notify(GENERIC, b"rename_from", src, db.id)
-    srv.notify(GENERIC, b"rename_to", dst, db.id)
-    srv.dirty += 1
+    _transfer(c.server, db, src, db, dst, v, when, b"rename")
     return resp.ONE if nx else resp.OK
 
 
@@ -359,15 +365,7 @@ def move(c, argv):
     when = src.get_expire(key)
     if dst.lookup_write(key) is not None:
         return resp.ZERO
-    dst.add(key, v)
-    dst.set_access_meta(key, src.access_meta(key))
-    if when != -1:
-        dst.set_expire(key, when)
-    src.delete(key)
-    srv = c.server
-    srv.notify(GENERIC, b"move_from", key, src.id)
-    srv.notify(GENERIC, b"move_to", key, dst.id)
-    srv.dirty += 1
+    _transfer(c.server, src, key, dst, key, v, when, b"move")
     return resp.ONE
 
 

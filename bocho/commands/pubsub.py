@@ -102,17 +102,72 @@ def _unsub(c, registry: dict, mine: dict, key: bytes) -> None:
                 del registry[key]
 
 
+def _shard_count(c) -> int:
+    return len(c.shard_channels)
+
+
+# One subscription family each: reply words for (un)subscribing, the client's own set
+# (attribute name), the server's registry, and the count its replies carry (shard
+# channels are counted on their own).
+_CHANNELS = (b"subscribe", b"unsubscribe", "channels", lambda srv: srv.pubsub_channels,
+             _count)
+_PATTERNS = (b"psubscribe", b"punsubscribe", "patterns", lambda srv: srv.pubsub_patterns,
+             _count)
+_SHARD = (b"ssubscribe", b"sunsubscribe", "shard_channels", _shard_map, _shard_count)
+
+
+def _subscribe(c, argv, family) -> Push:
+    word, _, attr, registry, count = family
+    reg, mine = registry(c.server), getattr(c, attr)
+    out = []
+    for name in argv[1:]:
+        _sub(c, reg, mine, name)
+        out.append(_notice(c, word, name, count(c)))
+    _update_flags(c)
+    return Push(b"".join(out))
+
+
+def _unsubscribe(c, names, family, notify: bool = True) -> list[bytes]:
+    _, word, attr, registry, count = family
+    reg, mine = registry(c.server), getattr(c, attr)
+    out = []
+    for name in names:
+        _unsub(c, reg, mine, name)
+        if notify:
+            out.append(_notice(c, word, name, count(c)))
+    return out
+
+
+def _unsubscribe_cmd(c, argv, family) -> Push:
+    """(P|S)UNSUBSCRIBE: the names given, or every one held; with none held the reply
+    is still one notice, for a null name."""
+    if len(argv) == 1:
+        out = _unsubscribe(c, list(getattr(c, family[2])), family)
+        if not out:
+            out = [_notice(c, family[1], None, family[4](c))]
+    else:
+        out = _unsubscribe(c, argv[1:], family)
+    _update_flags(c)
+    return Push(b"".join(out))
+
+
+def unsubscribe_all(c, notify: bool) -> list[bytes]:
+    return _unsubscribe(c, list(c.channels), _CHANNELS, notify)
+
+
+def punsubscribe_all(c, notify: bool) -> list[bytes]:
+    return _unsubscribe(c, list(c.patterns), _PATTERNS, notify)
+
+
+def sunsubscribe_all(c, notify: bool) -> list[bytes]:
+    return _unsubscribe(c, list(c.shard_channels), _SHARD, notify)
+
+
 @command("subscribe", -2, "pubsub noscript loading stale", group=PS, acl=(PS,),
          since="2.0.0", summary="Listen for messages published to the given channels")
 def subscribe(c, argv):
     _deny_blocking(c, "SUBSCRIBE")
-    reg = c.server.pubsub_channels
-    out = []
-    for ch in argv[1:]:
-        _sub(c, reg, c.channels, ch)
-        out.append(_notice(c, b"subscribe", ch, _count(c)))
-    _update_flags(c)
-    return Push(b"".join(out))
+    return _subscribe(c, argv, _CHANNELS)
 
 
 @command("psubscribe", -2, "pubsub noscript loading stale", group=PS, acl=(PS,),
@@ -120,13 +175,7 @@ def subscribe(c, argv):
          "given patterns")
 def psubscribe(c, argv):
     _deny_blocking(c, "PSUBSCRIBE")
-    reg = c.server.pubsub_patterns
-    out = []
-    for pat in argv[1:]:
-        _sub(c, reg, c.patterns, pat)
-        out.append(_notice(c, b"psubscribe", pat, _count(c)))
-    _update_flags(c)
-    return Push(b"".join(out))
+    return _subscribe(c, argv, _PATTERNS)
 
 
 @command("ssubscribe", -2, "pubsub noscript loading stale", keys=(1, -1, 1), group=PS,
@@ -134,96 +183,27 @@ def psubscribe(c, argv):
          "shard channels")
 def ssubscribe(c, argv):
     _deny_blocking(c, "SSUBSCRIBE", in_multi_ok=False)
-    reg = _shard_map(c.server)
-    out = []
-    for ch in argv[1:]:
-        _sub(c, reg, c.shard_channels, ch)
-        out.append(_notice(c, b"ssubscribe", ch, len(c.shard_channels)))
-    _update_flags(c)
-    return Push(b"".join(out))
-
-
-def unsubscribe_all(c, notify: bool) -> list[bytes]:
-    reg = c.server.pubsub_channels
-    out = []
-    for ch in list(c.channels):
-        _unsub(c, reg, c.channels, ch)
-        if notify:
-            out.append(_notice(c, b"unsubscribe", ch, _count(c)))
-    return out
-
-
-def punsubscribe_all(c, notify: bool) -> list[bytes]:
-    reg = c.server.pubsub_patterns
-    out = []
-    for pat in list(c.patterns):
-        _unsub(c, reg, c.patterns, pat)
-        if notify:
-            out.append(_notice(c, b"punsubscribe", pat, _count(c)))
-    return out
-
-
-def sunsubscribe_all(c, notify: bool) -> list[bytes]:
-    reg = _shard_map(c.server)
-    out = []
-    for ch in list(c.shard_channels):
-        _unsub(c, reg, c.shard_channels, ch)
-        if notify:
-            out.append(_notice(c, b"sunsubscribe", ch, len(c.shard_channels)))
-    return out
+    return _subscribe(c, argv, _SHARD)
 
 
 @command("unsubscribe", -1, "pubsub noscript loading stale", group=PS, acl=(PS,),
          since="2.0.0", summary="Stop listening for messages posted to the given channels")
 def unsubscribe(c, argv):
-    if len(argv) == 1:
-        out = unsubscribe_all(c, True)
-        if not out:
-            out = [_notice(c, b"unsubscribe", None, _count(c))]
-    else:
-        reg = c.server.pubsub_channels
-        out = []
-        for ch in argv[1:]:
-            _unsub(c, reg, c.channels, ch)
-            out.append(_notice(c, b"unsubscribe", ch, _count(c)))
-    _update_flags(c)
-    return Push(b"".join(out))
+    return _unsubscribe_cmd(c, argv, _CHANNELS)
 
 
 @command("punsubscribe", -1, "pubsub noscript loading stale", group=PS, acl=(PS,),
          since="2.0.0", summary="Stop listening for messages posted to channels matching "
          "the given patterns")
 def punsubscribe(c, argv):
-    if len(argv) == 1:
-        out = punsubscribe_all(c, True)
-        if not out:
-            out = [_notice(c, b"punsubscribe", None, _count(c))]
-    else:
-        reg = c.server.pubsub_patterns
-        out = []
-        for pat in argv[1:]:
-            _unsub(c, reg, c.patterns, pat)
-            out.append(_notice(c, b"punsubscribe", pat, _count(c)))
-    _update_flags(c)
-    return Push(b"".join(out))
+    return _unsubscribe_cmd(c, argv, _PATTERNS)
 
 
 @command("sunsubscribe", -1, "pubsub noscript loading stale", keys=(1, -1, 1), group=PS,
          acl=(PS,), key_specs=[key_spec("not_key", lastkey=-1)], since="7.0.0", summary="Stop listening for messages posted to the given "
          "shard channels")
 def sunsubscribe(c, argv):
-    if len(argv) == 1:
-        out = sunsubscribe_all(c, True)
-        if not out:
-            out = [_notice(c, b"sunsubscribe", None, len(c.shard_channels))]
-    else:
-        reg = _shard_map(c.server)
-        out = []
-        for ch in argv[1:]:
-            _unsub(c, reg, c.shard_channels, ch)
-            out.append(_notice(c, b"sunsubscribe", ch, len(c.shard_channels)))
-    _update_flags(c)
-    return Push(b"".join(out))
+    return _unsubscribe_cmd(c, argv, _SHARD)
 
 
 @command("publish", 3, "pubsub loading stale fast", group=PS, acl=(PS,), since="2.0.0",
