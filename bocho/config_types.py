@@ -80,33 +80,31 @@ def string2ll(s: str) -> int | None:
     return v
 
 
-def catrepr(s: str) -> str:
-    """Redis's sdscatrepr: a double-quoted string with C escapes."""
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == '"':
-            out.append('\\"')
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\a":
-            out.append("\\a")
-        elif ch == "\b":
-            out.append("\\b")
-        elif 32 <= o < 127:
+# sdscatrepr's escapes; other bytes outside printable ASCII become \xHH
+_REPR_ESCAPES = {0x5C: b"\\\\", 0x22: b'\\"', 0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t",
+                 0x07: b"\\a", 0x08: b"\\b"}
+
+
+def catrepr_bytes(a: bytes) -> bytes:
+    """Redis's sdscatrepr: a double-quoted string with C escapes (MONITOR's arguments,
+    and config values through catrepr)."""
+    out = bytearray(b'"')
+    for ch in a:
+        esc = _REPR_ESCAPES.get(ch)
+        if esc is not None:
+            out += esc
+        elif 32 <= ch < 127:
             out.append(ch)
         else:
-            # surrogateescape'd bytes come back as the byte they were
-            b = bytes([o - 0xDC00]) if 0xDC80 <= o <= 0xDCFF else ch.encode()
-            out.extend(f"\\x{x:02x}" for x in b)
-    out.append('"')
-    return "".join(out)
+            out += b"\\x%02x" % ch
+    out += b'"'
+    return bytes(out)
+
+
+def catrepr(s: str) -> str:
+    """catrepr_bytes for a config value: surrogateescape'd bytes come back as the byte
+    they were, other characters as their UTF-8 bytes."""
+    return catrepr_bytes(s.encode("utf-8", "surrogateescape")).decode("ascii")
 
 
 def trim_double(s: str) -> str:

@@ -620,31 +620,6 @@ class Server:
             log.warning(f"Failed to write PID file: {e.strerror}")
 
 
-def _repr(a: bytes) -> bytes:
-    """Quote an argument as Redis's sdscatrepr (MONITOR, SLOWLOG-free contexts)."""
-    out = bytearray()
-    for ch in a:
-        if ch == 0x5C:
-            out += b"\\\\"
-        elif ch == 0x22:
-            out += b'\\"'
-        elif ch == 0x0A:
-            out += b"\\n"
-        elif ch == 0x0D:
-            out += b"\\r"
-        elif ch == 0x09:
-            out += b"\\t"
-        elif ch == 0x07:
-            out += b"\\a"
-        elif ch == 0x08:
-            out += b"\\b"
-        elif 32 <= ch < 127:
-            out.append(ch)
-        else:
-            out += b"\\x%02x" % ch
-    return bytes(out)
-
-
 def banner(server: Server) -> str:
     """The start-up banner. The TCL harness waits for ' PID: <pid>' in it."""
     cfg = server.config

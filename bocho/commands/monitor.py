@@ -11,6 +11,7 @@ import time
 
 from bocho import resp
 from bocho.commands import command
+from bocho.config_types import catrepr_bytes
 from bocho.errors import CommandError
 from bocho.network import F_MONITOR, F_REPLICA
 
@@ -49,9 +50,7 @@ def redact(argv: list[bytes]) -> list[bytes]:
 _NEEDS_REDACT = {b"auth", b"hello", b"migrate"}
 
 
-def _quote(a: bytes) -> bytes:
-    from bocho.server import _repr
-    return b'"' + _repr(a) + b'"'
+_quote = catrepr_bytes
 
 
 def feed(srv, c, argv: list[bytes], cmd=None) -> None:
