@@ -362,6 +362,9 @@ class Client(asyncio.Protocol):
                         out.append(e.reply())
                         srv.count_error(e.msg)
                         cmd.failed_calls += 1
+                    except Exception as e:
+                        r = None
+                        out.append(internal_error(srv, cmd, e))
                     t1 = clock()
                     d = t1 - t0
                     t0 = t1
@@ -741,6 +744,9 @@ class Client(asyncio.Protocol):
             out.append(e.reply())
             srv.count_error(e.msg)
             cmd.failed_calls += 1
+        except Exception as e:
+            failed = True
+            out.append(internal_error(srv, cmd, e))
         d = perf_counter_ns() - t0
         cmd.calls += 1
         cmd.usec += d
@@ -892,6 +898,19 @@ def exec_abort(c: Client, argv: list[bytes], e: CommandError) -> CommandError:
         srv.feed_monitors(c, argv)
     msg = e.msg[4:] if e.msg.startswith(b"ERR ") else e.msg
     return CommandError(b"EXECABORT Transaction discarded because of: " + msg)
+
+
+def internal_error(srv: Server, cmd: Command, exc: Exception) -> bytes:
+    """A handler raised something other than CommandError: a bug of ours. The client gets
+    an error reply (instead of losing its connection), the log gets the traceback, and
+    the server goes on serving."""
+    import traceback
+    log.warning(f"Internal error in '{cmd.fullname}': "
+                + "".join(traceback.format_exception(exc)).rstrip())
+    msg = f"ERR internal error in '{cmd.fullname}': {type(exc).__name__}".encode()
+    srv.count_error(msg)
+    cmd.failed_calls += 1
+    return b"-" + msg + b"\r\n"
 
 
 def _fmt_addr(a: tuple) -> str:

@@ -355,3 +355,29 @@ def test_config_set_dir_rolls_back_with_the_call(make_server, tmp_path):
     with pytest.raises(redis.ResponseError):
         c.execute_command("CONFIG", "SET", "dir", str(tmp_path), "maxmemory", "bad")
     assert c.config_get("dir")["dir"] == before
+
+
+def test_config_set_bind_empty_stops_tcp(make_server, tmp_path):
+    """bind "" means no TCP listener (Redis's listenToPort): new TCP connections are
+    refused, the unix socket still serves, and `bind *` brings TCP back."""
+    import socket as _socket
+
+    sock_path = str(tmp_path / "bocho.sock")
+    srv = make_server(config={"unixsocket": sock_path})
+    c = srv.client()
+    assert c.config_set("bind", "")
+    assert c.config_get("bind")["bind"] == ""
+    with pytest.raises(ConnectionRefusedError):
+        _socket.create_connection((srv.host, srv.port), timeout=2).close()
+    u = redis.Redis(unix_socket_path=sock_path)
+    assert u.ping()
+    assert u.config_set("bind", "127.0.0.1")
+
+    def tcp_ok() -> bool:
+        try:
+            return srv.client().ping()
+        except redis.ConnectionError:
+            return False
+
+    wait_until(tcp_ok, msg="TCP listener back")
+    u.close()

@@ -192,3 +192,18 @@ def test_nested_array_reply_and_close(server):
     assert c.get("nak") is None
     assert c.ping()
     c.close()
+
+
+def test_handler_bug_answers_error_and_keeps_serving(server):
+    """A RESP3 boolean inside a request still reaches a handler as a Python bool (a known
+    gap: Redis refuses it as a protocol error). Whatever a handler then raises, the
+    client gets an error reply, keeps its connection, and the server keeps serving."""
+    from raw import recv_until
+
+    with socket.create_connection((server.host, server.port), timeout=5) as s:
+        s.sendall(b"*2\r\n$4\r\nECHO\r\n#t\r\n")
+        got = recv_until(s, lambda b: b.endswith(b"\r\n"))
+        assert got.startswith(b"-ERR"), got
+        s.sendall(b"*1\r\n$4\r\nPING\r\n")
+        assert recv_until(s, lambda b: b.endswith(b"\r\n")) == b"+PONG\r\n"
+    assert server.client().ping()

@@ -9,7 +9,7 @@ import socket
 
 from bocho import log, resp
 from bocho.commands import TABLE, all_commands, command
-from bocho.config import DEFAULT_BIND, ConfigError, ConfigSetError, on_apply
+from bocho.config import ConfigError, ConfigSetError, on_apply
 from bocho.errors import CommandError
 from bocho.listen import bind_listener
 
@@ -167,7 +167,8 @@ def _bind_sockets(srv, port: int, binds: list[str]) -> list[socket.socket]:
         return opened
     backlog = srv.config["tcp-backlog"]
     try:
-        for addr in binds or DEFAULT_BIND:
+        # an empty bind list means no TCP listener at all (listenToPort)
+        for addr in binds:
             sock = bind_listener(addr, port, backlog)
             if sock is None:
                 continue
