@@ -607,6 +607,3 @@ def _drain(srv: Server) -> None:
     if queue and srv.loop is not None:
         srv.loop.call_soon(_drain, srv)
 
-
-def now_ms() -> int:
-    return clock.mstime()

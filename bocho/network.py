@@ -20,14 +20,11 @@ import hiredis
 from bocho import clock, log, resp
 from bocho.commands import (
     ADMIN,
-    ALLOW_BUSY,
     DENYOOM,
     NO_AUTH,
     NO_MULTI,
-    PUBSUB,
     SKIP_MONITOR,
     TABLE,
-    WRITE,
     Command,
     lookup,
 )
@@ -1111,4 +1108,3 @@ PROTECTED_MODE_ERROR = (
     b"password for the default user. NOTE: You only need to do one of the above things in "
     b"order for the server to start accepting connections from the outside.\r\n")
 
-__all__ = ["Client", "ALLOW_BUSY", "PUBSUB", "WRITE"]

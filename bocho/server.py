@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-import random
 import signal
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -635,4 +633,3 @@ def banner(server: Server) -> str:
     )
 
 
-__all__ = ["Server", "banner", "random", "sys"]

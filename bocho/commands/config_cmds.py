@@ -4,7 +4,6 @@ act at once when CONFIG SET changes them (port, bind, maxclients, proc title...)
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 
 from bocho import log, resp
@@ -353,4 +352,3 @@ def apply_oom_score(srv) -> None:
     set_oom_score_adj(srv)
 
 
-__all__ = ["allow_protected", "is_local_client", "reset_stats", "os"]
