@@ -354,14 +354,9 @@ class Client(asyncio.Protocol):
                         r = handler(self, argv)
                         if r is not None:
                             out.append(r)
-                    except CommandError as e:
-                        r = None
-                        out.append(e.reply())
-                        srv.count_error(e.msg)
-                        cmd.failed_calls += 1
                     except Exception as e:
                         r = None
-                        out.append(internal_error(srv, cmd, e))
+                        out.append(failed_reply(srv, cmd, e))
                     t1 = clock()
                     d = t1 - t0
                     t0 = t1
@@ -736,14 +731,9 @@ class Client(asyncio.Protocol):
             r = self.run_no_touch(cmd, argv) if self.flags & F_NO_TOUCH else cmd.handler(self, argv)
             if r is not None:
                 out.append(r)
-        except CommandError as e:
-            failed = True
-            out.append(e.reply())
-            srv.count_error(e.msg)
-            cmd.failed_calls += 1
         except Exception as e:
             failed = True
-            out.append(internal_error(srv, cmd, e))
+            out.append(failed_reply(srv, cmd, e))
         d = perf_counter_ns() - t0
         cmd.calls += 1
         cmd.usec += d
@@ -897,16 +887,20 @@ def exec_abort(c: Client, argv: list[bytes], e: CommandError) -> CommandError:
     return CommandError(b"EXECABORT Transaction discarded because of: " + msg)
 
 
-def internal_error(srv: Server, cmd: Command, exc: Exception) -> bytes:
-    """A handler raised something other than CommandError: a bug of ours. The client gets
-    an error reply (instead of losing its connection), the log gets the traceback, and
-    the server goes on serving."""
+def failed_reply(srv: Server, cmd: Command, exc: Exception) -> bytes:
+    """The error reply of a handler that raised, counted for INFO errorstats and the
+    command's failed_calls. A CommandError is the handler's answer; anything else is a
+    bug of ours: the client still gets an error reply (instead of losing its
+    connection), the log gets the traceback, and the server goes on serving."""
+    cmd.failed_calls += 1
+    if isinstance(exc, CommandError):
+        srv.count_error(exc.msg)
+        return exc.reply()
     import traceback
     log.warning(f"Internal error in '{cmd.fullname}': "
                 + "".join(traceback.format_exception(exc)).rstrip())
     msg = f"ERR internal error in '{cmd.fullname}': {type(exc).__name__}".encode()
     srv.count_error(msg)
-    cmd.failed_calls += 1
     return b"-" + msg + b"\r\n"
 
 
