@@ -13,14 +13,6 @@ def mstime() -> int:
     return _time_ns() // 1_000_000
 
 
-def ustime() -> int:
-    """Unix time in microseconds."""
-    return _time_ns() // 1000
-
-
 def monotonic_ms() -> int:
     return _mono_ns() // 1_000_000
 
-
-def monotonic_us() -> int:
-    return _mono_ns() // 1000

@@ -22,6 +22,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from bocho import notify
 from bocho.config_types import (  # noqa: F401 (re-exported)
     DEFAULT_BIND,
     INTMAX,
@@ -69,8 +70,6 @@ from bocho.config_types import (  # noqa: F401 (re-exported)
     expand_template,
     format_memory,
     memtoull,
-    notify_flags,
-    notify_string,
     parse_memory,
     string2ll,
     trim_double,
@@ -332,7 +331,7 @@ _T: list[Directive] = [
     SpecialDirective("oom-score-adj-values", (0, 200, 800), _parse_oom_values,
                      lambda v: " ".join(map(str, v)), _rewrite_oom_values, MULTI),
     SpecialDirective("notify-keyspace-events", "", _parse_notify,
-                     lambda v: notify_string(notify_flags(v)), _rewrite_notify),
+                     lambda v: notify.flags_to_string(notify.parse_flags(v)), _rewrite_notify),
     SpecialDirective("bind", list(DEFAULT_BIND), _parse_bind, lambda v: " ".join(v),
                      _rewrite_bind, MULTI),
     SpecialDirective("replicaof", None, _parse_replicaof,
@@ -442,10 +441,6 @@ class Config:
     def __setitem__(self, name: str, value: Any) -> None:
         """Internal updates (e.g. REPLICAOF changing replicaof); no hook is run."""
         self.values[DIRECTIVES[name].name] = value
-
-    def is_default(self, name: str) -> bool:
-        d = DIRECTIVES[name]
-        return self.values[d.name] == d.default_value
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -717,17 +712,6 @@ class Config:
             extra(state)
         state.remove_orphaned()
         write_atomically(path, state.content())
-
-    def debug_info(self) -> str:
-        """The DEBUG_CONFIG directives as config lines (crash reports, DEBUG INFO)."""
-        state = RewriteState([])
-        state.force_write = True
-        state.needs_signature = False
-        for d in _T:
-            if d.flags & DEBUG:
-                d.rewrite(self.values[d.name], state, d.name)
-        return state.content()
-
 
 def default_user_line(requirepass: str) -> str:
     """How CONFIG REWRITE describes the default user when ACL has no say."""

@@ -9,6 +9,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from bocho import notify
+
 # Numeric sub-flags.
 MEMORY_NUM = 1
 PERCENT_NUM = 2
@@ -248,10 +250,6 @@ class NumericDirective(Directive):
         super().__init__(name, default, flags, alias)
         self.lo, self.hi, self.num, self.unsigned = lo, hi, num, unsigned
 
-    @property
-    def kind_name(self) -> str:
-        return "memory" if self.num & MEMORY_NUM else "int"
-
     def parse(self, args):
         s = _one(args)
         v = self._parse_number(s)
@@ -447,46 +445,16 @@ def _rewrite_oom_values(d, value, state, name):
     state.rewrite_line(name, f"{name} " + " ".join(map(str, value)), tuple(value) != d.default)
 
 
-NOTIFY_CHARS = {"A": 0x7FC, "g": 1 << 2, "$": 1 << 3, "l": 1 << 4, "s": 1 << 5, "h": 1 << 6,
-                "z": 1 << 7, "x": 1 << 8, "e": 1 << 9, "K": 1, "E": 2, "t": 1 << 10,
-                "m": 1 << 11, "d": 1 << 12, "n": 1 << 13}
-_NOTIFY_ALL = (1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 7 | 1 << 8 | 1 << 9
-               | 1 << 10 | 1 << 12)
-NOTIFY_CHARS["A"] = _NOTIFY_ALL
-
-
-def notify_flags(s: str) -> int:
-    out = 0
-    for ch in s:
-        out |= NOTIFY_CHARS[ch]
-    return out
-
-
-def notify_string(flags: int) -> str:
-    """keyspaceEventsFlagsToString: the canonical spelling CONFIG GET shows."""
-    out = []
-    if flags & _NOTIFY_ALL == _NOTIFY_ALL:
-        out.append("A")
-    else:
-        for ch in "g$lshzxetdn":
-            if flags & NOTIFY_CHARS[ch]:
-                out.append(ch)
-    for ch in "KEm":
-        if flags & NOTIFY_CHARS[ch]:
-            out.append(ch)
-    return "".join(out)
-
-
 def _parse_notify(args: list[str]) -> str:
     v = _one(args)
-    if any(ch not in NOTIFY_CHARS for ch in v):
+    if not notify.valid(v):
         raise ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
     return v
 
 
 def _rewrite_notify(d, value, state, name):
-    flags = notify_flags(value)
-    state.rewrite_line(name, f"{name} {catrepr(notify_string(flags))}", flags != 0)
+    flags = notify.parse_flags(value)
+    state.rewrite_line(name, f"{name} {catrepr(notify.flags_to_string(flags))}", flags != 0)
 
 
 def _parse_replicaof(args: list[str]) -> list[str] | None:

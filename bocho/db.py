@@ -32,6 +32,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from bocho import clock
+from bocho.notify import KEY_MISS, NEW
 
 if TYPE_CHECKING:
     from bocho.server import Server
@@ -197,8 +198,8 @@ class Database:
             v = None
         if v is None:
             srv.stat_keyspace_misses += 1
-            if srv.notify_flags & 2048:  # notify.KEY_MISS
-                srv.notify(2048, b"keymiss", key, self.id)
+            if srv.notify_flags & KEY_MISS:
+                srv.notify(KEY_MISS, b"keymiss", key, self.id)
             return None
         srv.stat_keyspace_hits += 1
         if self.lru is not None and not srv.current_client_no_touch():
@@ -215,8 +216,8 @@ class Database:
         if v is None:
             if stats:
                 srv.stat_keyspace_misses += 1
-            if notify_miss and srv.notify_flags & 2048:
-                srv.notify(2048, b"keymiss", key, self.id)
+            if notify_miss and srv.notify_flags & KEY_MISS:
+                srv.notify(KEY_MISS, b"keymiss", key, self.id)
             return None
         if stats:
             srv.stat_keyspace_hits += 1
@@ -291,8 +292,8 @@ class Database:
 
     def set_key(self, key: bytes, value: Any, keepttl: bool = False) -> None:
         """SET semantics: overwrite, drop the TTL unless keepttl."""
-        if self.server.notify_flags & 8192 and key not in self.data:  # notify.NEW
-            self.server.notify(8192, b"new", key, self.id)
+        if self.server.notify_flags & NEW and key not in self.data:
+            self.server.notify(NEW, b"new", key, self.id)
         self.data[key] = value
         if not keepttl and self.expires:
             self.expires.pop(key, None)
@@ -304,8 +305,8 @@ class Database:
     def add(self, key: bytes, value: Any) -> None:
         """Add a key known not to exist (types that create on first write)."""
         self.data[key] = value
-        if self.server.notify_flags & 8192:  # notify.NEW, as Redis's dbAdd
-            self.server.notify(8192, b"new", key, self.id)
+        if self.server.notify_flags & NEW:  # as Redis's dbAdd
+            self.server.notify(NEW, b"new", key, self.id)
         if self.lru is not None:
             self.touch(key, new=True)
         if self.watched:
@@ -384,11 +385,6 @@ class Database:
         """WATCH: a write to key makes every transaction watching it fail."""
         clients = self.watched.get(key)
         if clients:
-            for c in clients:
-                c.dirty_cas = True
-
-    def signal_all_modified(self) -> None:
-        for clients in self.watched.values():
             for c in clients:
                 c.dirty_cas = True
 

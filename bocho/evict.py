@@ -43,22 +43,6 @@ def used_memory(server: Server) -> int:
 # -- access clocks (kept by db.touch; see db.py) -----------------------------------------
 
 
-def lfu_counter(db, key: bytes) -> int | None:
-    """OBJECT FREQ: the decayed counter, or None when no LFU policy is set."""
-    if db.lru is None or not db.server.lfu:
-        return None
-    v = db.lru.get(key)
-    return LFU_INIT_VAL if v is None else lfu_decr(v, db.server.config["lfu-decay-time"])
-
-
-def idle_seconds(db, key: bytes) -> int | None:
-    """OBJECT IDLETIME under an LRU policy; None when not tracked."""
-    if db.lru is None or db.server.lfu:
-        return None
-    t = db.lru.get(key)
-    return 0 if t is None else max(0, db.server.lruclock - t)
-
-
 # -- eviction ------------------------------------------------------------------------------
 
 

@@ -331,18 +331,14 @@ class Client(asyncio.Protocol):
                             return
                         continue
                     cmd = table.get(argv[0])
-                    if cmd is None or srv.slow or self.slow:
-                        self.call(argv)
-                        if self.blocked or self.closing:
-                            self.backlog = list(it) or None
-                            go = False
-                            break
-                        t0 = clock()
-                        continue
-                    a = cmd.arity
-                    handler = cmd.handler
-                    n = len(argv)
-                    if (n != a and (a > 0 or n < -a)) or handler is None:
+                    if cmd is not None and not (srv.slow or self.slow):
+                        a = cmd.arity
+                        n = len(argv)
+                        handler = cmd.handler
+                        fast = handler is not None and (n == a or (a < 0 and n >= -a))
+                    else:
+                        fast = False
+                    if not fast:
                         self.call(argv)
                         if self.blocked or self.closing:
                             self.backlog = list(it) or None

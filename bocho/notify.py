@@ -29,16 +29,20 @@ def parse_flags(s: str) -> int:
     return flags
 
 
+def valid(s: str) -> bool:
+    return all(ch in _CHARS for ch in s)
+
+
 def flags_to_string(flags: int) -> str:
-    """Canonical form, as CONFIG GET notify-keyspace-events prints it."""
+    """keyspaceEventsFlagsToString: the canonical spelling CONFIG GET and REWRITE show."""
     out = []
     if flags & ALL == ALL:
         out.append("A")
     else:
-        for ch in "g$lshzxetd":
+        for ch in "g$lshzxetdn":
             if flags & _CHARS[ch]:
                 out.append(ch)
-    for ch in "KEmn":
+    for ch in "KEm":
         if flags & _CHARS[ch]:
             out.append(ch)
     return "".join(out)

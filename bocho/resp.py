@@ -95,10 +95,6 @@ def set_header(n: int, resp: int) -> bytes:
     return b"~%d\r\n" % n if resp == 3 else array_header(n)
 
 
-def push_header(n: int, resp: int) -> bytes:
-    return b">%d\r\n" % n if resp == 3 else array_header(n)
-
-
 def format_double(d: float) -> bytes:
     """A double as Redis prints it in replies (%.17g, inf/-inf)."""
     if math.isinf(d):

@@ -574,10 +574,6 @@ class Server:
         if self.stopped is not None and not self.stopped.done():
             self.stopped.set_result(None)
 
-    def request_stop(self) -> None:
-        """Shut down as on SIGTERM (from code: tests, sentinel...)."""
-        self.shutdown_asap = True
-
     def run(self) -> int:
         """Start listening and serve until shut down; returns the exit code."""
         try:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
-
-from bocho.errors import NOT_FLOAT, NOT_INTEGER, CommandError
+from bocho.errors import NOT_INTEGER, CommandError
 
 I64_MIN = -(2**63)
 I64_MAX = 2**63 - 1
@@ -27,32 +25,6 @@ def parse_int(b: bytes, err: bytes = NOT_INTEGER) -> int:
             raise CommandError(err)
         return v
     raise CommandError(err)
-
-
-def parse_float(b: bytes, err: bytes = NOT_FLOAT) -> float:
-    """A double as Redis's string2ld/strtold: 'inf', '-inf' ok, NaN and spaces refused."""
-    if not b or b[0] in b" \t\r\n" or b[-1] in b" \t\r\n" or b"_" in b:
-        raise CommandError(err)
-    try:
-        v = float(b)
-    except ValueError:
-        raise CommandError(err) from None
-    if math.isnan(v):
-        raise CommandError(err)
-    return v
-
-
-def parse_nonneg(b: bytes, err: bytes = NOT_INTEGER) -> int:
-    v = parse_int(b, err)
-    if v < 0:
-        raise CommandError(err)
-    return v
-
-
-def match(pattern: bytes, s: bytes, nocase: bool = False) -> bool:
-    """Redis's stringmatchlen glob: * ? [abc] [^a] [a-z] and backslash escapes."""
-    from bocho.glob import stringmatch
-    return stringmatch(pattern, s, nocase)
 
 
 def parse_cursor(b: bytes) -> int:

@@ -167,3 +167,22 @@ def test_client_eviction_by_output_buffer(make_server):
     finally:
         for s in socks:
             s.close()
+
+
+def test_info_eviction_exceeded_time(make_server):
+    """While used memory stays over maxmemory (noeviction refuses the write), INFO's
+    current_eviction_exceeded_time grows, and the period counts in the total once it ends."""
+    srv = make_server()
+    c = srv.client()
+    c.execute_command("DEBUG", "POPULATE", 20000)
+    c.config_set("maxmemory", used(c) // 2)
+    with pytest.raises(redis.exceptions.OutOfMemoryError):
+        c.set("x", "y")
+    wait_until(lambda: c.info("stats")["current_eviction_exceeded_time"] > 0,
+               msg="current_eviction_exceeded_time > 0")
+    c.config_set("maxmemory", 0)
+    c.config_set("maxmemory", used(c) * 4)
+    c.set("x", "y")  # under the limit again: the period ends
+    st = c.info("stats")
+    assert st["current_eviction_exceeded_time"] == 0
+    assert st["total_eviction_exceeded_time"] > 0

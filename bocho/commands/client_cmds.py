@@ -535,10 +535,6 @@ def _resume(x) -> None:
         srv.flush_pending()
 
 
-def blocked_count(srv) -> int:
-    return sum(1 for x in srv.clients.values() if x.blocked)
-
-
 # -- tracking and the 7.2 client-library subcommands -------------------------------------
 
 @command("client|tracking", -3, "noscript loading stale", group=CONN, acl=(CONN,),

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from bocho import log, resp
+from bocho import log, notify, resp
 from bocho.commands import command
 from bocho.config import parse_memory
 from bocho.db import TYPE_NAMES, encoding_name
@@ -448,7 +448,7 @@ def _populate(c, argv) -> bytes:
     data = db.data
     # db.add's extra work (access clock, WATCH, "new" events) only when something needs it
     add = db.add if (db.lru is not None or db.watched
-                     or c.server.notify_flags & 8192) else data.__setitem__
+                     or c.server.notify_flags & notify.NEW) else data.__setitem__
     for j in range(count):
         key = b"%s:%d" % (prefix, j)
         if key in data and db.exists(key):

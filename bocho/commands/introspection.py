@@ -16,7 +16,7 @@ import resource
 import time
 from collections.abc import Callable
 
-from bocho import REDIS_VERSION, __version__, resp
+from bocho import REDIS_VERSION, __version__, evict, resp
 from bocho.commands import all_commands, command
 
 SRV = "server"
@@ -81,9 +81,8 @@ def section_server(srv) -> list[str]:
         f"config_file:{srv.config_file or ''}",
         "io_threads_active:0",
     ]
-    end = _g(srv, "shutdown_mstime", 0)
-    if end:
-        lines.append(f"shutdown_in_milliseconds:{max(0, end - int(now * 1000))}")
+    if srv.shutdown_mstime:
+        lines.append(f"shutdown_in_milliseconds:{srv.shutdown_in_ms()}")
     return lines
 
 
@@ -303,8 +302,6 @@ def section_stats(srv) -> list[str]:
     net_in, net_out = total_net_bytes(srv)
     repl_in = _g(srv, "stat_net_repl_input_bytes")
     repl_out = _g(srv, "stat_net_repl_output_bytes")
-    evict_since = _g(srv, "stat_last_eviction_exceeded_time", 0)
-    cur_evict = int((time.monotonic() * 1e6) - evict_since) if evict_since else 0
     kin, kout = instantaneous_kbps(srv)
     tracking = _g(srv, "tracking_totals", None)
     tk, ti, tp = tracking(srv) if callable(tracking) else (0, 0, 0)
@@ -330,8 +327,8 @@ def section_stats(srv) -> list[str]:
         f"expire_cycle_cpu_milliseconds:{srv.stat_expire_cycle_time_used // 1000}",
         f"evicted_keys:{srv.stat_evictedkeys}",
         f"evicted_clients:{srv.stat_evictedclients}",
-        f"total_eviction_exceeded_time:{(srv.stat_total_eviction_exceeded_time + cur_evict) // 1000}",
-        f"current_eviction_exceeded_time:{cur_evict // 1000}",
+        f"total_eviction_exceeded_time:{evict.total_exceeded_ms(srv)}",
+        f"current_eviction_exceeded_time:{evict.current_exceeded_ms(srv)}",
         f"keyspace_hits:{srv.stat_keyspace_hits}",
         f"keyspace_misses:{srv.stat_keyspace_misses}",
         f"pubsub_channels:{len(srv.pubsub_channels)}",

@@ -11,7 +11,7 @@ expired when it was watched and is now simply gone (no logical change)."""
 from __future__ import annotations
 
 from bocho import clock, resp
-from bocho.commands import MAY_REPLICATE, WRITE, command
+from bocho.commands import command
 from bocho.commands.connection import RESET_HOOKS
 from bocho.commands.strings import key_spec
 from bocho.errors import CommandError
@@ -97,10 +97,6 @@ def _watched_key_expired(c) -> bool:
         if not wk.expired and key_is_expired(wk.db, wk.key):
             return True
     return False
-
-
-def has_write(queued) -> bool:
-    return any(cmd.flags & (WRITE | MAY_REPLICATE) for cmd, _ in queued)
 
 
 @command("exec", 1, "noscript loading stale skip_slowlog", group=TX, acl=("transaction",),
