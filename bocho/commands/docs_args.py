@@ -119,7 +119,8 @@ USAGE: dict[str, str] = {
                    "[AGGREGATE SUM | MIN | MAX]",
     # hyperloglog
     "pfadd": "key [element [element ...]]", "pfcount": "key [key ...]",
-    "pfmerge": "destkey [sourcekey [sourcekey ...]]",
+    "pfmerge": "destkey sourcekey [sourcekey ...]", "pfdebug": "subcommand key",
+    "pfselftest": "",
     # geo
     "geoadd": "key [NX | XX] [CH] longitude latitude member "
               "[longitude latitude member ...]",

@@ -1,0 +1,843 @@
+"""HyperLogLog (hyperloglog.c): PFADD, PFCOUNT, PFMERGE, PFDEBUG, PFSELFTEST.
+
+The value is a plain string in Redis's own HYLL layout, so bocho and Redis read each
+other's values and produce the same bytes for the same operations:
+
+    "HYLL" | encoding (0 dense, 1 sparse) | 3 unused bytes | 8-byte cached cardinality
+    (little-endian; the top bit of the last byte set = the cache is stale) | registers
+
+16384 registers (P=14) of 6 bits. Dense: packed little-endian, register i in bits
+6i..6i+5 of the register area (12288 bytes). Sparse: run-length opcodes, ZERO
+(00llllll: 1-64 zero registers), XZERO (01llllll llllllll: 1-16384 zero registers) and
+VAL (1vvvvvll: 1-4 registers of value 1-32). A sparse value turns dense when an update
+would grow it past hll-sparse-max-bytes or needs a value above 32.
+
+Sparse updates follow Redis's in-place algorithm step for step (split the covering
+opcode, then merge equal neighbouring VALs in a short window), because the resulting
+byte sequence depends on the order of updates, not only on the register values. They
+work on a decoded list of opcodes (with each opcode's first register, for bisect) and
+write the bytes back once per command.
+
+Whole-register work (dense <-> one byte per register, merging, the histogram) is done
+with bytes slicing, bytes.translate and big-int arithmetic, not Python loops over
+16384 registers."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import re
+import struct
+from bisect import bisect_right
+
+from bocho import notify, resp
+from bocho.commands import TABLE, command
+from bocho.commands.strings import key_spec
+from bocho.errors import CommandError, wrongtype
+
+HLL = "hyperloglog"
+P = 14
+REGISTERS = 1 << P  # 16384
+P_MASK = REGISTERS - 1
+Q_BIT = 1 << (64 - P)  # stops the zero-run count at Q + 1
+HDR = 16
+DENSE_BYTES = REGISTERS * 6 // 8  # 12288
+DENSE_SIZE = HDR + DENSE_BYTES
+DENSE = 0
+SPARSE = 1
+VAL_MAX_VALUE = 32
+VAL_MAX_LEN = 4
+ZERO_MAX_LEN = 64
+XZERO_MAX_LEN = 16384
+XZERO_FLAG = 0x4000  # an XZERO opcode in a decoded list: 0x4000 | (run length - 1)
+
+INVALID_HLL = b"INVALIDOBJ Corrupted HLL object detected"
+NOT_HLL = b"WRONGTYPE Key is not a valid HyperLogLog string value."
+PROMOTE = 2  # SparseHLL.set: the update needs the dense encoding
+
+# An empty HLL as Redis creates it: sparse, one XZERO over every register, cached
+# cardinality 0 (valid).
+EMPTY = b"HYLL\x01\x00\x00\x00" + bytes(8) + bytes(((XZERO_MAX_LEN - 1) >> 8 | 0x40,
+                                                  (XZERO_MAX_LEN - 1) & 0xFF))
+
+# -- MurmurHash64A (Redis's endian-neutral variant), seed 0xadc83b19 ---------------------
+
+_M = 0xC6A4A7935BD1E995
+_MASK = (1 << 64) - 1
+_SEED = 0xADC83B19
+_BLOCKS = [struct.Struct(f"<{n}Q") for n in range(8)]
+
+
+def murmur64a(key: bytes, seed: int = _SEED) -> int:
+    n = len(key)
+    h = seed ^ ((n * _M) & _MASK)
+    nb = n >> 3
+    if nb:
+        m = _M
+        mask = _MASK
+        blocks = _BLOCKS[nb].unpack_from(key) if nb < 8 else struct.unpack_from(f"<{nb}Q", key)
+        for k in blocks:
+            k = (k * m) & mask
+            k ^= k >> 47
+            h = ((h ^ ((k * m) & mask)) * m) & mask
+    t = n & 7
+    if t:
+        h = ((h ^ int.from_bytes(key[n - t:], "little")) * _M) & _MASK
+    h ^= h >> 47
+    h = (h * _M) & _MASK
+    return h ^ (h >> 47)
+
+
+def pat_len(ele: bytes) -> tuple[int, int]:
+    """hllPatLen: (register index, length of the 0..01 run after the index bits)."""
+    h = murmur64a(ele)
+    rest = (h >> P) | Q_BIT
+    return h & P_MASK, (rest & -rest).bit_length()
+
+
+# -- dense registers ---------------------------------------------------------------------
+
+def dense_get(v, index: int) -> int:
+    pos = index * 6
+    b = HDR + (pos >> 3)
+    fb = pos & 7
+    if fb <= 2:
+        return (v[b] >> fb) & 63
+    return ((v[b] | (v[b + 1] << 8)) >> fb) & 63
+
+
+def dense_set(v, index: int, count: int) -> int:
+    """hllDenseSet: raise register index to count; 1 if it changed, else 0."""
+    pos = index * 6
+    b = HDR + (pos >> 3)
+    fb = pos & 7
+    if fb <= 2:
+        x = v[b]
+        if count <= (x >> fb) & 63:
+            return 0
+        v[b] = (x & ~(63 << fb)) | (count << fb)
+        return 1
+    x = v[b] | (v[b + 1] << 8)
+    if count <= (x >> fb) & 63:
+        return 0
+    x = (x & ~(63 << fb)) | (count << fb)
+    v[b] = x & 0xFF
+    v[b + 1] = x >> 8
+    return 1
+
+
+def _table(fn) -> bytes:
+    return bytes(fn(i) & 0xFF for i in range(256))
+
+
+_LOW6 = _table(lambda i: i & 63)
+_HIGH2 = _table(lambda i: i >> 6)
+_LOW4_UP2 = _table(lambda i: (i & 15) << 2)
+_HIGH4 = _table(lambda i: i >> 4)
+_LOW2_UP4 = _table(lambda i: (i & 3) << 4)
+_HIGH6 = _table(lambda i: i >> 2)
+_UP6 = _table(lambda i: i << 6)
+_DOWN2 = _table(lambda i: i >> 2)
+_UP4 = _table(lambda i: i << 4)
+_DOWN4 = _table(lambda i: i >> 4)
+_UP2 = _table(lambda i: i << 2)
+_Q4 = REGISTERS // 4  # 4096: registers per 3-byte lane group
+
+
+def _or(a: bytes, b: bytes) -> bytes:
+    return (int.from_bytes(a, "little") | int.from_bytes(b, "little")).to_bytes(len(a), "little")
+
+
+def unpack_dense(d) -> bytearray:
+    """The 12288 packed bytes -> one byte per register (16384 bytes)."""
+    b0 = d[0::3]
+    b1 = d[1::3]
+    b2 = d[2::3]
+    out = bytearray(REGISTERS)
+    out[0::4] = b0.translate(_LOW6)
+    out[1::4] = _or(b0.translate(_HIGH2), b1.translate(_LOW4_UP2))
+    out[2::4] = _or(b1.translate(_HIGH4), b2.translate(_LOW2_UP4))
+    out[3::4] = b2.translate(_HIGH6)
+    return out
+
+
+def pack_dense(regs) -> bytearray:
+    """One byte per register (each < 64) -> the 12288 packed bytes."""
+    r0 = regs[0::4]
+    r1 = regs[1::4]
+    r2 = regs[2::4]
+    r3 = regs[3::4]
+    out = bytearray(DENSE_BYTES)
+    out[0::3] = _or(r0, r1.translate(_UP6))
+    out[1::3] = _or(r1.translate(_DOWN2), r2.translate(_UP4))
+    out[2::3] = _or(r2.translate(_DOWN4), r3.translate(_UP2))
+    return out
+
+
+_H80 = int.from_bytes(b"\x80" * REGISTERS, "little")
+
+
+def max_registers(a: bytes, b: bytes) -> bytes:
+    """Register-wise max of two one-byte-per-register arrays (values < 128): in each
+    byte lane, (a | 0x80) - b keeps its top bit exactly when a >= b, and no lane
+    borrows from the next."""
+    x = int.from_bytes(a, "little")
+    y = int.from_bytes(b, "little")
+    ge = ((((x | _H80) - y) & _H80) >> 7) * 255
+    return (y ^ ((x ^ y) & ge)).to_bytes(REGISTERS, "little")
+
+
+def histogram(regs: bytes) -> list[int]:
+    """How many registers hold each value 0..63 (one byte per register)."""
+    h = [0] * 64
+    left = len(regs)
+    count = regs.count
+    for val in range(64):
+        n = count(val)
+        if n:
+            h[val] = n
+            left -= n
+            if left <= 0:
+                break
+    return h
+
+
+# -- the estimator (Ertl's improved raw estimator, as Redis 7.0's hllCount) --------------
+
+_ALPHA_INF = 0.721347520444481703680  # 0.5 / ln(2)
+
+
+def _sigma(x: float) -> float:
+    if x == 1.0:
+        return math.inf
+    y = 1.0
+    z = x
+    while True:
+        x *= x
+        zp = z
+        z += x * y
+        y += y
+        if zp == z:
+            return z
+
+
+def _tau(x: float) -> float:
+    if x == 0.0 or x == 1.0:
+        return 0.0
+    y = 1.0
+    z = 1 - x
+    while True:
+        x = math.sqrt(x)
+        zp = z
+        y *= 0.5
+        z -= math.pow(1 - x, 2) * y
+        if zp == z:
+            return z / 3
+
+
+def estimate(h: list[int]) -> int:
+    m = float(REGISTERS)
+    q = 64 - P
+    z = m * _tau((m - h[q + 1]) / m)
+    for j in range(q, 0, -1):
+        z += h[j]
+        z *= 0.5
+    z += m * _sigma(h[0] / m)
+    e = _ALPHA_INF * m * m / z
+    # llroundl: half away from zero
+    f = math.floor(e)
+    return int(f + 1 if e - f >= 0.5 else f)
+
+
+# -- sparse opcodes ----------------------------------------------------------------------
+
+def _zero_op(n: int) -> int:
+    """A run of n zero registers as one ZERO or XZERO opcode (decoded form)."""
+    return n - 1 if n <= ZERO_MAX_LEN else XZERO_FLAG | (n - 1)
+
+
+def decode_sparse(v) -> tuple[list[int], list[int], bool]:
+    """The opcodes of a sparse value (XZERO as 0x4000 | len-1), the first register each
+    covers, and whether the last is an XZERO cut short by the end of the value (read
+    with a zero second byte, as Redis reads the string's terminator)."""
+    ops: list[int] = []
+    starts: list[int] = []
+    add_op = ops.append
+    add_start = starts.append
+    idx = 0
+    i = HDR
+    n = len(v)
+    while i < n:
+        b = v[i]
+        add_start(idx)
+        if b & 0x80:
+            add_op(b)
+            idx += (b & 3) + 1
+            i += 1
+        elif b & 0x40:
+            if i + 1 >= n:
+                add_op(b << 8)
+                return ops, starts, True
+            else:
+                op = (b << 8) | v[i + 1]
+            add_op(op)
+            idx += (op & 0x3FFF) + 1
+            i += 2
+        else:
+            add_op(b)
+            idx += b + 1
+            i += 1
+    return ops, starts, False
+
+
+def encode_ops(ops: list[int]) -> bytes:
+    if all(op < 256 for op in ops):  # no XZERO (dense-ish sparse values)
+        return bytes(ops)
+    out = bytearray()
+    for op in ops:
+        if op < 256:
+            out.append(op)
+        else:
+            out.append(op >> 8)
+            out.append(op & 0xFF)
+    return bytes(out)
+
+
+def sparse_registers(v) -> bytes | None:
+    """The registers of a sparse value, one byte each (hllSparseToDense, hllMerge), or
+    None unless the runs cover exactly 16384 registers. (Redis 7.0.15 as Debian ships
+    it, with the CVE-2025-32023 fix: a run that would pass the end makes the value
+    corrupt, where the original stopped the walk there.)"""
+    return ops_registers(decode_sparse(v)[0])
+
+
+def ops_registers(ops: list[int]) -> bytes | None:
+    parts = []
+    add = parts.append
+    idx = 0
+    for op in ops:
+        if op & 0x80 and op < 256:
+            add(_VAL_RUNS[op])
+            idx += (op & 3) + 1
+        else:
+            run = (op & 0x3FFF) + 1 if op >= 256 else op + 1
+            add(bytes(run))
+            idx += run
+        if idx > REGISTERS:
+            return None
+    if idx != REGISTERS:
+        return None
+    return b"".join(parts)
+
+
+# VAL opcode -> its registers as bytes
+_VAL_RUNS = {op: bytes((((op >> 2) & 31) + 1,)) * ((op & 3) + 1) for op in range(0x80, 0x100)}
+
+
+def sparse_histogram(v) -> list[int] | None:
+    """hllSparseRegHisto: the histogram, or None unless the runs add up to 16384."""
+    h = [0] * 64
+    idx = 0
+    i = HDR
+    n = len(v)
+    while i < n:
+        b = v[i]
+        if b & 0x80:
+            run = (b & 3) + 1
+            h[((b >> 2) & 31) + 1] += run
+            i += 1
+        else:
+            if b & 0x40:
+                run = (((b & 0x3F) << 8) | (v[i + 1] if i + 1 < n else 0)) + 1
+                i += 2
+            else:
+                run = b + 1
+                i += 1
+            h[0] += run
+        idx += run
+    return h if idx == REGISTERS else None
+
+
+class SparseHLL:
+    """A sparse value's opcodes being updated (hllSparseSet). `size` is the byte length
+    the value would have (header included), for the hll-sparse-max-bytes check. A cut
+    XZERO at the end (corrupt value) is kept as raw `tail` bytes, covering nothing."""
+
+    __slots__ = ("ops", "starts", "size", "total", "max_bytes", "tail")
+
+    def __init__(self, v, max_bytes: int) -> None:
+        ops, starts, cut = decode_sparse(v)
+        self.tail = b""
+        if cut:
+            self.tail = bytes((ops.pop() >> 8,))
+            starts.pop()
+        self.ops = ops
+        self.starts = starts
+        self.size = len(v)
+        self.total = starts[-1] + _span(ops[-1]) if ops else 0
+        self.max_bytes = max_bytes
+
+    def encode(self) -> bytes:
+        return encode_ops(self.ops) + self.tail
+
+    def set(self, index: int, count: int) -> int:
+        """1 if register index grew to count, 0 if it already was >= count, -1 if the
+        opcodes do not cover it (corrupt), PROMOTE if only dense can hold the result."""
+        if count > VAL_MAX_VALUE:
+            return PROMOTE
+        if index >= self.total:
+            return -1
+        ops = self.ops
+        starts = self.starts
+        pos = bisect_right(starts, index) - 1
+        op = ops[pos]
+        first = starts[pos]
+        if op & 0x80 and op < 256:  # VAL
+            if ((op >> 2) & 31) + 1 >= count:
+                return 0
+            run = (op & 3) + 1
+            if run == 1:
+                ops[pos] = 0x80 | (count - 1) << 2
+                self._merge(pos)
+                return 1
+            cur = op & 0x7C  # the value bits, kept by the split pieces
+            last = first + run - 1
+            seq = []
+            seq_starts = []
+            if index != first:
+                seq.append(0x80 | cur | (index - first - 1))
+                seq_starts.append(first)
+            seq.append(0x80 | (count - 1) << 2)
+            seq_starts.append(index)
+            if index != last:
+                seq.append(0x80 | cur | (last - index - 1))
+                seq_starts.append(index + 1)
+            grow = len(seq) - 1
+        else:
+            if op == 0:  # ZERO of one register
+                ops[pos] = 0x80 | (count - 1) << 2
+                self._merge(pos)
+                return 1
+            last = first + _span(op) - 1
+            seq = []
+            seq_starts = []
+            grow = -2 if op >= 256 else -1
+            if index != first:
+                z = _zero_op(index - first)
+                seq.append(z)
+                seq_starts.append(first)
+                grow += 2 if z >= 256 else 1
+            seq.append(0x80 | (count - 1) << 2)
+            seq_starts.append(index)
+            grow += 1
+            if index != last:
+                z = _zero_op(last - index)
+                seq.append(z)
+                seq_starts.append(index + 1)
+                grow += 2 if z >= 256 else 1
+        if grow > 0 and self.size + grow > self.max_bytes:
+            return PROMOTE
+        ops[pos:pos + 1] = seq
+        starts[pos:pos + 1] = seq_starts
+        self.size += grow
+        self._merge(pos)
+        return 1
+
+    def _merge(self, pos: int) -> None:
+        """Step 4 of hllSparseSet: from the opcode before the updated one, look at up to
+        five opcodes and fold adjacent VALs of one value into one (at most 4 long)."""
+        ops = self.ops
+        i = pos - 1 if pos > 0 else 0
+        scan = 5
+        while i < len(ops) and scan:
+            scan -= 1
+            op = ops[i]
+            if op & 0x80 and op < 256 and i + 1 < len(ops):
+                nxt = ops[i + 1]
+                if nxt & 0x80 and nxt < 256 and (op & 0x7C) == (nxt & 0x7C):
+                    run = (op & 3) + (nxt & 3) + 2
+                    if run <= VAL_MAX_LEN:
+                        ops[i] = 0x80 | (op & 0x7C) | (run - 1)
+                        del ops[i + 1]
+                        del self.starts[i + 1]
+                        self.size -= 1
+                        continue
+            i += 1
+
+    def registers(self) -> bytes | None:
+        """The registers as one byte each, or None (corrupt), as hllSparseToDense."""
+        return ops_registers(self.ops)
+
+
+def _span(op: int) -> int:
+    if op >= 256:
+        return (op & 0x3FFF) + 1
+    if op & 0x80:
+        return (op & 3) + 1
+    return op + 1
+
+
+# -- values in the keyspace --------------------------------------------------------------
+
+def is_hll(v) -> bool:
+    """isHLLObjectOrReply's checks on a string value."""
+    return (len(v) >= HDR and v[:4] == b"HYLL" and v[4] <= SPARSE
+            and (v[4] != DENSE or len(v) == DENSE_SIZE))
+
+
+def check_hll(v) -> None:
+    if type(v) is not bytes and type(v) is not bytearray:
+        raise wrongtype()
+    if not is_hll(v):
+        raise CommandError(NOT_HLL)
+
+
+def registers_of(v) -> bytes:
+    """hllMerge's input: the registers of a valid-looking HLL value, one byte each."""
+    if v[4] == DENSE:
+        return unpack_dense(memoryview(v)[HDR:].tobytes())
+    regs = sparse_registers(v)
+    if regs is None:
+        raise CommandError(INVALID_HLL)
+    return regs
+
+
+def invalidate(v: bytearray) -> None:
+    v[15] |= 0x80
+
+
+def to_dense(v: bytearray, regs: bytes) -> None:
+    """hllSparseToDense in place: same header (cache included), dense registers."""
+    v[HDR:] = pack_dense(regs)
+    v[4] = DENSE
+
+
+def unshare(c, key: bytes, v) -> bytearray:
+    """dbUnshareStringValue: the value as a bytearray stored at key (TTL kept)."""
+    if type(v) is not bytearray:
+        v = bytearray(v)
+        c.db.data[key] = v
+    return v
+
+
+def modified(c, key: bytes) -> None:
+    db = c.db
+    if db.watched:
+        db.signal_modified(key)
+
+
+def hll_add(c, v: bytearray, elements) -> int:
+    """hllAdd over elements: how many updated a register. Raises INVALIDOBJ on a
+    corrupt sparse value (what was applied before stays, as in Redis)."""
+    updated = 0
+    if v[4] == SPARSE:
+        sp = SparseHLL(v, c.server.config["hll-sparse-max-bytes"])
+        sset = sp.set
+        it = iter(elements)
+        for ele in it:
+            index, count = pat_len(ele)
+            r = sset(index, count)
+            if r == 1:
+                updated += 1
+            elif r == PROMOTE:
+                regs = sp.registers()
+                if regs is None:
+                    v[HDR:] = sp.encode()
+                    raise CommandError(INVALID_HLL)
+                to_dense(v, regs)
+                dense_set(v, index, count)
+                updated += 1 + _dense_add(v, it)
+                return updated
+            elif r < 0:
+                v[HDR:] = sp.encode()
+                raise CommandError(INVALID_HLL)
+        if updated:
+            v[HDR:] = sp.encode()
+        return updated
+    return _dense_add(v, elements)
+
+
+def _dense_add(v: bytearray, elements) -> int:
+    updated = 0
+    for ele in elements:
+        index, count = pat_len(ele)
+        # dense_set, inlined: this is the loop PFADD spends its time in
+        pos = index * 6
+        b = HDR + (pos >> 3)
+        fb = pos & 7
+        if fb <= 2:
+            x = v[b]
+            if count > (x >> fb) & 63:
+                v[b] = (x & ~(63 << fb)) | (count << fb)
+                updated += 1
+        else:
+            x = v[b] | (v[b + 1] << 8)
+            if count > (x >> fb) & 63:
+                x = (x & ~(63 << fb)) | (count << fb)
+                v[b] = x & 0xFF
+                v[b + 1] = x >> 8
+                updated += 1
+    return updated
+
+
+def count_of(v) -> int | None:
+    """hllCount of one value: None if a sparse value's runs are corrupt."""
+    if v[4] == DENSE:
+        return estimate(histogram(unpack_dense(memoryview(v)[HDR:].tobytes())))
+    h = sparse_histogram(v)
+    return None if h is None else estimate(h)
+
+
+# -- commands ----------------------------------------------------------------------------
+
+@command("pfadd", -2, "write denyoom fast", keys=(1, 1, 1), group=HLL, acl=("hyperloglog",),
+         since="2.8.9", summary="Adds the specified elements to the specified HyperLogLog.",
+         complexity="O(1) to add every element.",
+         key_specs=[key_spec("RW insert")])
+def pfadd(c, argv):
+    key = argv[1]
+    db = c.db
+    v = db.lookup_write(key)
+    updated = 0
+    if v is None:
+        v = bytearray(EMPTY)
+        db.add(key, v)
+        updated = 1
+    else:
+        check_hll(v)
+        v = unshare(c, key, v)
+    if len(argv) > 2:
+        updated += hll_add(c, v, argv[2:])
+    if updated:
+        modified(c, key)
+        srv = c.server
+        if srv.notify_flags & notify.STRING:
+            srv.notify(notify.STRING, b"pfadd", key, db.id)
+        srv.dirty += updated
+        invalidate(v)
+        return resp.ONE
+    return resp.ZERO
+
+
+@command("pfcount", -2, "readonly may_replicate", keys=(1, -1, 1), group=HLL,
+         acl=("hyperloglog",), since="2.8.9",
+         summary="Return the approximated cardinality of the set(s) observed by the "
+                 "HyperLogLog at key(s).",
+         complexity="O(1) with a very small average constant time when called with a "
+                    "single key. O(N) with N being the number of keys, and much bigger "
+                    "constant times, when called with multiple keys.",
+         key_specs=[key_spec("RW access", lastkey=-1,
+                             notes="RW because it may change the internal representation of "
+                                   "the key, and propagate to replicas")])
+def pfcount(c, argv):
+    db = c.db
+    if len(argv) > 2:
+        acc = None
+        for key in argv[1:]:
+            v = db.lookup_read(key)
+            if v is None:
+                continue
+            check_hll(v)
+            regs = registers_of(v)
+            acc = regs if acc is None else max_registers(acc, regs)
+        return resp.integer(0 if acc is None else estimate(histogram(acc)))
+    key = argv[1]
+    v = db.lookup_read(key)
+    if v is None:
+        return resp.ZERO
+    check_hll(v)
+    v = unshare(c, key, v)
+    if not v[15] & 0x80:
+        return resp.integer(int.from_bytes(v[8:16], "little"))
+    card = count_of(v)
+    if card is None:
+        raise CommandError(INVALID_HLL)
+    v[8:16] = card.to_bytes(8, "little")
+    # a cache update changes the string: it is a write (WATCH, propagation)
+    modified(c, key)
+    c.server.dirty += 1
+    return resp.integer(card)
+
+
+@command("pfmerge", -2, "write denyoom", keys=(1, -1, 1), group=HLL, acl=("hyperloglog",),
+         since="2.8.9", summary="Merge N different HyperLogLogs into a single one.",
+         complexity="O(N) to merge N HyperLogLogs, but with high constant times.",
+         key_specs=[key_spec("RW access insert"), key_spec("RO access", pos=2, lastkey=-1)])
+def pfmerge(c, argv):
+    db = c.db
+    acc = None
+    use_dense = False
+    for key in argv[1:]:
+        v = db.lookup_read(key)
+        if v is None:
+            continue
+        check_hll(v)
+        if v[4] == DENSE:
+            use_dense = True
+        regs = registers_of(v)
+        acc = regs if acc is None else max_registers(acc, regs)
+    dest = argv[1]
+    v = db.lookup_write(dest)
+    if v is None:
+        v = bytearray(EMPTY)
+        db.add(dest, v)
+    else:
+        v = unshare(c, dest, v)
+    if acc is not None:
+        if use_dense:
+            # Every source, the destination included, went into acc, and hllDenseSet
+            # never lowers a register: the destination's registers become acc. (A
+            # sparse destination was validated as a source, so it converts.)
+            v[4] = DENSE
+            v[HDR:] = pack_dense(acc)
+        else:
+            _sparse_merge(c, v, acc)
+    invalidate(v)
+    modified(c, dest)
+    srv = c.server
+    if srv.notify_flags & notify.STRING:
+        srv.notify(notify.STRING, b"pfadd", dest, db.id)
+    srv.dirty += 1
+    return resp.OK
+
+
+def _sparse_merge(c, v: bytearray, acc: bytes) -> None:
+    """PFMERGE into a sparse destination: hllSparseSet of every non-zero register in
+    index order; once it turns dense, the rest of acc is simply taken (see pfmerge)."""
+    sp = SparseHLL(v, c.server.config["hll-sparse-max-bytes"])
+    sset = sp.set
+    for m in _NONZERO(acc):
+        index = m.start()
+        if sset(index, acc[index]) == PROMOTE:
+            v[4] = DENSE
+            v[HDR:] = pack_dense(acc)
+            return
+    v[HDR:] = sp.encode()
+
+
+_NONZERO = re.compile(rb"[^\x00]").finditer
+
+
+# -- debugging ---------------------------------------------------------------------------
+
+@command("pfdebug", 3, "write denyoom admin", keys=(2, 2, 1), group=HLL, acl=("hyperloglog",),
+         since="2.8.9", summary="Internal commands for debugging HyperLogLog values",
+         complexity="N/A", key_specs=[key_spec("RW access", pos=2)])
+def pfdebug(c, argv):
+    """PFDEBUG GETREG|DECODE|ENCODING|TODENSE key."""
+    sub = argv[1]
+    key = argv[2]
+    v = c.db.lookup_write(key)
+    if v is None:
+        raise CommandError(b"ERR The specified key does not exist")
+    check_hll(v)
+    v = unshare(c, key, v)
+    name = sub.lower()
+    if name == b"getreg":
+        if v[4] == SPARSE:
+            _todense(c, v)
+        regs = unpack_dense(memoryview(v)[HDR:].tobytes())
+        ints = resp._INTS
+        return resp.array_header(REGISTERS) + b"".join([ints[r] for r in regs])
+    if name == b"decode":
+        if v[4] != SPARSE:
+            raise CommandError(b"ERR HLL encoding is not sparse")
+        return resp.bulk(decode_text(v))
+    if name == b"encoding":
+        return b"+sparse\r\n" if v[4] == SPARSE else b"+dense\r\n"
+    if name == b"todense":
+        if v[4] == SPARSE:
+            _todense(c, v)
+            return resp.ONE
+        return resp.ZERO
+    raise CommandError(b"ERR Unknown PFDEBUG subcommand '" + sub + b"'")
+
+
+def _todense(c, v: bytearray) -> None:
+    regs = sparse_registers(v)
+    if regs is None:
+        raise CommandError(INVALID_HLL)
+    to_dense(v, regs)
+    c.server.dirty += 1  # the encoding changed: propagate it
+
+
+def decode_text(v) -> bytes:
+    """PFDEBUG DECODE: "z:<len>" / "Z:<len>" / "v:<value>,<len>" per opcode."""
+    dec = decode_sparse(v)
+    out = []
+    for op in dec[0]:
+        if op >= 256:
+            out.append(b"Z:%d" % ((op & 0x3FFF) + 1))
+        elif op & 0x80:
+            out.append(b"v:%d,%d" % (((op >> 2) & 31) + 1, (op & 3) + 1))
+        else:
+            out.append(b"z:%d" % (op + 1))
+    return b" ".join(out)
+
+
+SELFTEST_CARDINALITY = 100_000  # Redis goes to 10,000,000: minutes in Python
+
+
+@command("pfselftest", 1, "admin", group=HLL, acl=("hyperloglog",), since="2.8.9",
+         summary="An internal command for testing HyperLogLog values", complexity="N/A")
+def pfselftest(c, argv):
+    """The checks of Redis's PFSELFTEST, on bocho's implementation: register access
+    (one register at a time and the whole-array pack/unpack), then the estimate's error
+    at each power of ten with a dense and a sparse HLL fed side by side."""
+    v = bytearray(DENSE_SIZE)
+    rnd = random.Random()
+    # 1: registers keep their values and leave their neighbours alone, set one at a
+    # time (the path PFADD takes) and packed as a whole (promotion, PFMERGE)
+    for cycle in range(8):
+        want = bytes(b & 63 for b in os.urandom(REGISTERS))
+        if cycle == 0:
+            for i, r in enumerate(want):
+                dense_set(v, i, r)
+        else:
+            v[HDR:] = pack_dense(want)
+        got = unpack_dense(memoryview(v)[HDR:].tobytes())
+        if cycle == 0:
+            got = bytes(dense_get(v, i) for i in range(REGISTERS))
+        if got != want:
+            i = next(j for j in range(REGISTERS) if got[j] != want[j])
+            raise CommandError(f"TESTFAILED Register {i} should be {want[i]} but is {got[i]}")
+        v[HDR:] = bytes(DENSE_BYTES)
+    # 2: estimation error, dense and sparse agreeing
+    sparse = bytearray(EMPTY)
+    relerr = 1.04 / math.sqrt(REGISTERS)
+    seed = rnd.getrandbits(64)
+    max_bytes = c.server.config["hll-sparse-max-bytes"]
+    sp = SparseHLL(sparse, max_bytes)
+    checkpoint = 1
+    pack = struct.Struct("<Q").pack
+    for j in range(1, SELFTEST_CARDINALITY + 1):
+        ele = pack(j ^ seed)
+        index, count = pat_len(ele)
+        dense_set(v, index, count)
+        if sp is not None:
+            if sp.set(index, count) == PROMOTE:
+                to_dense(sparse, sp.registers())
+                dense_set(sparse, index, count)
+                sp = None
+        else:
+            dense_set(sparse, index, count)
+        if j != checkpoint:
+            continue
+        if sp is not None:
+            sparse[HDR:] = sp.encode()
+        if j < max_bytes / 2 and sparse[4] != SPARSE:
+            raise CommandError(b"TESTFAILED sparse encoding not used")
+        card = count_of(v)
+        if card != count_of(sparse):
+            raise CommandError(b"TESTFAILED dense/sparse disagree")
+        abserr = abs(checkpoint - card)
+        maxerr = 1 if j == 10 else math.ceil(relerr * 6 * checkpoint)
+        if abserr > maxerr:
+            raise CommandError(f"TESTFAILED Too big error. card:{checkpoint} abserr:{abserr}")
+        checkpoint *= 10
+    return resp.OK
+
+
+for _name in (b"pfdebug", b"pfselftest"):
+    TABLE[_name].doc_flags = ("syscmd",)
