@@ -30,6 +30,8 @@ import random
 import re
 import struct
 from bisect import bisect_right
+from collections import Counter
+from itertools import accumulate
 
 from bocho import notify, resp
 from bocho.commands import TABLE, command
@@ -127,65 +129,61 @@ def dense_set(v, index: int, count: int) -> int:
     return 1
 
 
-def _table(fn) -> bytes:
-    return bytes(fn(i) & 0xFF for i in range(256))
+# Whole-register work happens on "lanes": a big int holding one register per byte
+# (little-endian, register i in byte i). Dense <-> lanes goes through 32-bit groups:
+# 3 packed bytes (4 registers of 6 bits) <-> 4 lane bytes, with a few shifts and masks
+# over the whole int.
+_M6 = int.from_bytes(b"\x3f\x00\x00\x00" * (REGISTERS // 4), "little")
+_M6_8 = _M6 << 8
+_M6_16 = _M6 << 16
+_M6_24 = _M6 << 24
+_M6_6 = _M6 << 6
+_M6_12 = _M6 << 12
+_M6_18 = _M6 << 18
+_H80 = int.from_bytes(b"\x80" * REGISTERS, "little")
 
 
-_LOW6 = _table(lambda i: i & 63)
-_HIGH2 = _table(lambda i: i >> 6)
-_LOW4_UP2 = _table(lambda i: (i & 15) << 2)
-_HIGH4 = _table(lambda i: i >> 4)
-_LOW2_UP4 = _table(lambda i: (i & 3) << 4)
-_HIGH6 = _table(lambda i: i >> 2)
-_UP6 = _table(lambda i: i << 6)
-_DOWN2 = _table(lambda i: i >> 2)
-_UP4 = _table(lambda i: i << 4)
-_DOWN4 = _table(lambda i: i >> 4)
-_UP2 = _table(lambda i: i << 2)
-_Q4 = REGISTERS // 4  # 4096: registers per 3-byte lane group
+def dense_lanes(d) -> int:
+    """The 12288 packed bytes -> lanes."""
+    g = bytearray(REGISTERS)  # each group's 3 bytes in a 4-byte slot
+    g[0::4] = d[0::3]
+    g[1::4] = d[1::3]
+    g[2::4] = d[2::3]
+    x = int.from_bytes(g, "little")
+    return (x & _M6) | ((x << 2) & _M6_8) | ((x << 4) & _M6_16) | ((x << 6) & _M6_24)
 
 
-def _or(a: bytes, b: bytes) -> bytes:
-    return (int.from_bytes(a, "little") | int.from_bytes(b, "little")).to_bytes(len(a), "little")
-
-
-def unpack_dense(d) -> bytearray:
-    """The 12288 packed bytes -> one byte per register (16384 bytes)."""
-    b0 = d[0::3]
-    b1 = d[1::3]
-    b2 = d[2::3]
-    out = bytearray(REGISTERS)
-    out[0::4] = b0.translate(_LOW6)
-    out[1::4] = _or(b0.translate(_HIGH2), b1.translate(_LOW4_UP2))
-    out[2::4] = _or(b1.translate(_HIGH4), b2.translate(_LOW2_UP4))
-    out[3::4] = b2.translate(_HIGH6)
+def pack_lanes(x: int) -> bytearray:
+    """Lanes (each register < 64) -> the 12288 packed bytes."""
+    g = ((x & _M6) | ((x >> 2) & _M6_6) | ((x >> 4) & _M6_12)
+         | ((x >> 6) & _M6_18)).to_bytes(REGISTERS, "little")
+    out = bytearray(DENSE_BYTES)
+    out[0::3] = g[0::4]
+    out[1::3] = g[1::4]
+    out[2::3] = g[2::4]
     return out
+
+
+def unpack_dense(d) -> bytes:
+    """The 12288 packed bytes -> one byte per register (16384 bytes)."""
+    return dense_lanes(d).to_bytes(REGISTERS, "little")
 
 
 def pack_dense(regs) -> bytearray:
     """One byte per register (each < 64) -> the 12288 packed bytes."""
-    r0 = regs[0::4]
-    r1 = regs[1::4]
-    r2 = regs[2::4]
-    r3 = regs[3::4]
-    out = bytearray(DENSE_BYTES)
-    out[0::3] = _or(r0, r1.translate(_UP6))
-    out[1::3] = _or(r1.translate(_DOWN2), r2.translate(_UP4))
-    out[2::3] = _or(r2.translate(_DOWN4), r3.translate(_UP2))
-    return out
+    return pack_lanes(int.from_bytes(regs, "little"))
 
 
-_H80 = int.from_bytes(b"\x80" * REGISTERS, "little")
+def max_lanes(x: int, y: int) -> int:
+    """Register-wise max (values < 128): in each byte lane, (x | 0x80) - y keeps its
+    top bit exactly when x >= y, and no lane borrows from the next."""
+    ge = ((((x | _H80) - y) & _H80) >> 7) * 255
+    return y ^ ((x ^ y) & ge)
 
 
 def max_registers(a: bytes, b: bytes) -> bytes:
-    """Register-wise max of two one-byte-per-register arrays (values < 128): in each
-    byte lane, (a | 0x80) - b keeps its top bit exactly when a >= b, and no lane
-    borrows from the next."""
-    x = int.from_bytes(a, "little")
-    y = int.from_bytes(b, "little")
-    ge = ((((x | _H80) - y) & _H80) >> 7) * 255
-    return (y ^ ((x ^ y) & ge)).to_bytes(REGISTERS, "little")
+    return max_lanes(int.from_bytes(a, "little"),
+                     int.from_bytes(b, "little")).to_bytes(REGISTERS, "little")
 
 
 def histogram(regs: bytes) -> list[int]:
@@ -257,51 +255,75 @@ def _zero_op(n: int) -> int:
     return n - 1 if n <= ZERO_MAX_LEN else XZERO_FLAG | (n - 1)
 
 
+# The opcode bytes split around XZERO pairs: [ones, xzero, ones, xzero, ..., ones], where
+# `ones` hold only one-byte opcodes (ZERO, VAL). The regex tokenises exactly as a walk
+# would: a non-XZERO byte fails the pattern and the search moves on by one byte. Only an
+# XZERO cut short by the end of the value stays in the last `ones` (as its last byte).
+_XZERO_SPLIT = re.compile(rb"([\x40-\x7f][\x00-\xff])").split
+# one-byte opcode -> registers it covers (a lone XZERO lead byte: 0, see _pieces)
+_SPAN1 = bytes((b & 3) + 1 if b & 0x80 else 0 if b & 0x40 else b + 1 for b in range(256))
+# one-byte opcode -> its registers, one byte each
+_EXPAND = [bytes((((b >> 2) & 31) + 1,)) * ((b & 3) + 1) if b & 0x80 else
+           b"" if b & 0x40 else bytes(b + 1) for b in range(256)]
+
+
+def _pieces(v) -> tuple[list[bytes], int]:
+    """The split opcodes, and the lead byte of a cut XZERO ending them (else 0). Redis
+    reads such an XZERO with a zero second byte (the string's terminator)."""
+    parts = _XZERO_SPLIT(bytes(memoryview(v)[HDR:]))
+    last = parts[-1]
+    return parts, last[-1] if last and 0x40 <= last[-1] < 0x80 else 0
+
+
+def _xzero_span(pair: bytes) -> int:
+    return (((pair[0] & 0x3F) << 8) | pair[1]) + 1
+
+
+def _total(parts: list[bytes], cut: int) -> int:
+    """The number of registers the opcodes cover."""
+    total = 0
+    for i, part in enumerate(parts):
+        total += _xzero_span(part) if i & 1 else sum(part.translate(_SPAN1))
+    if cut:
+        total += ((cut & 0x3F) << 8) + 1
+    return total
+
+
 def decode_sparse(v) -> tuple[list[int], list[int], bool]:
     """The opcodes of a sparse value (XZERO as 0x4000 | len-1), the first register each
-    covers, and whether the last is an XZERO cut short by the end of the value (read
-    with a zero second byte, as Redis reads the string's terminator)."""
+    covers, and whether the last is a cut XZERO (read with a zero second byte)."""
+    parts, cut = _pieces(v)
     ops: list[int] = []
-    starts: list[int] = []
-    add_op = ops.append
-    add_start = starts.append
-    idx = 0
-    i = HDR
-    n = len(v)
-    while i < n:
-        b = v[i]
-        add_start(idx)
-        if b & 0x80:
-            add_op(b)
-            idx += (b & 3) + 1
-            i += 1
-        elif b & 0x40:
-            if i + 1 >= n:
-                add_op(b << 8)
-                return ops, starts, True
-            else:
-                op = (b << 8) | v[i + 1]
-            add_op(op)
-            idx += (op & 0x3FFF) + 1
-            i += 2
+    spans: list[int] = []
+    for i, part in enumerate(parts):
+        if i & 1:
+            ops.append((part[0] << 8) | part[1])
+            spans.append(_xzero_span(part))
         else:
-            add_op(b)
-            idx += b + 1
-            i += 1
-    return ops, starts, False
+            ops.extend(part)
+            spans.extend(part.translate(_SPAN1))
+    if cut:
+        ops[-1] = cut << 8
+        spans[-1] = ((cut & 0x3F) << 8) + 1
+    starts = list(accumulate(spans, initial=0))
+    starts.pop()
+    return ops, starts, bool(cut)
+
+
+class _OpBytes(dict):
+    """Decoded opcode -> its bytes (one for ZERO/VAL, two for XZERO), made on demand."""
+
+    def __missing__(self, op: int) -> bytes:
+        b = bytes((op,)) if op < 256 else bytes((op >> 8, op & 0xFF))
+        self[op] = b
+        return b
+
+
+_OP_BYTES = _OpBytes()
 
 
 def encode_ops(ops: list[int]) -> bytes:
-    if all(op < 256 for op in ops):  # no XZERO (dense-ish sparse values)
-        return bytes(ops)
-    out = bytearray()
-    for op in ops:
-        if op < 256:
-            out.append(op)
-        else:
-            out.append(op >> 8)
-            out.append(op & 0xFF)
-    return bytes(out)
+    return b"".join(map(_OP_BYTES.__getitem__, ops))
 
 
 def sparse_registers(v) -> bytes | None:
@@ -309,54 +331,45 @@ def sparse_registers(v) -> bytes | None:
     None unless the runs cover exactly 16384 registers. (Redis 7.0.15 as Debian ships
     it, with the CVE-2025-32023 fix: a run that would pass the end makes the value
     corrupt, where the original stopped the walk there.)"""
-    return ops_registers(decode_sparse(v)[0])
+    parts, cut = _pieces(v)
+    if _total(parts, cut) != REGISTERS:
+        return None
+    out: list[bytes] = []
+    for i, part in enumerate(parts):
+        if i & 1:
+            out.append(bytes(_xzero_span(part)))
+        else:
+            out.extend(map(_EXPAND.__getitem__, part))
+    if cut:
+        out.append(bytes(((cut & 0x3F) << 8) + 1))
+    return b"".join(out)
 
 
 def ops_registers(ops: list[int]) -> bytes | None:
-    parts = []
-    add = parts.append
-    idx = 0
-    for op in ops:
-        if op & 0x80 and op < 256:
-            add(_VAL_RUNS[op])
-            idx += (op & 3) + 1
-        else:
-            run = (op & 0x3FFF) + 1 if op >= 256 else op + 1
-            add(bytes(run))
-            idx += run
-        if idx > REGISTERS:
-            return None
-    if idx != REGISTERS:
+    """sparse_registers for decoded opcodes."""
+    if sum(map(_span, ops)) != REGISTERS:
         return None
-    return b"".join(parts)
-
-
-# VAL opcode -> its registers as bytes
-_VAL_RUNS = {op: bytes((((op >> 2) & 31) + 1,)) * ((op & 3) + 1) for op in range(0x80, 0x100)}
+    return b"".join([bytes(_span(op)) if op >= 256 else _EXPAND[op] for op in ops])
 
 
 def sparse_histogram(v) -> list[int] | None:
     """hllSparseRegHisto: the histogram, or None unless the runs add up to 16384."""
+    parts, cut = _pieces(v)
+    total = _total(parts, cut)
+    if total != REGISTERS:
+        return None
     h = [0] * 64
-    idx = 0
-    i = HDR
-    n = len(v)
-    while i < n:
-        b = v[i]
+    counts = Counter()
+    for part in parts[::2]:
+        counts.update(part)
+    vals = 0
+    for b, n in counts.items():
         if b & 0x80:
-            run = (b & 3) + 1
+            run = n * ((b & 3) + 1)
             h[((b >> 2) & 31) + 1] += run
-            i += 1
-        else:
-            if b & 0x40:
-                run = (((b & 0x3F) << 8) | (v[i + 1] if i + 1 < n else 0)) + 1
-                i += 2
-            else:
-                run = b + 1
-                i += 1
-            h[0] += run
-        idx += run
-    return h if idx == REGISTERS else None
+            vals += run
+    h[0] = total - vals
+    return h
 
 
 class SparseHLL:
@@ -493,14 +506,14 @@ def check_hll(v) -> None:
         raise CommandError(NOT_HLL)
 
 
-def registers_of(v) -> bytes:
-    """hllMerge's input: the registers of a valid-looking HLL value, one byte each."""
+def lanes_of(v) -> int:
+    """hllMerge's input: the registers of a valid-looking HLL value, as lanes."""
     if v[4] == DENSE:
-        return unpack_dense(memoryview(v)[HDR:].tobytes())
+        return dense_lanes(memoryview(v)[HDR:])
     regs = sparse_registers(v)
     if regs is None:
         raise CommandError(INVALID_HLL)
-    return regs
+    return int.from_bytes(regs, "little")
 
 
 def invalidate(v: bytearray) -> None:
@@ -527,35 +540,176 @@ def modified(c, key: bytes) -> None:
         db.signal_modified(key)
 
 
+# Up to this many elements, PFADD updates a sparse value in place, one element at a
+# time; more, and it decodes the opcodes once (SparseHLL) and encodes them at the end.
+SPARSE_INPLACE_MAX = 4
+
+
 def hll_add(c, v: bytearray, elements) -> int:
     """hllAdd over elements: how many updated a register. Raises INVALIDOBJ on a
     corrupt sparse value (what was applied before stays, as in Redis)."""
+    if v[4] == DENSE:
+        return _dense_add(v, elements)
+    max_bytes = c.server.config["hll-sparse-max-bytes"]
     updated = 0
-    if v[4] == SPARSE:
-        sp = SparseHLL(v, c.server.config["hll-sparse-max-bytes"])
-        sset = sp.set
-        it = iter(elements)
-        for ele in it:
+    if len(elements) <= SPARSE_INPLACE_MAX:
+        for n, ele in enumerate(elements):
             index, count = pat_len(ele)
-            r = sset(index, count)
-            if r == 1:
-                updated += 1
-            elif r == PROMOTE:
-                regs = sp.registers()
+            r = sparse_set(v, index, count, max_bytes)
+            if r == PROMOTE:
+                regs = sparse_registers(v)
                 if regs is None:
-                    v[HDR:] = sp.encode()
                     raise CommandError(INVALID_HLL)
                 to_dense(v, regs)
                 dense_set(v, index, count)
-                updated += 1 + _dense_add(v, it)
-                return updated
-            elif r < 0:
+                return updated + 1 + _dense_add(v, elements[n + 1:])
+            if r < 0:
+                raise CommandError(INVALID_HLL)
+            updated += r
+        return updated
+    sp = SparseHLL(v, max_bytes)
+    sset = sp.set
+    it = iter(elements)
+    for ele in it:
+        index, count = pat_len(ele)
+        r = sset(index, count)
+        if r == 1:
+            updated += 1
+        elif r == PROMOTE:
+            regs = sp.registers()
+            if regs is None:
                 v[HDR:] = sp.encode()
                 raise CommandError(INVALID_HLL)
-        if updated:
+            to_dense(v, regs)
+            dense_set(v, index, count)
+            return updated + 1 + _dense_add(v, it)
+        elif r < 0:
             v[HDR:] = sp.encode()
-        return updated
-    return _dense_add(v, elements)
+            raise CommandError(INVALID_HLL)
+    if updated:
+        v[HDR:] = sp.encode()
+    return updated
+
+
+def _locate(v, index: int) -> tuple[int, int, int] | None:
+    """The opcode of a sparse value covering register index: (its position in v, the
+    first register it covers, the position of the opcode before it or -1), or None
+    when the opcodes end before index. Sums of span bytes (C loops) skip whole pieces
+    and 64-opcode blocks; only the last block is walked opcode by opcode."""
+    parts, _ = _pieces(v)
+    pos = HDR
+    first = 0
+    prev = -1
+    for i, part in enumerate(parts):
+        if i & 1:
+            span = _xzero_span(part)
+            if index < first + span:
+                return pos, first, prev
+            prev = pos
+            first += span
+            pos += 2
+            continue
+        if not part:
+            continue
+        spans = part.translate(_SPAN1)
+        total = sum(spans)
+        if index >= first + total:
+            first += total
+            pos += len(part)
+            prev = pos - 1
+            continue
+        k = 0
+        while True:
+            block = sum(spans[k:k + 64])
+            if index < first + block:
+                break
+            first += block
+            k += 64
+        while True:
+            span = spans[k]
+            if index < first + span:
+                return pos + k, first, pos + k - 1 if k else prev
+            first += span
+            k += 1
+    return None
+
+
+def sparse_set(v: bytearray, index: int, count: int, max_bytes: int) -> int:
+    """hllSparseSet in place on the value's bytes: 1 (updated), 0 (no change), -1
+    (corrupt) or PROMOTE. The same steps as SparseHLL.set."""
+    if count > VAL_MAX_VALUE:
+        return PROMOTE
+    loc = _locate(v, index)
+    if loc is None:
+        return -1
+    p, first, prev = loc
+    b = v[p]
+    new = 0x80 | (count - 1) << 2
+    if b & 0x80:  # VAL
+        if ((b >> 2) & 31) + 1 >= count:
+            return 0
+        run = (b & 3) + 1
+        if run == 1:
+            v[p] = new
+            _merge_bytes(v, prev)
+            return 1
+        last = first + run - 1
+        cur = 0x80 | (b & 0x7C)
+        seq = bytearray()
+        if index != first:
+            seq.append(cur | (index - first - 1))
+        seq.append(new)
+        if index != last:
+            seq.append(cur | (last - index - 1))
+        oldlen = 1
+    else:
+        if b == 0:  # ZERO of one register
+            v[p] = new
+            _merge_bytes(v, prev)
+            return 1
+        if b & 0x40:
+            oldlen = 2
+            last = first + (((b & 0x3F) << 8) | v[p + 1])
+        else:
+            oldlen = 1
+            last = first + b
+        seq = bytearray()
+        if index != first:
+            seq += _zero_bytes(index - first)
+        seq.append(new)
+        if index != last:
+            seq += _zero_bytes(last - index)
+    if len(seq) > oldlen and len(v) + len(seq) - oldlen > max_bytes:
+        return PROMOTE
+    v[p:p + oldlen] = seq
+    _merge_bytes(v, prev)
+    return 1
+
+
+def _zero_bytes(n: int) -> bytes:
+    return _OP_BYTES[_zero_op(n)]
+
+
+def _merge_bytes(v: bytearray, p: int) -> None:
+    """SparseHLL._merge on the value's bytes, from the opcode at p (-1: the first)."""
+    if p < 0:
+        p = HDR
+    scan = 5
+    while p < len(v) and scan:
+        scan -= 1
+        b = v[p]
+        if not b & 0x80:
+            p += 2 if b & 0x40 else 1
+            continue
+        if p + 1 < len(v):
+            nb = v[p + 1]
+            if nb & 0x80 and (b & 0x7C) == (nb & 0x7C):
+                run = (b & 3) + (nb & 3) + 2
+                if run <= VAL_MAX_LEN:
+                    v[p + 1] = 0x80 | (b & 0x7C) | (run - 1)
+                    del v[p]
+                    continue
+        p += 1
 
 
 def _dense_add(v: bytearray, elements) -> int:
@@ -584,7 +738,7 @@ def _dense_add(v: bytearray, elements) -> int:
 def count_of(v) -> int | None:
     """hllCount of one value: None if a sparse value's runs are corrupt."""
     if v[4] == DENSE:
-        return estimate(histogram(unpack_dense(memoryview(v)[HDR:].tobytes())))
+        return estimate(histogram(unpack_dense(memoryview(v)[HDR:])))
     h = sparse_histogram(v)
     return None if h is None else estimate(h)
 
@@ -639,9 +793,11 @@ def pfcount(c, argv):
             if v is None:
                 continue
             check_hll(v)
-            regs = registers_of(v)
-            acc = regs if acc is None else max_registers(acc, regs)
-        return resp.integer(0 if acc is None else estimate(histogram(acc)))
+            regs = lanes_of(v)
+            acc = regs if acc is None else max_lanes(acc, regs)
+        if acc is None:
+            return resp.ZERO
+        return resp.integer(estimate(histogram(acc.to_bytes(REGISTERS, "little"))))
     key = argv[1]
     v = db.lookup_read(key)
     if v is None:
@@ -675,8 +831,8 @@ def pfmerge(c, argv):
         check_hll(v)
         if v[4] == DENSE:
             use_dense = True
-        regs = registers_of(v)
-        acc = regs if acc is None else max_registers(acc, regs)
+        regs = lanes_of(v)
+        acc = regs if acc is None else max_lanes(acc, regs)
     dest = argv[1]
     v = db.lookup_write(dest)
     if v is None:
@@ -690,9 +846,9 @@ def pfmerge(c, argv):
             # never lowers a register: the destination's registers become acc. (A
             # sparse destination was validated as a source, so it converts.)
             v[4] = DENSE
-            v[HDR:] = pack_dense(acc)
+            v[HDR:] = pack_lanes(acc)
         else:
-            _sparse_merge(c, v, acc)
+            _sparse_merge(c, v, acc.to_bytes(REGISTERS, "little"))
     invalidate(v)
     modified(c, dest)
     srv = c.server
@@ -737,7 +893,7 @@ def pfdebug(c, argv):
     if name == b"getreg":
         if v[4] == SPARSE:
             _todense(c, v)
-        regs = unpack_dense(memoryview(v)[HDR:].tobytes())
+        regs = unpack_dense(memoryview(v)[HDR:])
         ints = resp._INTS
         return resp.array_header(REGISTERS) + b"".join([ints[r] for r in regs])
     if name == b"decode":
@@ -796,7 +952,7 @@ def pfselftest(c, argv):
                 dense_set(v, i, r)
         else:
             v[HDR:] = pack_dense(want)
-        got = unpack_dense(memoryview(v)[HDR:].tobytes())
+        got = unpack_dense(memoryview(v)[HDR:])
         if cycle == 0:
             got = bytes(dense_get(v, i) for i in range(REGISTERS))
         if got != want:
