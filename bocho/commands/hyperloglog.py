@@ -91,6 +91,68 @@ def murmur64a(key: bytes, seed: int = _SEED) -> int:
     return h ^ (h >> 47)
 
 
+# Many elements are hashed together: elements of one length, side by side in the
+# 128-bit lanes of one big int (each lane's 64-bit value times a 64-bit constant
+# still fits its lane), go through the same multiply/xor-shift steps as one int.
+VECTOR_MIN = 8  # fewer elements of one length: hashed one by one
+_LANE_ONE = b"\x01" + bytes(15)
+
+
+def murmur_many(elements: list[bytes]) -> list[int]:
+    """[murmur64a(e) for e in elements], computed length group by length group."""
+    if len(elements) < VECTOR_MIN:
+        return [murmur64a(e) for e in elements]
+    groups: dict[int, list[int]] = {}
+    for i, e in enumerate(elements):
+        g = groups.get(len(e))
+        if g is None:
+            groups[len(e)] = [i]
+        else:
+            g.append(i)
+    if len(groups) == 1:
+        (n, _), = groups.items()
+        return _murmur_lanes(elements, n)
+    out = [0] * len(elements)
+    for n, idx in groups.items():
+        if len(idx) < VECTOR_MIN:
+            for i in idx:
+                out[i] = murmur64a(elements[i])
+        else:
+            for i, h in zip(idx, _murmur_lanes([elements[i] for i in idx], n), strict=True):
+                out[i] = h
+    return out
+
+
+def _murmur_lanes(elements: list[bytes], n: int) -> list[int]:
+    """MurmurHash64A of elements all n bytes long, in 128-bit lanes."""
+    count = len(elements)
+    data = b"".join(elements)
+    width = count * 16
+    ones = int.from_bytes(_LANE_ONE * count, "little")
+    mask = ones * _MASK  # the low 64 bits of every lane
+    m = _M
+    h = ones * (_SEED ^ ((n * m) & _MASK))
+
+    def lanes(off: int, size: int) -> int:
+        # bytes off..off+size-1 of every element, each in its own lane
+        buf = bytearray(width)
+        for b in range(size):
+            buf[b::16] = data[off + b::n]
+        return int.from_bytes(buf, "little")
+
+    for j in range(n >> 3):
+        k = (lanes(j * 8, 8) * m) & mask
+        k ^= (k >> 47) & mask
+        h = ((h ^ ((k * m) & mask)) * m) & mask
+    t = n & 7
+    if t:
+        h = ((h ^ lanes(n - t, t)) * m) & mask
+    h ^= (h >> 47) & mask
+    h = (h * m) & mask
+    h ^= (h >> 47) & mask
+    return memoryview(h.to_bytes(width, "little")).cast("Q")[0::2].tolist()
+
+
 def pat_len(ele: bytes) -> tuple[int, int]:
     """hllPatLen: (register index, length of the 0..01 run after the index bits)."""
     h = murmur64a(ele)
@@ -549,7 +611,7 @@ def hll_add(c, v: bytearray, elements) -> int:
     """hllAdd over elements: how many updated a register. Raises INVALIDOBJ on a
     corrupt sparse value (what was applied before stays, as in Redis)."""
     if v[4] == DENSE:
-        return _dense_add(v, elements)
+        return _dense_add(v, murmur_many(elements))
     max_bytes = c.server.config["hll-sparse-max-bytes"]
     updated = 0
     if len(elements) <= SPARSE_INPLACE_MAX:
@@ -562,16 +624,18 @@ def hll_add(c, v: bytearray, elements) -> int:
                     raise CommandError(INVALID_HLL)
                 to_dense(v, regs)
                 dense_set(v, index, count)
-                return updated + 1 + _dense_add(v, elements[n + 1:])
+                return updated + 1 + _dense_add(v, murmur_many(elements[n + 1:]))
             if r < 0:
                 raise CommandError(INVALID_HLL)
             updated += r
         return updated
     sp = SparseHLL(v, max_bytes)
     sset = sp.set
-    it = iter(elements)
-    for ele in it:
-        index, count = pat_len(ele)
+    hashes = murmur_many(elements)
+    for n, h in enumerate(hashes):
+        index = h & P_MASK
+        rest = (h >> P) | Q_BIT
+        count = (rest & -rest).bit_length()
         r = sset(index, count)
         if r == 1:
             updated += 1
@@ -582,7 +646,7 @@ def hll_add(c, v: bytearray, elements) -> int:
                 raise CommandError(INVALID_HLL)
             to_dense(v, regs)
             dense_set(v, index, count)
-            return updated + 1 + _dense_add(v, it)
+            return updated + 1 + _dense_add(v, hashes[n + 1:])
         elif r < 0:
             v[HDR:] = sp.encode()
             raise CommandError(INVALID_HLL)
@@ -712,10 +776,13 @@ def _merge_bytes(v: bytearray, p: int) -> None:
         p += 1
 
 
-def _dense_add(v: bytearray, elements) -> int:
+def _dense_add(v: bytearray, hashes: list[int]) -> int:
+    """hllDenseAdd for elements' hashes, in order (the count of updates depends on it)."""
     updated = 0
-    for ele in elements:
-        index, count = pat_len(ele)
+    for h in hashes:
+        index = h & P_MASK
+        rest = (h >> P) | Q_BIT
+        count = (rest & -rest).bit_length()
         # dense_set, inlined: this is the loop PFADD spends its time in
         pos = index * 6
         b = HDR + (pos >> 3)
