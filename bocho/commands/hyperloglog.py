@@ -14,13 +14,13 @@ would grow it past hll-sparse-max-bytes or needs a value above 32.
 
 Sparse updates follow Redis's in-place algorithm step for step (split the covering
 opcode, then merge equal neighbouring VALs in a short window), because the resulting
-byte sequence depends on the order of updates, not only on the register values. They
-work on a decoded list of opcodes (with each opcode's first register, for bisect) and
-write the bytes back once per command.
+byte sequence depends on the order of updates, not only on the register values. A few
+elements update the bytes in place (sparse_set); more work on a decoded list of opcodes
+(SparseHLL, with each opcode's first register for bisect), written back once.
 
-Whole-register work (dense <-> one byte per register, merging, the histogram) is done
-with bytes slicing, bytes.translate and big-int arithmetic, not Python loops over
-16384 registers."""
+Whole-register work (dense <-> one byte per register, merging, the histogram) and the
+hashing of many elements are done with bytes slicing, bytes.translate, regex splits and
+big-int arithmetic, not Python loops over 16384 registers."""
 
 from __future__ import annotations
 
@@ -95,6 +95,7 @@ def murmur64a(key: bytes, seed: int = _SEED) -> int:
 # 128-bit lanes of one big int (each lane's 64-bit value times a 64-bit constant
 # still fits its lane), go through the same multiply/xor-shift steps as one int.
 VECTOR_MIN = 8  # fewer elements of one length: hashed one by one
+VECTOR_MIN_LONG = 32  # the same for elements longer than 64 bytes (more blocks each)
 _LANE_ONE = b"\x01" + bytes(15)
 
 
@@ -111,10 +112,11 @@ def murmur_many(elements: list[bytes]) -> list[int]:
             g.append(i)
     if len(groups) == 1:
         (n, _), = groups.items()
-        return _murmur_lanes(elements, n)
+        if n <= 64 or len(elements) >= VECTOR_MIN_LONG:
+            return _murmur_lanes(elements, n)
     out = [0] * len(elements)
     for n, idx in groups.items():
-        if len(idx) < VECTOR_MIN:
+        if len(idx) < (VECTOR_MIN if n <= 64 else VECTOR_MIN_LONG):
             for i in idx:
                 out[i] = murmur64a(elements[i])
         else:
@@ -613,7 +615,10 @@ def modified(c, key: bytes) -> None:
 
 # Up to this many elements, PFADD updates a sparse value in place, one element at a
 # time; more, and it decodes the opcodes once (SparseHLL) and encodes them at the end.
+# (A value longer than any valid sparse one, at most 2 bytes per register, is corrupt;
+# it is updated in place too, so as not to decode it into a huge list.)
 SPARSE_INPLACE_MAX = 4
+SPARSE_MAX_SIZE = HDR + 2 * REGISTERS
 
 
 def hll_add(c, v: bytearray, elements) -> int:
@@ -623,7 +628,7 @@ def hll_add(c, v: bytearray, elements) -> int:
         return _dense_add(v, murmur_many(elements))
     max_bytes = c.server.config["hll-sparse-max-bytes"]
     updated = 0
-    if len(elements) <= SPARSE_INPLACE_MAX:
+    if len(elements) <= SPARSE_INPLACE_MAX or len(v) > SPARSE_MAX_SIZE:
         for n, ele in enumerate(elements):
             index, count = pat_len(ele)
             r = sparse_set(v, index, count, max_bytes)
