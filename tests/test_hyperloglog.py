@@ -61,6 +61,25 @@ def test_random_sequences_are_byte_identical(pair, max_bytes):
             c.config_set("hll-sparse-max-bytes", 3000)
 
 
+@pytest.mark.parametrize("max_bytes", [0, 17, 18, 19, 25, 40])
+def test_tiny_sparse_limits(pair, max_bytes):
+    """hll-sparse-max-bytes below or near the empty value's size: the first growth
+    promotes, in PFADD (one element at a time and in batches) and in PFMERGE."""
+    a, b = pair()
+    rnd = random.Random(max_bytes)
+    try:
+        for c in (a, b):
+            c.config_set("hll-sparse-max-bytes", max_bytes)
+        for _ in range(8):
+            cmds = [("pfadd", "k", *elements(rnd, rnd.choice([0, 1, 2, 6]))),
+                    ("pfmerge", "m", "k"), ("get", "k"), ("get", "m"),
+                    ("pfdebug", "encoding", "k")]
+            assert_same(run(a, cmds), run(b, cmds), cmds)
+    finally:
+        for c in (a, b):
+            c.config_set("hll-sparse-max-bytes", 3000)
+
+
 def test_sparse_promotion_and_dense(pair):
     a, b = pair()
     rnd = random.Random(7)

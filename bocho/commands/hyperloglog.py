@@ -568,7 +568,7 @@ def _span(op: int) -> int:
 
 def is_hll(v) -> bool:
     """isHLLObjectOrReply's checks on a string value."""
-    return (len(v) >= HDR and v[:4] == b"HYLL" and v[4] <= SPARSE
+    return (len(v) >= HDR and v.startswith(b"HYLL") and v[4] <= SPARSE
             and (v[4] != DENSE or len(v) == DENSE_SIZE))
 
 
