@@ -92,8 +92,6 @@ def test_sparse_promotion_and_dense(pair):
         assert a.get("grow") == b.get("grow"), step
     assert a.execute_command("pfdebug", "encoding", "grow") == b"dense"
     assert a.strlen("grow") == 16 + 12288
-    # A register value above the sparse VAL maximum (32) promotes at once.
-    same(pair, [("config", "set", "hll-sparse-max-bytes", "3000")])
 
 
 M64 = (1 << 64) - 1
