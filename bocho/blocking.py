@@ -74,6 +74,7 @@ TIMEOUT_NOT_INT = b"ERR timeout is not an integer or out of range"
 TIMEOUT_NEGATIVE = b"ERR timeout is negative"
 UNBLOCKED_ERROR = b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
 _LLONG = 2**63
+REPLY_OFF = 1  # network.REPLY_OFF (CLIENT REPLY OFF): the late reply is silenced too
 
 
 class BlockState:
@@ -202,7 +203,8 @@ def unblock(c: Client, reply: bytes | None) -> None:
             srv.count_error(reply[1:].split(b"\r\n", 1)[0])
             if cmd is not None:
                 cmd.failed_calls += 1
-        c.send(reply)
+        if c.reply_mode != REPLY_OFF:
+            c.send(reply)
     if srv.loop is not None:
         srv.loop.call_soon(_resume, c)
         if not srv.flush_scheduled and srv.pending_writes:
