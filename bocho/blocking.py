@@ -35,7 +35,8 @@ block_for_keys(c, argv, kind, keys, deadline, serve, data=None, on_timeout=None,
       bytes unblocks the client with that reply (XREADGROUP's -UNBLOCKED when its
       stream is deleted), None (the default) keeps it blocked.
     Timing, INFO blocked_clients / clients_in_timeout_table, CLIENT LIST flag b,
-    commandstats (a blocked command counts once, when it unblocks), CLIENT UNBLOCK,
+    commandstats and the slow log (as Redis 7.0: the call counts when it blocks, its
+    slow log entry and failure when it is served or CLIENT UNBLOCKed), CLIENT UNBLOCK,
     CLIENT KILL/disconnect and resuming the client's pipelined input are done here.
 
 signal_key_as_ready(db, key) -> None
@@ -57,6 +58,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
 
 from bocho import clock, longdouble, resp
@@ -152,8 +154,6 @@ def block_for_keys(c: Client, argv: list[bytes], kind: bytes, keys, deadline: in
             lst.append(c)
     c.block_state = st
     c.blocked = True
-    if cmd is not None:
-        cmd.calls -= 1  # the caller counts this call now; it counts when it unblocks
     srv.blocked_on_keys += 1
     srv.update_slow()
     if deadline:
@@ -187,8 +187,12 @@ def _detach(c: Client, st: BlockState) -> None:
     srv.update_slow()
 
 
-def unblock(c: Client, reply: bytes | None) -> None:
-    """End c's wait with `reply` (counted as its command's call) and resume its input."""
+def unblock(c: Client, reply: bytes | None, ns: int | None = 0,
+            failed: bool = False) -> None:
+    """End c's wait with `reply` and resume its input. As Redis 7.0, the command's call
+    was counted when it blocked; a served or CLIENT UNBLOCKed client's command is
+    accounted now (updateStatsOnUnblock: failed_calls, the slow log with `ns`, the
+    serving time), a timed-out one (ns None) is not."""
     st = c.block_state
     if not isinstance(st, BlockState):
         return
@@ -196,15 +200,17 @@ def unblock(c: Client, reply: bytes | None) -> None:
     c.blocked = False
     srv = c.server
     cmd = st.cmd
-    if cmd is not None:
-        cmd.calls += 1
-    if reply is not None:
-        if reply[:1] == b"-":
-            srv.count_error(reply[1:].split(b"\r\n", 1)[0])
-            if cmd is not None:
-                cmd.failed_calls += 1
-        if c.reply_mode != REPLY_OFF:
-            c.send(reply)
+    if reply is not None and reply[:1] == b"-":
+        srv.count_error(reply[1:].split(b"\r\n", 1)[0])
+        failed = True
+    if ns is not None:
+        if failed and cmd is not None:
+            cmd.failed_calls += 1
+        if ns > srv.slowlog_ns:
+            from bocho.slowlog import record
+            record(srv, c, st.argv, ns)
+    if reply is not None and c.reply_mode != REPLY_OFF:
+        c.send(reply)
     if srv.loop is not None:
         srv.loop.call_soon(_resume, c)
         if not srv.flush_scheduled and srv.pending_writes:
@@ -236,15 +242,16 @@ def _timer_fired(c: Client, st: BlockState) -> None:
     if left > 0:  # the loop's timer fired early by a rounding step
         st.timer = c.server.loop.call_later(left / 1000.0, _timer_fired, c, st)
         return
-    unblock(c, timeout_reply(c))
+    unblock(c, timeout_reply(c), None)
     srv = c.server
     if srv.pending_writes:
         srv.flush_pending()
 
 
 def unblock_client(c: Client, as_error: bool) -> None:
-    """CLIENT UNBLOCK id [TIMEOUT|ERROR] (Server.unblock_client)."""
-    unblock(c, UNBLOCKED_ERROR if as_error else timeout_reply(c))
+    """CLIENT UNBLOCK id [TIMEOUT|ERROR] (Server.unblock_client). Redis 7.0 counts a
+    failed call either way."""
+    unblock(c, UNBLOCKED_ERROR if as_error else timeout_reply(c), failed=True)
 
 
 def client_gone(c: Client) -> None:
@@ -296,12 +303,13 @@ def serve_ready_keys(srv: Server) -> None:
                 st = c.block_state
                 if not isinstance(st, BlockState) or c.closing:
                     continue
+                t0 = perf_counter_ns()
                 if st.kind == kind:
                     reply = st.serve(c, key, value)
                 else:
                     reply = st.on_other(c, key, value) if st.on_other is not None else None
                 if reply is not None:
-                    unblock(c, reply)
+                    unblock(c, reply, perf_counter_ns() - t0)
                 if value is not None and db.data.get(key) is not value:
                     break  # emptied (deleted) or replaced: the rest keep waiting
     if srv.pending_writes and not srv.flush_scheduled and srv.loop is not None:

@@ -196,11 +196,28 @@ def test_client_list_flag_and_commandstats(r, deferred):
     info = {c["id"]: c for c in r.client_list()}
     assert "b" in info[str(cid)]["flags"]
     assert info[str(cid)]["cmd"] == "blpop"
-    assert "cmdstat_blpop" not in r.info("commandstats")
+    # as Redis 7.0: the call counts when it blocks, its failure when it is unblocked
+    assert r.info("commandstats")["cmdstat_blpop"]["calls"] == 1
     r.client_unblock(cid, error=True)
     d.read()
     stats = r.info("commandstats")["cmdstat_blpop"]
     assert stats["calls"] == 1 and stats["failed_calls"] == 1
+    assert r.info("errorstats")["errorstat_UNBLOCKED"]["count"] == 1
+
+
+def test_slowlog_entry_when_served_not_when_blocking(r, deferred):
+    r.config_set("slowlog-log-slower-than", 0)
+    try:
+        d = deferred()
+        d.send("BLPOP", "l", 0)
+        wait_blocked(r)
+        r.slowlog_reset()
+        r.lpush("l", "foo")
+        assert d.read() == [b"l", b"foo"]
+        entries = r.slowlog_get()
+        assert [e["command"] for e in entries][:2] == [b"BLPOP l 0", b"LPUSH l foo"]
+    finally:
+        r.config_set("slowlog-log-slower-than", 10000)
 
 
 def test_disconnect_while_blocked(r, deferred):
