@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 import redis
+from oracle import assert_same, run
 
 from bocho.testing.server import wait_until
-from tests.oracle import assert_same, run
 
 PUSHES = [
     ("RPUSH", "l", "a", "b", "c", "d", "e", "a", "b", "a"),
