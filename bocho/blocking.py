@@ -12,8 +12,9 @@ parse_timeout(arg) -> deadline
     is the same for a timeout in milliseconds (XREAD BLOCK), with Redis's integer error.
 
 may_block(c) -> bool
-    False inside MULTI/EXEC (and, later, scripts): Redis's CLIENT_DENY_BLOCKING. A
-    command that cannot serve at once then answers as if it timed out immediately.
+    False inside MULTI/EXEC (server.in_exec) and for a script's client (one with an
+    `is_script` attribute that is true): Redis's CLIENT_DENY_BLOCKING. A command
+    that cannot serve at once then answers as if it timed out immediately.
 
 block_for_keys(c, argv, kind, keys, deadline, serve, data=None, on_timeout=None,
                on_other=None) -> None
@@ -44,7 +45,11 @@ signal_key_as_ready(db, key) -> None
     itself whenever a key with blocked clients is added, overwritten, removed, flushed
     or swapped (db.add/set_key/_remove/flush/swap_with), so a family only calls it
     after an in-place change that can serve a client of an existing key (XADD onto an
-    existing stream, ZADD onto an existing zset). Cheap when nobody waits on the key.
+    existing stream). Cheap when nobody waits on the key.
+
+disconnect_all_blocked(srv)
+    For the replication layer when a master turns replica: every client blocked on
+    keys gets -UNBLOCKED and is closed after the reply (disconnectAllBlockedClients).
 
 Ready keys are served by serve_ready_keys(srv): by Client.call() right after the
 command that made them ready (after EXEC for a transaction, so pushes inside MULTI
@@ -76,6 +81,8 @@ TIMEOUT_NOT_INT = b"ERR timeout is not an integer or out of range"
 TIMEOUT_NEGATIVE = b"ERR timeout is negative"
 UNBLOCKED_ERROR = b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
 _LLONG = 2**63
+FORCE_UNBLOCKED = (b"-UNBLOCKED force unblock from blocking operation, instance state "
+                   b"changed (master -> replica?)\r\n")
 REPLY_OFF = 1  # network.REPLY_OFF (CLIENT REPLY OFF): the late reply is silenced too
 
 
@@ -252,6 +259,13 @@ def unblock_client(c: Client, as_error: bool) -> None:
     """CLIENT UNBLOCK id [TIMEOUT|ERROR] (Server.unblock_client). Redis 7.0 counts a
     failed call either way."""
     unblock(c, UNBLOCKED_ERROR if as_error else timeout_reply(c), failed=True)
+
+
+def disconnect_all_blocked(srv: Server) -> None:
+    for c in list(srv.clients.values()):
+        if isinstance(c.block_state, BlockState):
+            unblock(c, FORCE_UNBLOCKED, None)
+            c.close()
 
 
 def client_gone(c: Client) -> None:
