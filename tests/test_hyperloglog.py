@@ -227,6 +227,10 @@ ERRORS = [
      ("pfmerge", "t", "s"), ("pfmerge", "s", "t"), ("pfdebug", "getreg", "s"),
      ("set", "n", "12345678901234567890"), ("pfcount", "n"), ("set", "short", "HYLL"),
      ("pfcount", "short")],
+    # another type: Redis's generic WRONGTYPE, before any HLL check
+    [("rpush", "l", "x"), ("pfadd", "h", "a"), ("pfadd", "l", "1"), ("pfadd", "l"),
+     ("pfcount", "l"), ("pfcount", "h", "l"), ("pfmerge", "l", "h"), ("pfmerge", "d", "h", "l"),
+     ("exists", "d"), ("pfdebug", "getreg", "l"), ("pfdebug", "nosuch", "l")],
     # corrupt values: tail bytes, magic, encoding, dense length
     [("pfadd", "c", "a", "b", "c"), ("append", "c", "hello"), ("pfcount", "c"),
      ("pfcount", "c", "none"), ("pfmerge", "x", "c"), ("pfadd", "c", "zz"), ("get", "c")],
