@@ -416,3 +416,30 @@ def test_dirty_counts_match_redis(pair):
             if i % 7 == 0:
                 c.pfmerge("m", "k0", "k2")
     assert changes(a) - before[0] == changes(b) - before[1]
+
+
+def test_client_pause_write_holds_pfcount(server):
+    """PFCOUNT may write (the cache) and replicate: CLIENT PAUSE WRITE holds it, as it
+    holds PUBLISH (also may-replicate), until CLIENT UNPAUSE (TCL pause unit)."""
+    import threading
+    admin = server.client()
+    admin.flushall()
+    admin.pfadd("pause-hll", "test")
+    admin.execute_command("client", "pause", 100000, "write")
+    out = {}
+    clients = [server.client(), server.client()]
+    threads = [threading.Thread(target=lambda: out.__setitem__("pf", clients[0].pfcount("pause-hll"))),
+               threading.Thread(target=lambda: out.__setitem__("pub", clients[1].publish("ch", "m")))]
+    try:
+        for n, t in enumerate(threads, 1):
+            t.start()
+            wait_until(lambda n=n: admin.info("clients")["blocked_clients"] == n,
+                       msg=f"{n} held clients")
+        assert out == {}
+    finally:
+        admin.execute_command("client", "unpause")
+        for t in threads:
+            t.join(10)
+    assert out == {"pf": 1, "pub": 0}
+    for c in (admin, *clients):
+        c.close()
