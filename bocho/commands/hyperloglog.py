@@ -55,6 +55,7 @@ XZERO_MAX_LEN = 16384
 XZERO_FLAG = 0x4000  # an XZERO opcode in a decoded list: 0x4000 | (run length - 1)
 
 INVALID_HLL = b"INVALIDOBJ Corrupted HLL object detected"
+_CARD = struct.Struct("<Q").unpack_from
 NOT_HLL = b"WRONGTYPE Key is not a valid HyperLogLog string value."
 PROMOTE = 2  # SparseHLL.set: the update needs the dense encoding
 
@@ -71,23 +72,29 @@ _SEED = 0xADC83B19
 _BLOCKS = [struct.Struct(f"<{n}Q") for n in range(8)]
 
 
-def murmur64a(key: bytes, seed: int = _SEED) -> int:
+# seed ^ (len * m), per element length (the hash's starting value)
+_H0 = [_SEED ^ ((n * _M) & _MASK) for n in range(256)]
+
+
+def murmur64a(key: bytes) -> int:
     n = len(key)
-    h = seed ^ ((n * _M) & _MASK)
-    nb = n >> 3
-    if nb:
-        m = _M
-        mask = _MASK
-        blocks = _BLOCKS[nb].unpack_from(key) if nb < 8 else struct.unpack_from(f"<{nb}Q", key)
-        for k in blocks:
+    m = _M
+    mask = _MASK
+    h = _H0[n] if n < 256 else _SEED ^ ((n * m) & mask)
+    if n < 8:
+        if n:
+            h = ((h ^ int.from_bytes(key, "little")) * m) & mask
+    else:
+        nb = n >> 3
+        for k in (_BLOCKS[nb] if nb < 8 else struct.Struct(f"<{nb}Q")).unpack_from(key):
             k = (k * m) & mask
             k ^= k >> 47
             h = ((h ^ ((k * m) & mask)) * m) & mask
-    t = n & 7
-    if t:
-        h = ((h ^ int.from_bytes(key[n - t:], "little")) * _M) & _MASK
+        t = n & 7
+        if t:
+            h = ((h ^ int.from_bytes(key[n - t:], "little")) * m) & mask
     h ^= h >> 47
-    h = (h * _M) & _MASK
+    h = (h * m) & mask
     return h ^ (h >> 47)
 
 
@@ -133,7 +140,7 @@ def _murmur_lanes(elements: list[bytes], n: int) -> list[int]:
     ones = int.from_bytes(_LANE_ONE * count, "little")
     mask = ones * _MASK  # the low 64 bits of every lane
     m = _M
-    h = ones * (_SEED ^ ((n * m) & _MASK))
+    h = ones * (_H0[n] if n < 256 else _SEED ^ ((n * m) & _MASK))
 
     def lanes(off: int, size: int) -> int:
         # bytes off..off+size-1 of every element, each in its own lane
@@ -885,8 +892,8 @@ def pfcount(c, argv):
         return resp.ZERO
     check_hll(v)
     v = unshare(c, key, v)
-    if not v[15] & 0x80:
-        return resp.integer(int.from_bytes(v[8:16], "little"))
+    if v[15] < 0x80:  # the cached cardinality is valid
+        return resp.integer(_CARD(v, 8)[0])
     card = count_of(v)
     if card is None:
         raise CommandError(INVALID_HLL)
