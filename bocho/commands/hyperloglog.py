@@ -841,16 +841,21 @@ def pfadd(c, argv):
     key = argv[1]
     db = c.db
     v = db.lookup_write(key)
-    updated = 0
-    if v is None:
-        v = bytearray(EMPTY)
-        db.add(key, v)
-        updated = 1
+    if (v is not None and len(argv) == 3 and type(v) is bytearray and len(v) == DENSE_SIZE
+            and v[4] == DENSE and v.startswith(b"HYLL")):
+        # the common case, one element into a dense HLL: no list, no lane hashing
+        updated = _dense_add(v, (murmur64a(argv[2]),))
     else:
-        check_hll(v)
-        v = unshare(c, key, v)
-    if len(argv) > 2:
-        updated += hll_add(c, v, argv[2:])
+        updated = 0
+        if v is None:
+            v = bytearray(EMPTY)
+            db.add(key, v)
+            updated = 1
+        else:
+            check_hll(v)
+            v = unshare(c, key, v)
+        if len(argv) > 2:
+            updated += hll_add(c, v, argv[2:])
     if updated:
         modified(c, key)
         srv = c.server
