@@ -10,8 +10,8 @@ from __future__ import annotations
 import random
 from math import isnan
 
+from bocho import blocking, notify, resp
 from bocho import db as _db
-from bocho import notify, resp
 from bocho.commands import TABLE, command
 from bocho.commands.debug import register_digest
 from bocho.commands.keys import parse_scan_options
@@ -1012,6 +1012,72 @@ def zmpop(c, argv):
     k = min(count, len(z.d))
     c.prop = [[b"ZPOPMAX" if last else b"ZPOPMIN", key, b"%d" % k]]
     return pop_reply(c, key, z, last, count, True, True)
+
+
+# -- BZPOPMIN, BZPOPMAX, BZMPOP (on bocho/blocking.py) ----------------------------------
+
+def _bzpop_prop(key: bytes, last: bool, count: int, n: int) -> list[bytes]:
+    """How a blocking pop goes out: ZPOPMIN/ZPOPMAX key [count actually popped]."""
+    prop = [b"ZPOPMAX" if last else b"ZPOPMIN", key]
+    if count != -1:
+        prop.append(b"%d" % min(count, n))
+    return prop
+
+
+def _serve_bzpop(c, key: bytes, z: ZSet) -> bytes:
+    last, count, nested = c.block_state.data
+    blocking.propagate(c, _bzpop_prop(key, last, count, len(z.d)))
+    return pop_reply(c, key, z, last, count, nested, True)
+
+
+def blocking_zpop(c, argv: list[bytes], keys: list[bytes], last: bool, deadline: int,
+                  count: int, nested: bool) -> bytes | None:
+    """blockingGenericZpopCommand: pop from the first non-empty zset, else block."""
+    for key in keys:
+        z = write_zset(c, key)
+        if z is None or not z.d:
+            continue
+        c.prop = [_bzpop_prop(key, last, count, len(z.d))]
+        return pop_reply(c, key, z, last, count, nested, True)
+    if not blocking.may_block(c):
+        return resp.null_array(c.resp)
+    blocking.block_for_keys(c, argv, b"zset", keys, deadline, _serve_bzpop,
+                            (last, count, nested))
+    return None
+
+
+_BZPOP = dict(keys=(1, -2, 1), group=GROUP, acl=ACL, since="5.0.0",
+              key_specs=[ks("RW access delete", lastkey=-2)],
+              complexity="O(log(N)) with N being the number of elements in the sorted set.")
+
+
+@command("bzpopmin", -3, "write noscript fast blocking",
+         summary="Remove and return the member with the lowest score from one or more "
+                 "sorted sets, or block until one is available", **_BZPOP)
+def bzpopmin(c, argv):
+    deadline = blocking.parse_timeout(argv[-1])
+    return blocking_zpop(c, argv, argv[1:-1], False, deadline, -1, False)
+
+
+@command("bzpopmax", -3, "write noscript fast blocking",
+         summary="Remove and return the member with the highest score from one or more "
+                 "sorted sets, or block until one is available", **_BZPOP)
+def bzpopmax(c, argv):
+    deadline = blocking.parse_timeout(argv[-1])
+    return blocking_zpop(c, argv, argv[1:-1], True, deadline, -1, False)
+
+
+@command("bzmpop", -5, "write blocking", group=GROUP, acl=ACL, since="7.0.0",
+         key_specs=[ks("RW access delete", pos=2, keynum=True)],
+         summary="Remove and return members with scores in a sorted set or block until one "
+                 "is available",
+         complexity="O(K) + O(M*log(N)) where K is the number of provided keys, N being the "
+                    "number of elements in the sorted set, and M being the number of elements "
+                    "popped.")
+def bzmpop(c, argv):
+    keys, last, count = parse_mpop(argv, 2)
+    deadline = blocking.parse_timeout(argv[1])
+    return blocking_zpop(c, argv, keys, last, deadline, count, True)
 
 
 # -- ZRANDMEMBER -------------------------------------------------------------------------
