@@ -87,6 +87,9 @@ _INF = float("inf")
 def parse_double(b: bytes) -> float | None:
     """Redis's string2d (getDoubleFromObject): the whole string one double; no leading
     space, no NaN, no overflow or underflow to zero. None when invalid."""
+    if b.isdigit():  # the common case, an integer: only overflow can go wrong
+        v = float(b)
+        return v if v != _INF else None
     if not b or b[0] in _C_SPACE:
         return None
     v = _strtod_all(b)

@@ -33,6 +33,8 @@ EMPTY_SCAN = b"*2\r\n$1\r\n0\r\n*0\r\n"
 EMPTY_ARRAY = resp.EMPTY_ARRAY
 ZERO = resp.ZERO
 _WITHSCORES = b"withscores"
+_BULK_HDR = resp.BULK_HDR
+_BULK_HDR_MAX = resp.BULK_HDR_MAX
 
 
 def ks(flags: str, pos: int = 1, lastkey: int = 0, keynum: bool = False,
@@ -105,8 +107,15 @@ def pairs_reply(pairs, withscores: bool, r: int) -> bytes:
     """Members of (score, member) pairs, with scores flat (RESP2) or nested (RESP3)."""
     n = len(pairs)
     if not withscores:
-        return resp.array_header(n) + b"".join(
-            [b"$%d\r\n%s\r\n" % (len(m), m) for _, m in pairs])
+        out = [resp.array_header(n)]
+        ap = out.append
+        hdr = _BULK_HDR
+        for _, m in pairs:
+            k = len(m)
+            ap(hdr[k] if k < _BULK_HDR_MAX else b"$%d\r\n" % k)
+            ap(m)
+            ap(b"\r\n")
+        return b"".join(out)
     if r == 3:
         return resp.array_header(n) + b"".join(
             [b"*2\r\n$%d\r\n%s\r\n,%s\r\n" % (len(m), m, b"%.17g" % s) for s, m in pairs])
@@ -275,7 +284,41 @@ def zadd_generic(c, argv: list[bytes], flags: int) -> bytes:
          complexity="O(log(N)) for each item added, where N is the number of elements in "
                     "the sorted set.")
 def zadd(c, argv):
+    if len(argv) == 4 and argv[2] and argv[2][0] in _NUMERIC_START:
+        # ZADD key score member: the common form, without the option machinery
+        s = parse_double(argv[2])
+        if s is not None:
+            key, m = argv[1], argv[3]
+            db = c.db
+            z = db.lookup_write(key)
+            if z is None:
+                z = new_zset(c, m)
+                db.add(key, z)
+                z.insert(m, s)
+                added = 1
+            elif type(z) is not ZSet:
+                raise wrongtype()
+            else:
+                cur = z.d.get(m)
+                if cur is None:
+                    if type(z.sl) is list:
+                        entries, value = limits(c)
+                        if len(z.d) + 1 > entries or len(m) > value:
+                            z.to_skiplist()
+                    z.insert(m, s)
+                    added = 1
+                elif cur != s:
+                    z.update(m, cur, s)
+                    added = 0
+                else:
+                    return ZERO
+            c.server.dirty += 1
+            modified(c, key, b"zadd")
+            return resp.ONE if added else ZERO
     return zadd_generic(c, argv, 0)
+
+
+_NUMERIC_START = frozenset(b"0123456789-+.")
 
 
 @command("zincrby", 4, "write denyoom fast", keys=(1, 1, 1), group=GROUP, acl=ACL,
@@ -642,12 +685,6 @@ def zrevrank(c, argv):
 
 # -- ZSCAN -------------------------------------------------------------------------------
 
-# Skiplist sets are walked through a snapshot of their members taken when a scan starts
-# (cursor 0), kept per value until a walk reaches the end: a member present for the whole
-# scan is returned at least once, whatever is added, removed or rescored meanwhile.
-_SCAN_SNAPS: dict[int, tuple[ZSet, list[bytes]]] = {}
-
-
 @command("zscan", -3, "readonly", since="2.8.0", tips=("nondeterministic_output",),
          summary="Incrementally iterate sorted sets elements and associated scores",
          complexity="O(1) for every call. O(N) for a complete iteration, including enough "
@@ -664,19 +701,17 @@ def zscan(c, argv):
         members = list(d)
         nxt = 0
     else:
-        ident = id(z)
-        snap = _SCAN_SNAPS.get(ident)
-        if cursor == 0 or snap is None or snap[0] is not z:
-            snap = (z, list(d))
-            _SCAN_SNAPS[ident] = snap
-            while len(_SCAN_SNAPS) > 64:
-                del _SCAN_SNAPS[next(iter(_SCAN_SNAPS))]
-        allm = snap[1]
+        # A skiplist set is walked through the members it had when the scan started
+        # (cursor 0): one present for the whole scan is returned at least once,
+        # whatever is added, removed or rescored meanwhile.
+        allm = z.scan
+        if cursor == 0 or allm is None:
+            allm = z.scan = list(d)
         members = allm[cursor:cursor + count]
         nxt = cursor + len(members)
         if nxt >= len(allm):
             nxt = 0
-            _SCAN_SNAPS.pop(ident, None)
+            z.scan = None
     m_ok = compile_glob(pat) if pat is not None else None
     out = []
     for m in members:

@@ -31,11 +31,13 @@ SKIPLIST = b"skiplist"
 
 
 class ZSet:
-    __slots__ = ("d", "sl")
+    __slots__ = ("d", "sl", "scan")
 
     def __init__(self, listpack: bool = True) -> None:
         self.d: dict[bytes, float] = {}
         self.sl: list | SortedList = [] if listpack else SortedList()
+        # ZSCAN of a skiplist set: the members as they were when a scan started
+        self.scan: list[bytes] | None = None
 
     # -- construction ----------------------------------------------------------------------
 
@@ -44,6 +46,7 @@ class ZSet:
         """A new set of (score, member) pairs with distinct members, encoded as a fresh
         Redis set of that content would be (zsetConvertToListpackIfNeeded)."""
         z = cls.__new__(cls)
+        z.scan = None
         items = sorted(pairs)
         z.d = {m: s for s, m in items}
         listpack = len(items) <= max_entries and all(len(m) <= max_value for _, m in items)
@@ -58,6 +61,7 @@ class ZSet:
 
     def copy(self) -> ZSet:
         z = ZSet.__new__(ZSet)
+        z.scan = None
         z.d = dict(self.d)
         sl = self.sl
         z.sl = list(sl) if type(sl) is list else SortedList(sl)
