@@ -182,3 +182,21 @@ def test_keyspace_events_match_redis(pair):
             ("GEOSEARCHSTORE", "dst", "nokey", "FROMLONLAT", 0, 0, "BYRADIUS", 1, "km"),
             ("SET", "end", "1")]
     assert _events(a, cmds) == _events(b, cmds)
+
+
+@pytest.mark.parametrize("order", ["ASC", "DESC"])
+def test_count_orders_ties_as_redis(pair, order):
+    """COUNT without ANY sorts partially (Redis's pqsort): members at equal distances
+    come out in the same order as from Redis."""
+    a, b = pair()
+    rng = random.Random(order)
+    args = []
+    for i in range(300):
+        spot = rng.randrange(6)
+        args += [10 + spot * 0.001, 45 + (spot % 3) * 0.001, f"m{i}"]
+    cmds = [("GEOADD", "g", *args)]
+    for count in (1, 5, 40, 299, 300):
+        cmds.append(("GEOSEARCH", "g", "FROMLONLAT", 10, 45, "BYRADIUS", 50, "km", order,
+                     "COUNT", count, "WITHDIST"))
+        cmds.append(("GEORADIUS", "g", 10.002, 45.001, 50, "km", "COUNT", count))
+    assert_same(run(a, cmds), run(b, cmds), cmds)

@@ -248,11 +248,15 @@ def georadius_generic(c, argv: list[bytes], src: int, flags: int) -> bytes:
     found = search(z, shape, count if any_ else 0)
     if not found and storekey is None:
         return resp.EMPTY_ARRAY
-    if sort == 1:
-        found.sort(key=_dist)
-    elif sort == 2:
-        found.sort(key=_dist, reverse=True)
-    if count and len(found) > count:
+    if sort:
+        if count and len(found) > count:
+            # Redis sorts just enough for the first `count` (pqsort), which decides the
+            # order of equally distant members: the same algorithm gives the same answer
+            partial_sort(found, 0, count - 1, sort == 2)
+            del found[count:]
+        else:  # a full sort is glibc's qsort, a stable merge sort
+            found.sort(key=_dist, reverse=sort == 2)
+    elif count and len(found) > count:
         del found[count:]
     conv = shape.conversion
     if storekey is not None:
@@ -276,6 +280,95 @@ def georadius_generic(c, argv: list[bytes], src: int, flags: int) -> bytes:
 
 def _dist(p: list) -> float:
     return p[0]
+
+
+# -- partial sort --------------------------------------------------------------------------
+
+def partial_sort(v: list, lo: int, hi: int, desc: bool) -> None:
+    """Order v by distance so that positions lo..hi hold what a full sort would put
+    there, as Redis's pqsort does it: Bentley & McIlroy's quicksort (median-of-three or
+    ninther pivot, fat partition of the elements equal to the pivot, insertion sort
+    below 7), recursing only into the parts that overlap lo..hi."""
+    sign = -1 if desc else 1
+
+    def cmp(i: int, j: int) -> int:
+        a, b = v[i][0], v[j][0]
+        return sign if a > b else 0 if a == b else -sign
+
+    def med3(a: int, b: int, c: int) -> int:
+        if cmp(a, b) < 0:
+            return b if cmp(b, c) < 0 else (c if cmp(a, c) < 0 else a)
+        return b if cmp(b, c) > 0 else (a if cmp(a, c) < 0 else c)
+
+    def swap(i: int, j: int) -> None:
+        v[i], v[j] = v[j], v[i]
+
+    def vecswap(i: int, j: int, k: int) -> None:
+        for t in range(k):
+            swap(i + t, j + t)
+
+    def outside(s: int, k: int) -> bool:
+        return (lo < s and hi < s) or (lo >= s + k and hi >= s + k)
+
+    def sort(a: int, n: int) -> None:
+        while True:
+            if n < 7:
+                for pm in range(a + 1, a + n):
+                    pl = pm
+                    while pl > a and cmp(pl - 1, pl) > 0:
+                        swap(pl, pl - 1)
+                        pl -= 1
+                return
+            pm = a + n // 2
+            if n > 7:
+                pl, pn = a, a + n - 1
+                if n > 40:
+                    d = n // 8
+                    pl = med3(pl, pl + d, pl + 2 * d)
+                    pm = med3(pm - d, pm, pm + d)
+                    pn = med3(pn - 2 * d, pn - d, pn)
+                pm = med3(pl, pm, pn)
+            swap(a, pm)
+            pa = pb = a + 1
+            pc = pd = a + n - 1
+            while True:
+                while pb <= pc:
+                    r = cmp(pb, a)
+                    if r > 0:
+                        break
+                    if r == 0:
+                        swap(pa, pb)
+                        pa += 1
+                    pb += 1
+                while pb <= pc:
+                    r = cmp(pc, a)
+                    if r < 0:
+                        break
+                    if r == 0:
+                        swap(pc, pd)
+                        pd -= 1
+                    pc -= 1
+                if pb > pc:
+                    break
+                swap(pb, pc)
+                pb += 1
+                pc -= 1
+            pn = a + n
+            r = min(pa - a, pb - pa)
+            vecswap(a, pb - r, r)
+            r = min(pd - pc, pn - pd - 1)
+            vecswap(pb, pn - r, r)
+            r = pb - pa
+            if r > 1 and not outside(a, r):
+                sort(a, r)
+            r = pd - pc
+            if r > 1:
+                a, n = pn - r, r
+                if not outside(a, n):
+                    continue
+            return
+
+    sort(0, len(v))
 
 
 def _radius(num: bytes, unit: bytes) -> tuple[float, float]:
