@@ -159,6 +159,8 @@ OTHERS = [
     ("ZSCAN", "o", 0), ("ZSCAN", "nokey", 0), ("ZSCAN", "str", 0), ("ZSCAN", "o", 0, "MATCH", "a*"),
     ("ZSCAN", "o", 0, "COUNT", 0), ("ZSCAN", "o", 0, "TYPE", "zset"), ("ZSCAN", "o", "x"),
     ("ZSCAN", "str", "x"), ("ZSCAN", "o", 0, "COUNT"),
+    ("ZADD", "o2", 3, "c", 1, "a", "1e17", "big", "-0.5", "neg"), ("ZSCAN", "o2", 0),
+    ("ZADD", "o2", 0, "c"), ("ZSCAN", "o2", 0, "MATCH", "*"),
 ]
 
 WRONGTYPE = [

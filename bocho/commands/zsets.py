@@ -698,7 +698,7 @@ def zscan(c, argv):
     count, pat, _ = parse_scan_options(argv, 3, False)
     d = z.d
     if type(z.sl) is list:
-        members = list(d)
+        members = [m for _, m in z.sl]  # a listpack is walked in score order
         nxt = 0
     else:
         # A skiplist set is walked through the members it had when the scan started

@@ -88,6 +88,10 @@ class ZSet:
     def __contains__(self, member: bytes) -> bool:
         return member in self.d
 
+    def items(self):
+        """(member, score) pairs (DEBUG OBJECT's size estimate walks them)."""
+        return self.d.items()
+
     def score(self, member: bytes) -> float | None:
         return self.d.get(member)
 
