@@ -595,3 +595,39 @@ def test_sets_as_inputs(pair):
             ("ZRANGE", "d", 0, -1, "WITHSCORES"), ("ZDIFFSTORE", "d", 1, "ints"),
             ("ZRANGE", "d", 0, -1, "WITHSCORES"), ("SORT", "z", "BY", "nosort")]
     assert_same(run(a, cmds), run(b, cmds), cmds)
+
+
+def test_listpack_structure_against_a_model():
+    """The packed listpack form (members blob, offsets, scores) stays equal to a plain
+    sorted model through random inserts, moves and deletes, empty and prefix members
+    included."""
+    from bocho.types.zset import ZSet
+    rng = random.Random(5)
+    for _ in range(400):
+        model: dict[bytes, float] = {}
+        z = ZSet(True)
+        for _ in range(40):
+            m = bytes(rng.choice(b"ab\x00") for _ in range(rng.randrange(0, 4)))
+            s = float(rng.randrange(-3, 4))
+            k = rng.random()
+            if k < 0.5 and m not in model:
+                z.insert(m, s)
+                model[m] = s + 0.0
+            elif k < 0.8 and m in model and model[m] != s:
+                z.update(m, model[m], s)
+                model[m] = s + 0.0
+            elif k < 0.9:
+                assert z.delete(m) == (model.pop(m, None) is not None)
+            else:
+                n = len(model)
+                a = rng.randrange(n + 1)
+                b = rng.randrange(a, n + 1)
+                want = sorted((s, m) for m, s in model.items())
+                assert z.delete_slice(a, b) == b - a
+                for _, gone in want[a:b]:
+                    del model[gone]
+            want = sorted((s, m) for m, s in model.items())
+            assert z.slice(0, len(z)) == want and len(z) == len(model)
+            for i, (s, m) in enumerate(want):
+                assert z.score(m) == s and z.rank(m) == i and z.at(i) == (s, m)
+            assert z.score(b"zz") is None and z.rank(b"zz") is None

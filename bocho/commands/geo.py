@@ -109,7 +109,7 @@ F_COORDS, F_MEMBER, F_NOSTORE, F_SEARCH, F_SEARCHSTORE = 1, 2, 4, 8, 16
 
 
 def member_position(z, member: bytes) -> tuple[float, float]:
-    s = z.d.get(member)
+    s = z.score(member)
     if s is None:
         raise CommandError(DECODE_ERR)
     return geohash.decode_score(s)
@@ -452,11 +452,10 @@ _POINT = dict(keys=(1, 1, 1), group=GROUP, acl=ACL, since="3.2.0", key_specs=_RO
                     "elements in the sorted set.", **_POINT)
 def geohash_(c, argv):
     z = read_zset(c, argv[1])
-    d = z.d if z is not None else {}
     nul = resp.null(c.resp)
     out = [resp.array_header(len(argv) - 2)]
     for m in argv[2:]:
-        s = d.get(m)
+        s = None if z is None else z.score(m)
         out.append(nul if s is None else bulk(geohash.geohash_string(s)))
     return b"".join(out)
 
@@ -467,11 +466,10 @@ def geohash_(c, argv):
 def geopos(c, argv):
     r = c.resp
     z = read_zset(c, argv[1])
-    d = z.d if z is not None else {}
     nul = resp.null_array(r)
     out = [resp.array_header(len(argv) - 2)]
     for m in argv[2:]:
-        s = d.get(m)
+        s = None if z is None else z.score(m)
         if s is None:
             out.append(nul)
         else:
@@ -492,8 +490,8 @@ def geodist(c, argv):
     z = read_zset(c, argv[1])
     if z is None:
         return resp.null(c.resp)
-    s1 = z.d.get(argv[2])
-    s2 = z.d.get(argv[3])
+    s1 = z.score(argv[2])
+    s2 = z.score(argv[3])
     if s1 is None or s2 is None:
         return resp.null(c.resp)
     lon1, lat1 = geohash.decode_score(s1)

@@ -136,16 +136,6 @@ def modified(c, key: bytes, event: bytes) -> None:
         srv.notify(NOTIFY_ZSET, event, key, db.id)
 
 
-def delete_if_empty(c, key: bytes, z: ZSet) -> bool:
-    if len(z.d):
-        return False
-    c.db.delete(key)
-    srv = c.server
-    if srv.notify_flags & NOTIFY_GENERIC:
-        srv.notify(NOTIFY_GENERIC, b"del", key, c.db.id)
-    return True
-
-
 def store_result(c, dst: bytes, pairs, event: bytes, dirty: int = 1) -> int:
     """Store pairs at dst as a new zset (setKey), or delete dst when there are none.
     Encoding as a freshly built set of that content (zsetConvertToListpackIfNeeded)."""
@@ -239,11 +229,10 @@ def zadd_generic(c, argv: list[bytes], flags: int) -> bytes:
             return resp.null(c.resp) if incr else ZERO
         z = new_zset(c, argv[i + 1])
         db.add(key, z)
-    d = z.d
     entries = value = -1
     for k, s in enumerate(scores):
         m = argv[i + 1 + 2 * k]
-        cur = d.get(m)
+        cur = z.score(m)
         if cur is not None:
             if nx:
                 continue
@@ -259,10 +248,10 @@ def zadd_generic(c, argv: list[bytes], flags: int) -> bytes:
                 z.update(m, cur, s)
                 updated += 1
         elif not xx:
-            if type(z.sl) is list:
+            if z.d is None:
                 if entries < 0:
                     entries, value = limits(c)
-                if len(d) + 1 > entries or len(m) > value:
+                if not z.fits(m, entries, value):
                     z.to_skiplist()
             z.insert(m, s)
             added += 1
@@ -299,11 +288,11 @@ def zadd(c, argv):
             elif type(z) is not ZSet:
                 raise wrongtype()
             else:
-                cur = z.d.get(m)
+                cur = z.score(m)
                 if cur is None:
-                    if type(z.sl) is list:
+                    if z.d is None:
                         entries, value = limits(c)
-                        if len(z.d) + 1 > entries or len(m) > value:
+                        if not z.fits(m, entries, value):
                             z.to_skiplist()
                     z.insert(m, s)
                     added = 1
@@ -346,7 +335,7 @@ def zrem(c, argv):
     for m in argv[2:]:
         if z.delete(m):
             deleted += 1
-        if not z.d:
+        if not len(z):
             c.db.delete(key)
             gone = True
             break
@@ -393,7 +382,7 @@ def _zremrange(c, argv, kind: int) -> bytes:
     z = write_zset(c, key)
     if z is None:
         return ZERO
-    n = len(z.d)
+    n = len(z)
     if kind == 0:
         span = rank_span(start, end, n)
         if span is None:
@@ -406,7 +395,7 @@ def _zremrange(c, argv, kind: int) -> bytes:
     deleted = z.delete_slice(a, b) if b > a else 0
     if deleted:
         srv = c.server
-        gone = not z.d
+        gone = not len(z)
         if gone:
             c.db.delete(key)
         elif c.db.watched:
@@ -505,7 +494,7 @@ def zrange_generic(c, argv: list[bytes], start_at: int, store: bool, rtype: int,
         if store:
             return resp.integer(store_result(c, argv[1], [], b"zrangestore"))
         return EMPTY_ARRAY
-    nz = len(z.d)
+    nz = len(z)
     if rtype == RANK:
         span = rank_span(start, end, nz)
         if span is None:
@@ -632,7 +621,7 @@ def zlexcount(c, argv):
          complexity="O(1)")
 def zcard(c, argv):
     z = read_zset(c, argv[1])
-    return ZERO if z is None else resp.integer(len(z.d))
+    return ZERO if z is None else resp.integer(len(z))
 
 
 @command("zscore", 3, "readonly fast", since="1.2.0",
@@ -640,7 +629,7 @@ def zcard(c, argv):
          complexity="O(1)", **_RANGE)
 def zscore(c, argv):
     z = read_zset(c, argv[1])
-    s = None if z is None else z.d.get(argv[2])
+    s = None if z is None else z.score(argv[2])
     return resp.null(c.resp) if s is None else score_reply(s, c.resp)
 
 
@@ -651,10 +640,9 @@ def zmscore(c, argv):
     z = read_zset(c, argv[1])
     r = c.resp
     nul = resp.null(r)
-    d = z.d if z is not None else {}
     out = [resp.array_header(len(argv) - 2)]
     for m in argv[2:]:
-        s = d.get(m)
+        s = None if z is None else z.score(m)
         out.append(nul if s is None else score_reply(s, r))
     return b"".join(out)
 
@@ -666,7 +654,7 @@ def _zrank(c, argv, rev: bool) -> bytes:
     rk = z.rank(argv[2])
     if rk is None:
         return resp.null(c.resp)
-    return resp.integer(len(z.d) - 1 - rk if rev else rk)
+    return resp.integer(len(z) - 1 - rk if rev else rk)
 
 
 @command("zrank", 3, "readonly fast", since="2.0.0",
@@ -696,27 +684,11 @@ def zscan(c, argv):
     if z is None:
         return EMPTY_SCAN
     count, pat, _ = parse_scan_options(argv, 3, False)
-    d = z.d
-    if type(z.sl) is list:
-        members = [m for _, m in z.sl]  # a listpack is walked in score order
-        nxt = 0
-    else:
-        # A skiplist set is walked through the members it had when the scan started
-        # (cursor 0): one present for the whole scan is returned at least once,
-        # whatever is added, removed or rescored meanwhile.
-        allm = z.scan
-        if cursor == 0 or allm is None:
-            allm = z.scan = list(d)
-        members = allm[cursor:cursor + count]
-        nxt = cursor + len(members)
-        if nxt >= len(allm):
-            nxt = 0
-            z.scan = None
+    nxt, pairs = z.scan(cursor, count)
     m_ok = compile_glob(pat) if pat is not None else None
     out = []
-    for m in members:
-        s = d.get(m)
-        if s is None or (m_ok is not None and not m_ok(m)):
+    for s, m in pairs:
+        if m_ok is not None and not m_ok(m):
             continue
         out.append(m)
         out.append(d2string(s))
@@ -736,7 +708,7 @@ def _source(v) -> dict | None:
     if v is None:
         return None
     if type(v) is ZSet:
-        return v.d
+        return v.as_dict()
     if _db.type_name(v) == b"set":
         return dict.fromkeys(_db.SORT_SOURCES[type(v)](v)[1], 1.0)
     raise wrongtype()
@@ -940,12 +912,12 @@ def pop_reply(c, key: bytes, z: ZSet, last: bool, count: int, nested: bool,
     fire the events, delete the emptied key; the reply in the shape asked for."""
     if count == -1:
         count = 1
-    k = min(count, len(z.d))
+    k = min(count, len(z))
     popped = [z.pop(last) for _ in range(k)]
     srv = c.server
     srv.dirty += k
     modified(c, key, b"zpopmax" if last else b"zpopmin")
-    if not z.d:
+    if not len(z):
         c.db.delete(key)
         srv.notify(NOTIFY_GENERIC, b"del", key, c.db.id)
     r = c.resp
@@ -1044,7 +1016,7 @@ def zmpop(c, argv):
     if found is None:
         return resp.null_array(c.resp)
     key, z = found
-    k = min(count, len(z.d))
+    k = min(count, len(z))
     c.prop = [[b"ZPOPMAX" if last else b"ZPOPMIN", key, b"%d" % k]]
     return pop_reply(c, key, z, last, count, True, True)
 
@@ -1061,7 +1033,7 @@ def _bzpop_prop(key: bytes, last: bool, count: int, n: int) -> list[bytes]:
 
 def _serve_bzpop(c, key: bytes, z: ZSet) -> bytes:
     last, count, nested = c.block_state.data
-    blocking.propagate(c, _bzpop_prop(key, last, count, len(z.d)))
+    blocking.propagate(c, _bzpop_prop(key, last, count, len(z)))
     return pop_reply(c, key, z, last, count, nested, True)
 
 
@@ -1070,9 +1042,9 @@ def blocking_zpop(c, argv: list[bytes], keys: list[bytes], last: bool, deadline:
     """blockingGenericZpopCommand: pop from the first non-empty zset, else block."""
     for key in keys:
         z = write_zset(c, key)
-        if z is None or not z.d:
+        if z is None or not len(z):
             continue
-        c.prop = [_bzpop_prop(key, last, count, len(z.d))]
+        c.prop = [_bzpop_prop(key, last, count, len(z))]
         return pop_reply(c, key, z, last, count, nested, True)
     if not blocking.may_block(c):
         return resp.null_array(c.resp)
@@ -1130,7 +1102,7 @@ def zrandmember(c, argv):
         z = read_zset(c, argv[1])
         if z is None:
             return resp.null(r)
-        m = z.sl[random.randrange(len(z.d))][1]
+        m = z.at(random.randrange(len(z)))[1]
         return b"$%d\r\n%s\r\n" % (len(m), m)
     count = parse_long(argv[2])
     if count < -_LONG_MAX:
@@ -1146,24 +1118,22 @@ def zrandmember(c, argv):
     z = read_zset(c, argv[1])
     if z is None or count == 0:
         return EMPTY_ARRAY
-    sl = z.sl
-    size = len(z.d)
+    size = len(z)
+    at = z.at
     if count < 0:
-        k = -count
         rr = random.randrange
-        pairs = [sl[rr(size)] for _ in range(k)]
+        pairs = [at(rr(size)) for _ in range(-count)]
     elif count >= size:
-        pairs = sl[0:size][::-1]  # the zset iterator walks from the tail
+        pairs = z.slice(0, size)[::-1]  # the zset iterator walks from the tail
     else:
-        idx = random.sample(range(size), count)
-        pairs = [sl[i] for i in idx]
+        pairs = [at(i) for i in random.sample(range(size), count)]
     return pairs_reply(pairs, withscores, r)
 
 
 # -- registration with the generic machinery ---------------------------------------------
 
 def _digest(z: ZSet):
-    return z.d.items()
+    return z.items()
 
 
 register_digest(ZSet, _digest)
