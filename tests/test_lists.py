@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 import redis
+from oracle import assert_same, run
 
 from bocho.testing.server import wait_until
-from tests.oracle import assert_same, run
 
 PUSHES = [
     ("RPUSH", "l", "a", "b", "c", "d", "e", "a", "b", "a"),
@@ -192,3 +192,35 @@ def test_emptied_list_is_deleted(r):
     r.rpush("l", "a")
     r.ltrim("l", 1, 0)
     assert r.exists("l") == 0
+
+
+def _random_ops(rng, n):
+    keys = ["a", "b"]
+    vals = ["x", "y", "z", "1", "-2"]
+    ops = []
+    for _ in range(n):
+        k = rng.choice(keys)
+        v = rng.choice(vals)
+        i, j = rng.randint(-6, 6), rng.randint(-6, 6)
+        ops.append(rng.choice([
+            ("LPUSH", k, v, rng.choice(vals)), ("RPUSH", k, v), ("LPUSHX", k, v),
+            ("RPUSHX", k, v), ("LPOP", k), ("RPOP", k, rng.randint(0, 3)),
+            ("LRANGE", k, i, j), ("LINDEX", k, i), ("LSET", k, i, v),
+            ("LINSERT", k, rng.choice(["BEFORE", "AFTER"]), v, rng.choice(vals)),
+            ("LREM", k, rng.randint(-2, 2), v), ("LTRIM", k, i, j), ("LLEN", k),
+            ("LPOS", k, v, "RANK", rng.choice([1, 2, -1, -2]), "COUNT", rng.randint(0, 2)),
+            ("LMOVE", k, rng.choice(keys), rng.choice(["LEFT", "RIGHT"]),
+             rng.choice(["LEFT", "RIGHT"])),
+            ("LMPOP", 2, "a", "b", rng.choice(["LEFT", "RIGHT"]), "COUNT", rng.randint(1, 3)),
+            ("BLPOP", k, rng.choice(keys), 0.01), ("EXISTS", k),
+        ]))
+    return ops
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_sequences_match_redis(pair, seed):
+    import random
+    rng = random.Random(seed)
+    a, b = pair(3 if seed % 2 else 2)
+    cmds = _random_ops(rng, 300)
+    assert_same(run(a, cmds), run(b, cmds), cmds)
