@@ -631,3 +631,25 @@ def test_listpack_structure_against_a_model():
             for i, (s, m) in enumerate(want):
                 assert z.score(m) == s and z.rank(m) == i and z.at(i) == (s, m)
             assert z.score(b"zz") is None and z.rank(b"zz") is None
+
+
+GETKEYS = [
+    ("ZUNIONSTORE", "dst", 2, "a", "b", "WEIGHTS", 1, 2), ("ZINTERSTORE", "dst", 2, "a", "b"),
+    ("ZDIFF", 2, "a", "b"), ("ZINTERCARD", 3, "a", "b", "c", "LIMIT", 1),
+    ("ZMPOP", 2, "a", "b", "MIN"), ("BZMPOP", 0, 2, "a", "b", "MIN"),
+    ("BZPOPMIN", "a", "b", "c", 0), ("ZRANGESTORE", "dst", "src", 0, -1),
+    ("GEORADIUS", "g", 1, 2, 3, "km", "STORE", "dst"),
+    ("GEORADIUS", "g", 1, 2, 3, "km", "STOREDIST", "dst"), ("GEORADIUS", "g", 1, 2, 3, "km"),
+    ("GEORADIUSBYMEMBER", "g", "m", 3, "km", "STORE", "dst"),
+    ("GEOSEARCHSTORE", "dst", "src", "FROMLONLAT", 1, 2, "BYRADIUS", 3, "km"),
+    ("ZADD", "k", 1, "m"), ("ZREM", "k", "m"), ("ZINCRBY", "k", 1, "m"),
+]
+
+
+@pytest.mark.parametrize("sub", ["GETKEYS", "GETKEYSANDFLAGS"])
+def test_command_getkeys_matches_redis(pair, sub):
+    a, b = pair()
+    for c in (a, b):
+        c.set_response_callback("COMMAND", lambda x, **kw: x)
+    cmds = [("COMMAND", sub, *args) for args in GETKEYS]
+    assert_same(run(a, cmds), run(b, cmds), cmds)
