@@ -82,12 +82,8 @@ def new_zset(c, first_member: bytes) -> ZSet:
     return ZSet(entries != 0 and len(first_member) <= value)
 
 
-def fmt_score(s: float) -> bytes:
-    """%.17g as addReplyDouble prints it (inf and -inf included)."""
-    return b"%.17g" % s
-
-
 def score_reply(s: float, r: int) -> bytes:
+    """addReplyDouble: %.17g (inf and -inf included), a double in RESP3."""
     t = b"%.17g" % s
     if r == 3:
         return b",%s\r\n" % t
