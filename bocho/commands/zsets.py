@@ -530,6 +530,17 @@ _RANGE_CX = ("O(log(N)+M) with N being the number of elements in the sorted set 
          complexity="O(log(N)+M) with N being the number of elements in the sorted set and "
                     "M the number of elements returned.", **_RANGE)
 def zrange(c, argv):
+    n = len(argv)
+    if n == 4 or (n == 5 and argv[4].lower() == _WITHSCORES):
+        # ZRANGE key start stop [WITHSCORES]: by rank, the common form
+        start = parse_long(argv[2])
+        end = parse_long(argv[3])
+        z = read_zset(c, argv[1])
+        if z is None:
+            return EMPTY_ARRAY
+        span = rank_span(start, end, len(z))
+        pairs = [] if span is None else z.slice(span[0], span[1] + 1)
+        return pairs_reply(pairs, n == 5, c.resp)
     return zrange_generic(c, argv, 1, False, 0, None)
 
 
