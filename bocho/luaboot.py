@@ -143,8 +143,18 @@ local function oneline(s)
     return (sgsub(s, "[\r\n]", " "))
 end
 
+-- how deep a reply may nest before "reached lua stack limit" (Redis runs out of Lua
+-- stack about there: a table that contains itself ends that way)
+local MAX_NESTING = 1000
+
 local encode
-encode = function(v, out, resp, sresp)
+encode = function(v, out, resp, sresp, depth)
+    depth = (depth or 0) + 1
+    if depth > MAX_NESTING then
+        pyerrcount("ERR reached lua stack limit", false)
+        out[#out + 1] = "-ERR reached lua stack limit\r\n"
+        return
+    end
     local t = type(v)
     if t == "string" then
         out[#out + 1] = "$" .. #v .. "\r\n" .. v .. "\r\n"
@@ -210,8 +220,8 @@ encode = function(v, out, resp, sresp)
             out[slot] = ""
             local n = 0
             for k, x in next, f do
-                encode(k, out, resp, sresp)
-                encode(x, out, resp, sresp)
+                encode(k, out, resp, sresp, depth)
+                encode(x, out, resp, sresp, depth)
                 n = n + 1
             end
             out[slot] = (resp == 3 and "%" .. n or "*" .. (2 * n)) .. "\r\n"
@@ -223,7 +233,7 @@ encode = function(v, out, resp, sresp)
             out[slot] = ""
             local n = 0
             for k in next, f do
-                encode(k, out, resp, sresp)
+                encode(k, out, resp, sresp, depth)
                 n = n + 1
             end
             out[slot] = (resp == 3 and "~" or "*") .. n .. "\r\n"
@@ -236,7 +246,7 @@ encode = function(v, out, resp, sresp)
             local x = rawget(v, n + 1)
             if x == nil then break end
             n = n + 1
-            encode(x, out, resp, sresp)
+            encode(x, out, resp, sresp, depth)
         end
         out[slot] = "*" .. n .. "\r\n"
     else

@@ -898,7 +898,8 @@ def failed_reply(srv: Server, cmd: Command, exc: Exception) -> bytes:
     connection), the log gets the traceback, and the server goes on serving."""
     cmd.failed_calls += 1
     if isinstance(exc, CommandError):
-        srv.count_error(exc.msg)
+        if exc.update_stats:
+            srv.count_error(exc.msg)
         return exc.reply()
     import traceback
     log.warning(f"Internal error in '{cmd.fullname}': "

@@ -39,7 +39,7 @@ import lupa.lua51 as lupa
 
 from bocho import REDIS_VERSION, clock, log
 from bocho.commands import DENYOOM, MAY_REPLICATE, NOSCRIPT, WRITE, lookup
-from bocho.errors import OOM, CommandError
+from bocho.errors import OOM, CommandError, CountedError
 from bocho.luaboot import BOOT
 from bocho.network import Client
 
@@ -109,7 +109,8 @@ class RunCtx:
     """One script run (Redis's scriptRunCtx)."""
 
     __slots__ = ("caller", "sc", "name", "eval_mode", "readonly", "allow_oom", "start",
-                 "timedout", "killed", "wrote", "resp", "repl", "pre_oom", "engine")
+                 "timedout", "killed", "wrote", "resp", "repl", "pre_oom", "engine",
+                 "snapshot", "argv")
 
     def __init__(self, engine: LuaEngine, caller: Client, name: bytes, eval_mode: bool,
                  readonly: bool, allow_oom: bool, pre_oom: bool) -> None:
@@ -122,6 +123,7 @@ class RunCtx:
         self.allow_oom = allow_oom
         self.pre_oom = pre_oom
         self.start = clock.monotonic_ms()
+        self.snapshot = clock.mstime()
         self.timedout = False
         self.killed = False
         self.wrote = False
@@ -130,6 +132,31 @@ class RunCtx:
 
     def busy_error(self) -> bytes:
         return BUSY_EVAL if self.eval_mode else BUSY_FUNCTION
+
+
+def script_cmd_flags(cmd_flags: int, sflags: int) -> int:
+    """scriptFlagsToCmdFlags: the flags a script's declared flags give its command."""
+    from bocho.commands import STALE
+    f = cmd_flags & ~(STALE | DENYOOM | WRITE | MAY_REPLICATE)
+    if not sflags & (F_ALLOW_OOM | F_NO_WRITES):
+        f |= DENYOOM
+    if not sflags & F_NO_WRITES:
+        f |= WRITE
+    if sflags & F_ALLOW_STALE:
+        f |= STALE
+    return f
+
+
+def effective_flags(srv: Server, cmd: Any, argv: list[bytes]) -> int:
+    """getCommandFlags: the command's flags, or for EVAL/FCALL those of its script."""
+    name = cmd.name
+    if name.startswith("eval"):
+        from bocho.commands.eval import eval_command_flags
+        return eval_command_flags(srv, cmd, argv)
+    if name.startswith("fcall"):
+        from bocho.commands.functions import fcall_command_flags
+        return fcall_command_flags(srv, cmd, argv)
+    return cmd.flags
 
 
 def parse_flags_list(words) -> int | None:
@@ -344,7 +371,7 @@ class LuaEngine:
         return f
 
     def run(self, c: Client, func: Any, sflags: int, keys: list[bytes], args: list[bytes],
-            name: bytes, eval_mode: bool, ro: bool) -> bytes | None:
+            name: bytes, eval_mode: bool, ro: bool, argv: list[bytes]) -> bytes | None:
         """Run a compiled script/function for client c; returns the encoded reply (or
         raises CommandError for a counted error)."""
         srv = self.server
@@ -363,6 +390,7 @@ class LuaEngine:
         readonly = ro or (not compat and bool(sflags & F_NO_WRITES))
         allow_oom = not compat and bool(sflags & F_ALLOW_OOM)
         ctx = RunCtx(self, c, name, eval_mode, readonly, allow_oom, pre_oom)
+        ctx.argv = argv
         sc = self.client
         sc.db = c.db
         sc.resp = 2
@@ -384,7 +412,10 @@ class LuaEngine:
             if busy:
                 self._sethook()
             if ok:
-                data, kind = self._to_resp(r, c.resp, ctx.resp)
+                try:
+                    data, kind = _pair(self._to_resp(r, c.resp, ctx.resp))
+                except lupa.LuaError as e:
+                    data, kind = b"-ERR " + str(e).encode() + b"\r\n", b"count"
             else:
                 data, kind = None, None
                 msg, src, line, ignore = self._error_info(r)
@@ -403,7 +434,7 @@ class LuaEngine:
             if kind is None:
                 return data
             if kind == b"ignore":
-                return data
+                raise CountedError(data[1:-2])
             raise CommandError(data[1:-2])
         msg = _b(msg)
         if src is not None and line is not None:
@@ -411,7 +442,7 @@ class LuaEngine:
         if msg.startswith(b"-"):
             msg = msg[1:]
         if ignore:
-            return b"-" + msg.replace(b"\r", b" ").replace(b"\n", b" ") + b"\r\n"
+            raise CountedError(msg)
         raise CommandError(msg)
 
     def memory(self) -> int:

@@ -132,6 +132,10 @@ class Server:
         return self._next_id
 
     def cmd_time_ms(self) -> int:
+        """The time keys expire against: a script sees the time it started at."""
+        ctx = self.script_ctx
+        if ctx is not None:
+            return ctx.snapshot
         return clock.mstime()
 
     def is_replica_of_master(self) -> bool:

@@ -10,7 +10,13 @@ from bocho import resp
 from bocho.commands import command
 from bocho.config import split_args
 from bocho.errors import CommandError
-from bocho.scripting import F_EVAL_COMPAT, LuaEngine, parse_flags_list, sha1hex
+from bocho.scripting import (
+    F_EVAL_COMPAT,
+    LuaEngine,
+    parse_flags_list,
+    script_cmd_flags,
+    sha1hex,
+)
 from bocho.util import parse_int
 
 GROUP = "scripting"
@@ -65,6 +71,9 @@ class EvalEngine(LuaEngine):
         s = Script(body, func, flags)
         self.scripts[sha] = s
         self.body_bytes += len(body)
+        srv = self.server
+        srv.number_of_cached_scripts = len(self.scripts)
+        srv.scripts_cache_memory = self.body_bytes + len(self.scripts) * 100
         return sha, s
 
 
@@ -86,7 +95,7 @@ def shebang_flags(body: bytes) -> tuple[int, int]:
     flags = 0
     for p in parts[1:]:
         if p.startswith("flags="):
-            for f in p[6:].split(","):
+            for f in (p[6:].split(",") if p[6:] else []):
                 v = parse_flags_list([f])
                 if v is None:
                     raise CommandError(
@@ -95,6 +104,30 @@ def shebang_flags(body: bytes) -> tuple[int, int]:
         else:
             raise CommandError(f"ERR Unknown lua shebang option: {p}".encode("latin-1"))
     return flags, end
+
+
+def eval_command_flags(srv, cmd, argv: list[bytes]) -> int:
+    """evalGetCommandFlags: a script with a shebang declares what it does (no-writes,
+    allow-oom...); its flags replace the command's write/denyoom/may_replicate."""
+    if len(argv) < 2:
+        return cmd.flags
+    sha_mode = cmd.name in ("evalsha", "evalsha_ro")
+    if sha_mode and len(argv[1]) != 40:
+        return cmd.flags
+    e = srv.eval_engine
+    s = e.scripts.get(argv[1].lower() if sha_mode else sha1hex(argv[1])) if e else None
+    if s is not None:
+        flags = s.flags
+    elif sha_mode:
+        return cmd.flags
+    else:
+        try:
+            flags = shebang_flags(argv[1])[0]
+        except CommandError:
+            return cmd.flags
+    if flags & F_EVAL_COMPAT:
+        return cmd.flags
+    return script_cmd_flags(cmd.flags, flags)
 
 
 def eval_engine(srv) -> EvalEngine:
@@ -129,10 +162,10 @@ def _eval(c, argv, sha_mode: bool, ro: bool):
     else:
         sha, script = engine.create(argv[1])
     return engine.run(c, script.func, script.flags, argv[3:3 + n], argv[3 + n:], sha,
-                      True, ro)
+                      True, ro, argv)
 
 
-@command("eval", -3, "noscript stale skip_monitor no_mandatory_keys", group=GROUP,
+@command("eval", -3, "noscript stale skip_monitor no_mandatory_keys may_replicate", group=GROUP,
          acl=("scripting",), getkeys=script_keys, key_specs=[_SPEC_RW], since="2.6.0",
          summary="Execute a Lua script server side",
          complexity="Depends on the script that is executed.")
@@ -148,7 +181,7 @@ def eval_ro(c, argv):
     return _eval(c, argv, False, True)
 
 
-@command("evalsha", -3, "noscript stale skip_monitor no_mandatory_keys", group=GROUP,
+@command("evalsha", -3, "noscript stale skip_monitor no_mandatory_keys may_replicate", group=GROUP,
          acl=("scripting",), getkeys=script_keys, key_specs=[_SPEC_RW_SHA], since="2.6.0",
          summary="Execute a Lua script server side",
          complexity="Depends on the script that is executed.")
@@ -194,7 +227,10 @@ def script_exists(c, argv):
 def script_flush(c, argv):
     if len(argv) > 3 or (len(argv) == 3 and argv[2].lower() not in (b"sync", b"async")):
         raise CommandError(b"ERR SCRIPT FLUSH only support SYNC|ASYNC option")
-    c.server.eval_engine = None
+    srv = c.server
+    srv.eval_engine = None
+    srv.number_of_cached_scripts = 0
+    srv.scripts_cache_memory = 0
     return resp.OK
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from bocho import clock, resp
 from bocho.commands import command
 from bocho.config import split_args
-from bocho.errors import CommandError, syntax
+from bocho.errors import CommandError
 from bocho.glob import stringmatch
 from bocho.scripting import FLAG_NAMES, LuaEngine, _pair
 from bocho.util import parse_int
@@ -77,16 +77,25 @@ class FunctionRegistry:
         self.libraries = {}
         self.functions = {}
         self._engine = None
+        self._counts()
 
     def link(self, lib: Library) -> None:
-        self.libraries[lib.name] = lib
+        self.libraries[lib.name.lower()] = lib
         for name, f in lib.functions.items():
             self.functions[name] = f
+        self._counts()
 
     def unlink(self, lib: Library) -> None:
-        del self.libraries[lib.name]
+        del self.libraries[lib.name.lower()]
         for name in lib.functions:
             self.functions.pop(name, None)
+        self._counts()
+
+    def _counts(self) -> None:
+        """INFO memory's number_of_functions / number_of_libraries."""
+        if self.server.__dict__.get("functions") is self:
+            self.server.number_of_functions = len(self.functions)
+            self.server.number_of_libraries = len(self.libraries)
 
     def create(self, code: bytes, replace: bool, timeout: int) -> bytes:
         """functionsCreateWithLibraryCtx: load a library's code; its name, or
@@ -96,7 +105,7 @@ class FunctionRegistry:
             raise CommandError(b"ERR " + _NAME_ERR)
         if engine_name.lower() != b"lua":
             raise CommandError(b"ERR Engine '%s' not found" % engine_name)
-        old = self.libraries.get(name)
+        old = self.libraries.get(name.lower())
         if old is not None and not replace:
             raise CommandError(b"ERR Library '%s' already exists" % name)
         if old is not None:
@@ -108,7 +117,8 @@ class FunctionRegistry:
                 raise CommandError(b"ERR No functions registered")
             for fname in lib.functions:
                 if fname in self.functions:
-                    raise CommandError(b"ERR Function %s already exists" % fname)
+                    raise CommandError(b"ERR Function %s already exists"
+                                       % lib.functions[fname].name)
         except CommandError:
             if old is not None:
                 self.link(old)
@@ -263,9 +273,9 @@ def _register(lib: Library, n: int, args: tuple) -> bytes | None:
             return b"second argument to redis.register_function must be a function"
     if not _valid_name(name):
         return _NAME_ERR
-    if name in lib.functions:
+    if name.lower() in lib.functions:
         return b"Function already exists in the library"
-    lib.functions[name] = Function(name, func, desc, flags, lib)
+    lib.functions[name.lower()] = Function(name, func, desc, flags, lib)
     return None
 
 
@@ -309,7 +319,7 @@ def function_load(c, argv):
          complexity="O(1)")
 def function_delete(c, argv):
     reg = registry(c.server)
-    lib = reg.libraries.get(argv[2])
+    lib = reg.libraries.get(argv[2].lower())
     if lib is None:
         raise CommandError(b"ERR Library not found")
     reg.unlink(lib)
@@ -321,7 +331,10 @@ def function_delete(c, argv):
          tips=_TIPS_ALL, since="7.0.0", summary="Deleting all functions",
          complexity="O(N) where N is the number of functions deleted")
 def function_flush(c, argv):
-    if len(argv) > 3 or (len(argv) == 3 and argv[2].lower() not in (b"async", b"sync")):
+    if len(argv) > 3:
+        raise CommandError(b"ERR unknown subcommand or wrong number of arguments for "
+                           b"'flush'. Try FUNCTION HELP.")
+    if len(argv) == 3 and argv[2].lower() not in (b"async", b"sync"):
         raise CommandError(b"ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
     registry(c.server).flush()
     c.server.dirty += 1
@@ -391,7 +404,7 @@ def function_stats(c, argv):
         parts.append(resp.null(r))
     else:
         parts += [resp.map_header(3, r), resp.bulk(b"name"), resp.bulk(ctx.name),
-                  resp.bulk(b"command"), resp.bulk_array(ctx.caller.argv),
+                  resp.bulk(b"command"), resp.bulk_array(ctx.argv),
                   resp.bulk(b"duration_ms"), resp.integer(clock.monotonic_ms() - ctx.start)]
     parts += [resp.bulk(b"engines"), resp.map_header(1, r), resp.bulk(b"LUA"),
               resp.map_header(2, r), resp.bulk(b"libraries_count"),
@@ -508,7 +521,8 @@ def function_dump(c, argv):
 def function_restore(c, argv):
     policy = b"append"
     if len(argv) > 4:
-        raise syntax()
+        raise CommandError(b"ERR unknown subcommand or wrong number of arguments for "
+                           b"'restore'. Try FUNCTION HELP.")
     if len(argv) == 4:
         policy = argv[3].lower()
         if policy not in (b"flush", b"append", b"replace"):
@@ -541,11 +555,12 @@ def function_restore(c, argv):
         for name, lib in scratch.libraries.items():
             old = reg.libraries.get(name)
             if old is not None and policy == b"append":
-                raise CommandError(b"ERR Library %s already exists" % name)
-            for fname in lib.functions:
+                raise CommandError(b"ERR Library %s already exists" % lib.name)
+            for fname, f in lib.functions.items():
                 owner = reg.functions.get(fname)
-                if owner is not None and not (policy == b"replace" and owner.lib.name == name):
-                    raise CommandError(b"ERR Function %s already exists" % fname)
+                if owner is not None and not (policy == b"replace"
+                                              and owner.lib.name.lower() == name):
+                    raise CommandError(b"ERR Function %s already exists" % f.name)
     for name in scratch.libraries:
         old = reg.libraries.get(name)
         if old is not None:
@@ -607,6 +622,16 @@ def function_help(c, argv):
 
 # -- FCALL -----------------------------------------------------------------------------------
 
+def fcall_command_flags(srv, cmd, argv: list[bytes]) -> int:
+    """fcallGetCommandFlags: the function's flags decide write/denyoom."""
+    from bocho.scripting import script_cmd_flags
+    reg = srv.__dict__.get("functions")
+    f = reg.functions.get(argv[1].lower()) if reg is not None and len(argv) > 1 else None
+    if f is None:
+        return cmd.flags
+    return script_cmd_flags(cmd.flags, f.flags)
+
+
 def _keys(argv: list[bytes]) -> list[int]:
     from bocho.commands.eval import script_keys
     return script_keys(argv)
@@ -617,7 +642,7 @@ def _fcall(c, argv, ro: bool):
     if srv.monitors:
         srv.feed_monitors(c, argv)
     reg = registry(srv)
-    f = reg.functions.get(argv[1])
+    f = reg.functions.get(argv[1].lower())
     if f is None:
         raise CommandError(b"ERR Function not found")
     try:
@@ -628,10 +653,11 @@ def _fcall(c, argv, ro: bool):
         raise CommandError(b"ERR Number of keys can't be greater than number of args")
     if n < 0:
         raise CommandError(b"ERR Number of keys can't be negative")
-    return reg.engine.run(c, f.func, f.flags, argv[3:3 + n], argv[3 + n:], f.name, False, ro)
+    return reg.engine.run(c, f.func, f.flags, argv[3:3 + n], argv[3 + n:], f.name, False, ro,
+                          argv)
 
 
-@command("fcall", -3, "noscript stale skip_monitor no_mandatory_keys", group=GROUP,
+@command("fcall", -3, "noscript stale skip_monitor no_mandatory_keys may_replicate", group=GROUP,
          acl=("scripting",), getkeys=_keys, key_specs=[_SPEC_RW], since="7.0.0",
          summary="Invoke a function", complexity="Depends on the function that is executed.")
 def fcall(c, argv):
