@@ -261,7 +261,12 @@ local function to_resp(v, resp, sresp)
 end
 
 -- error handler: the error table with the user code's source and line ------------------
+local killing = false -- SCRIPT KILL: the hook fires on every instruction until errh
 local function errh(err)
+    if killing then
+        sethook() -- the kill error reached the top: disarm (Python re-arms the hook)
+        killing = false
+    end
     local needpos
     if type(err) == "userdata" then err, needpos = pyunwrap(err) end
     local lvl = 2
@@ -331,11 +336,13 @@ end
 redis.log = log
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
 redis.REDIS_VERSION, redis.REDIS_VERSION_NUM = version, version_num
+local sresp
 redis.setresp = function(...)
     if select("#", ...) ~= 1 then error(errtable("redis.setresp() requires one argument.")) end
-    local r = tonumber((...)) or 0
-    local e = pysetresp(floor(r))
+    local r = floor(tonumber((...)) or 0)
+    local e = pysetresp(r)
     if e then error(errtable(e)) end
+    sresp = r
 end
 redis.set_repl = function(...)
     if select("#", ...) ~= 1 then error(errtable("redis.set_repl() requires two arguments.")) end
@@ -474,10 +481,18 @@ local HOOK_EVERY = 100000
 local function hook()
     local kill = pyinterrupt()
     if kill then
+        killing = true
         sethook(hook, "", 1)
         error(errtable(kill))
     end
 end
+
+-- the count hook stays armed between runs (cheap: pyinterrupt returns at once when no
+-- script runs or none has run long); only a kill or a FUNCTION LOAD changes it
+function M.arm()
+    sethook(hook, "", HOOK_EVERY)
+end
+M.arm()
 
 function M.compile(body, chunkname)
     local f, e = loadstring(body, chunkname)
@@ -486,19 +501,37 @@ function M.compile(body, chunkname)
     return f
 end
 
--- Python runs a script as: prepare (KEYS/ARGV, the hook), xpcall(f, errh), sethook()
--- (both C functions: no Lua instruction runs between the script's end and the hook's
--- removal, so a SCRIPT KILL hook firing on every instruction cannot strike outside it),
--- then to_resp or error_info on what came back.
-function M.prepare_eval(keys, args, busy)
-    rawset(B, "KEYS", keys)
-    rawset(B, "ARGV", args)
-    if busy then sethook(hook, "", HOOK_EVERY) end
+-- One call runs a script: the caller's protocol, how many of the arguments are keys,
+-- then the keys and args. Returns (true, reply bytes, nil|"count"|"ignore") or
+-- (false, message, source, line, ignore-stats).
+sresp = 2 -- the script's protocol (redis.setresp)
+local function finish(ok, r, resp)
+    if ok then
+        return true, M.to_resp_top(r, resp, sresp)
+    end
+    return false, M.error_info(r)
 end
 
-function M.prepare_function(f, keys, args, busy)
-    if busy then sethook(hook, "", HOOK_EVERY) end
-    return function() return f(keys, args) end
+function M.run_eval(f, resp, n, ...)
+    local all = {...}
+    local keys, args = {}, {}
+    for i = 1, n do keys[i] = all[i] end
+    for i = n + 1, select("#", ...) do args[i - n] = all[i] end
+    rawset(B, "KEYS", keys)
+    rawset(B, "ARGV", args)
+    sresp = 2
+    local ok, r = xpcall(f, errh)
+    return finish(ok, r, resp)
+end
+
+function M.run_function(f, resp, n, ...)
+    local all = {...}
+    local keys, args = {}, {}
+    for i = 1, n do keys[i] = all[i] end
+    for i = n + 1, select("#", ...) do args[i - n] = all[i] end
+    sresp = 2
+    local ok, r = xpcall(function() return f(keys, args) end, errh)
+    return finish(ok, r, resp)
 end
 
 M.to_resp = to_resp

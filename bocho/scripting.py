@@ -195,6 +195,8 @@ class LuaEngine:
         self._errh = m.errh
         self._array = m.array
         self._to_resp = m.to_resp_top
+        self._run_eval = m.run_eval
+        self._run_function = m.run_function
         self._error_info = m.error_info
         self._parse = m.parse
         self._errtable = m.errtable
@@ -394,31 +396,19 @@ class LuaEngine:
         sc = self.client
         sc.db = c.db
         sc.resp = 2
-        M = self.M
-        kt = self._array(*keys)
-        at = self._array(*args)
-        busy = srv.config["busy-reply-threshold"] > 0
         outer = srv.also_propagate
         buf: list = [] if outer is None else outer
         srv.also_propagate = buf
         self.ctx = ctx
         srv.script_ctx = ctx
         try:
-            if eval_mode:
-                M.prepare_eval(kt, at, busy)
-                ok, r = _pair(self._xpcall(func, self._errh))
-            else:
-                ok, r = _pair(self._xpcall(M.prepare_function(func, kt, at, busy), self._errh))
-            if busy:
-                self._sethook()
-            if ok:
-                try:
-                    data, kind = _pair(self._to_resp(r, c.resp, ctx.resp))
-                except lupa.LuaError as e:
-                    data, kind = b"-ERR " + str(e).encode() + b"\r\n", b"count"
-            else:
-                data, kind = None, None
-                msg, src, line, ignore = self._error_info(r)
+            runner = self._run_eval if eval_mode else self._run_function
+            try:
+                res = runner(func, c.resp, len(keys), *keys, *args)
+            except lupa.LuaError as e:  # a failure of ours outside the script's xpcall
+                res = (False, b"ERR " + str(e).encode(), None, None, False)
+            if ctx.killed:
+                self.M.arm()
         finally:
             self.ctx = None
             srv.script_ctx = None
@@ -430,12 +420,14 @@ class LuaEngine:
             from bocho.commands.multi import propagate_block
             propagate_block(srv, buf)
         c.prop = []
-        if ok:
+        if res[0]:
+            data, kind = res[1], res[2] if len(res) > 2 else None
             if kind is None:
                 return data
             if kind == b"ignore":
                 raise CountedError(data[1:-2])
             raise CommandError(data[1:-2])
+        msg, src, line, ignore = res[1:5]
         msg = _b(msg)
         if src is not None and line is not None:
             msg += b" script: %s, on %s:%s." % (name, _b(src), _b(line))

@@ -131,12 +131,13 @@ class FunctionRegistry:
         M = eng.M
         f, env = _pair(M.load_begin(body, _load_hook(timeout)))
         if f is None:
-            M.sethook()
+            M.arm()
             raise CommandError(b"ERR Error compiling function: " + _b(env))
         eng.registering = lambda e, n, args: _register(lib, n, args)
         try:
             ok, err = _pair(M.pcall(f))
-            M.sethook()
+            M.sethook()  # C: no Lua instruction runs under the load hook after this
+            M.arm()
         finally:
             eng.registering = None
         M.load_end(env)
