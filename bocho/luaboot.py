@@ -24,13 +24,17 @@ local RO = "Attempt to modify a readonly table"
 local readonly = setmetatable({}, {__mode = "k"})
 local function ro_newindex() error(RO, 2) end
 
+local backing = setmetatable({}, {__mode = "k"}) -- readonly view -> its table
+
 local function protect(t)
     local mt = {__index = t, __newindex = ro_newindex}
     local view = setmetatable({}, {__index = mt, __newindex = ro_newindex, __metatable = false})
     readonly[view] = true
+    backing[view] = mt
     mt.__metatable = view
     local p = setmetatable({}, mt)
     readonly[p] = true
+    backing[p] = t
     return p
 end
 
@@ -381,7 +385,7 @@ B._G = P
 B._VERSION = G._VERSION
 for _, k in pairs({"tostring", "tonumber", "next", "assert", "rawequal",
                    "rawget", "collectgarbage", "coroutine", "type", "select", "unpack",
-                   "gcinfo", "pairs", "ipairs", "error", "newproxy"}) do
+                   "gcinfo", "error"}) do
     B[k] = G[k]
 end
 B.setmetatable = function(t, m)
@@ -392,10 +396,25 @@ B.rawset = function(t, k, v)
     ro_guard(t)
     return rawset(t, k, v)
 end
+local string_mt -- what getmetatable("") shows: a readonly table whose __index is string
 B.getmetatable = function(t)
-    local m = getmetatable(t)
-    if type(t) == "string" then return nil end
-    return m
+    if type(t) == "string" then return string_mt end
+    return getmetatable(t)
+end
+-- the raw accessors and iterators see through the readonly views to their tables
+B.rawget = function(t, k)
+    return rawget(backing[t] or t, k)
+end
+B.next = function(t, k)
+    return next(backing[t] or t, k)
+end
+B.pairs = function(t)
+    local b = backing[t]
+    if b then return next, b, nil end
+    return pairs(t)
+end
+B.ipairs = function(t)
+    return ipairs(backing[t] or t)
 end
 B.getfenv = function(f)
     local e = getfenv(f or 1)
@@ -440,6 +459,7 @@ B.xpcall = function(f, h)
     end)
 end
 B.string = protect(string)
+string_mt = protect({__index = B.string})
 B.table = protect(table)
 B.math = protect(xmath)
 -- the Python-made libraries: their functions are the Python callables themselves

@@ -161,12 +161,16 @@ class CJson:
     def __init__(self, lua, null) -> None:
         self.lua = lua
         self.null = null
+        self._rawequal = lua.eval("rawequal")
         self.encode_max_depth = 1000
         self.decode_max_depth = 1000
         self.invalid_numbers = False
         self.sparse_ratio = 2
         self.sparse_safe = 10
         self.sparse_convert = False
+
+    def is_null(self, v) -> bool:
+        return bool(self._rawequal(v, self.null))
 
     def _num(self, v) -> bytes:
         if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
@@ -217,7 +221,7 @@ class CJson:
                 out.append(b":")
                 self._enc(x, depth, out)
             out.append(b"}")
-        elif v == self.null:
+        elif lua_type(v) == "userdata" and self.is_null(v):
             out.append(b"null")
         else:
             raise LibError(f"Cannot serialise {_tname(v)}: type not supported")
@@ -262,6 +266,8 @@ class CJson:
             return tab
         if v is None:
             return self.null
+        if t is int and not -2**53 <= v <= 2**53:
+            return float(v)
         return v
 
     def decode(self, *args):
@@ -272,8 +278,8 @@ class CJson:
             raise LibError("bad argument #1 to 'decode' (string expected)")
         try:
             v = json.loads(s.decode("utf-8", "surrogateescape"), parse_constant=_json_const)
-        except (ValueError, RecursionError) as e:
-            raise LibError(f"Expected value but found invalid token at character 1 ({e})") from None
+        except (ValueError, RecursionError):
+            raise LibError("Expected value but found invalid token at character 1") from None
         return (True, self._to_lua(v, 0))
 
     def _setting(self, name: str, *args):
@@ -483,7 +489,7 @@ class _Unpacker:
 def _msgpacklib(lua) -> dict:
     def pack(*args):
         if not args:
-            raise LibError("MessagePack pack needs input.")
+            raise LibError("bad argument #0 to 'pack' (MessagePack pack needs input.)")
         out: list = []
         for a in args:
             _mp_pack(a, 0, out)
