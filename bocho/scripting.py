@@ -33,6 +33,7 @@ import hashlib
 import math
 import os
 import select
+import socket
 from typing import TYPE_CHECKING, Any
 
 import lupa.lua51 as lupa
@@ -416,6 +417,8 @@ class LuaEngine:
             if ctx.timedout:
                 srv.busy_script = None
                 srv.update_slow()
+                if srv.busy_accepted:
+                    hand_over(srv)
         if outer is None and buf:
             from bocho.commands.multi import propagate_block
             propagate_block(srv, buf)
@@ -531,23 +534,126 @@ def busy_refusal(srv: Server, cmd: Any, argv: list[bytes]) -> bytes | None:
     return None
 
 
+class BusyTransport:
+    """The transport of a connection accepted while a script is busy (the event loop
+    cannot take it then): plain non-blocking socket writes. When the script ends, the
+    socket is handed to the loop (hand_over) and the client gets a real transport."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.pending = bytearray()
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        if self.closed:
+            return
+        self.pending += data
+        try:
+            n = self.sock.send(self.pending)
+        except BlockingIOError:
+            return
+        except OSError:
+            self.closed = True
+            return
+        del self.pending[:n]
+
+    def get_write_buffer_size(self) -> int:
+        return len(self.pending)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        try:
+            if name == "socket":
+                return self.sock
+            if name == "peername":
+                return self.sock.getpeername()
+            if name == "sockname":
+                return self.sock.getsockname()
+        except OSError:
+            pass
+        return default
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.sock.close()
+
+    abort = close
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+
+def _accept_while_busy(srv: Server, fd: int, family: int) -> None:
+    lsock = socket.socket(family, socket.SOCK_STREAM, fileno=os.dup(fd))
+    try:
+        while True:
+            try:
+                conn, _ = lsock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            conn.setblocking(False)
+            c = Client(srv, unix=family == socket.AF_UNIX)
+            c.connection_made(BusyTransport(conn))
+            if not c.closing:
+                srv.busy_accepted.append((c, conn))
+    finally:
+        lsock.close()
+
+
+def hand_over(srv: Server) -> None:
+    """After a busy script: the connections accepted meanwhile move to the event loop."""
+    accepted, srv.busy_accepted = srv.busy_accepted, []
+    loop = srv.loop
+    for c, sock in accepted:
+        t = c.transport
+        if c.closing or t.closed or loop is None:
+            continue
+        if t.pending:
+            try:
+                sock.setblocking(True)
+                sock.sendall(t.pending)
+                sock.setblocking(False)
+            except OSError:
+                c.close_now()
+                continue
+        srv.clients.pop(c.id, None)  # connection_made registers it again
+        srv.stat_numconnections -= 1
+        loop.create_task(loop.connect_accepted_socket(lambda c=c: c, sock))
+
+
 def process_events_while_blocked(srv: Server, ctx: RunCtx) -> None:
-    """Serve the other connections' pending input once (see the module docstring)."""
+    """Serve the other connections' pending input once, and accept new ones (see the
+    module docstring)."""
     caller = ctx.caller
-    fds = {}
+    fds: dict[int, Any] = {}
     for c in list(srv.clients.values()):
         if c is caller or c.closing or c.fd < 0 or c.transport is None:
             continue
         fds[c.fd] = c
-    if fds:
+    listeners = {}
+    for server in srv.servers:
+        for ls in getattr(server, "sockets", ()) or ():
+            try:
+                listeners[ls.fileno()] = ls.family
+            except (OSError, AttributeError):
+                pass
+    if fds or listeners:
         poller = select.poll()
         for fd in fds:
+            poller.register(fd, select.POLLIN)
+        for fd in listeners:
             poller.register(fd, select.POLLIN)
         try:
             ready = poller.poll(0)
         except OSError:
             ready = []
         for fd, _ev in ready:
+            fam = listeners.get(fd)
+            if fam is not None:
+                _accept_while_busy(srv, fd, fam)
+                continue
             c = fds.get(fd)
             if c is None or c.closing:
                 continue
@@ -567,6 +673,5 @@ def process_events_while_blocked(srv: Server, ctx: RunCtx) -> None:
                 log.warning(f"error serving a client while a script is busy: {e!r}")
     if srv.pending_writes:
         srv.flush_pending()
-    if srv.exiting:
-        log.warning("Redis is now ready to exit, bye bye...")
+    if srv.exiting:  # SHUTDOWN NOSAVE: prepare_for_shutdown has run
         os._exit(srv.exit_code)

@@ -91,6 +91,7 @@ class Server:
         # busy-reply-threshold (BUSY to others), and the EVAL scripts' Lua state
         self.script_ctx: Any = None
         self.busy_script: Any = None
+        self.busy_accepted: list = []  # connections accepted while a script was busy
         self.eval_engine: Any = None
         self.propagating = False
         self.propagate_db = -1

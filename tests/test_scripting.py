@@ -66,6 +66,87 @@ CONVERSIONS = [
 ]
 
 
+LIBRARIES = [
+    'return cjson.encode({1,2,3,{a=1}})',
+    "return cjson.encode({a={b={c='x'}}})",
+    'return cjson.encode(\'a/b"c\\n\')',
+    'return cjson.encode(1.5)',
+    'return cjson.encode(0.1)',
+    'return cjson.encode(1e20)',
+    'return cjson.encode(true)',
+    'return cjson.encode({})',
+    'return cjson.encode({[1]=1,[3]=3})',
+    'return cjson.encode({[1]=1,[20]=3})',
+    'return cjson.encode(cjson.null)',
+    'return cjson.encode({1,nil,3})',
+    'return cjson.encode(function() end)',
+    'return cjson.decode(\'{"a":[1,2,{"b":null}]}\').a[3].b == cjson.null',
+    'return type(cjson.null)',
+    'return cjson.decode(\'"\\\\u00e9"\')',
+    "return cjson.decode('nope')",
+    "return cjson.decode(' 12 ')",
+    "return cjson.decode('1e400')",
+    'return cjson.encode(cjson.decode(\'{"x":12345678901234567890}\'))',
+    'return cmsgpack.pack(1, -1, 127, 128, 255, 256, 65535, 65536, -32, -33, -128, -129)',
+    "return cmsgpack.pack(1.5, 'abc', true, false, nil)",
+    'return cmsgpack.pack({1,2,3})',
+    'return cmsgpack.pack({a=1})',
+    "return cmsgpack.pack(string.rep('x', 40))",
+    "return {cmsgpack.unpack(cmsgpack.pack(1, 'two', {3}, 4.5))}",
+    "return cmsgpack.unpack('\\192')",
+    "return cmsgpack.unpack('\\145')",
+    'return cmsgpack.pack()',
+    'return {cmsgpack.unpack_one(cmsgpack.pack(1, 2), 0)}',
+    'return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)}',
+    'return {bit.tobit(2^32+5), bit.tobit(-1), bit.bnot(0), bit.band(0xff, 0x0f), bit.bor(1, 2, 4)}',
+    'return {bit.bxor(5, 3), bit.lshift(1, 31), bit.rshift(-1, 28), bit.arshift(-256, 4)}',
+    'return {bit.rol(0x12345678, 8), bit.ror(0x12345678, 8), bit.bswap(0x12345678)}',
+    'return {bit.tohex(255), bit.tohex(-1), bit.tohex(255, 2), bit.tohex(255, -4)}',
+    "return struct.pack('>i4', 1)",
+    "return struct.pack('<h', -2)",
+    "return struct.pack('B', 255)",
+    "return {struct.unpack('>i4', struct.pack('>i4', -5))}",
+    "return {struct.unpack('<d', struct.pack('<d', 1.5))}",
+    "return struct.size('>i4h')",
+    "return {struct.unpack('s', 'abc\\0def')}",
+    "return {struct.unpack('c3', 'abcdef')}",
+    "return struct.pack('>I4', 4294967295)",
+    "return {struct.unpack('>I2I2', '\\1\\2\\3\\4')}",
+    'return tostring(1/0)',
+    'return tostring(0/0)',
+    "return string.format('%5.2f', 3.14159)",
+    "return table.concat({1,2,3}, ',')",
+    'return #KEYS',
+    "return select('#', unpack({1,2,3}))",
+    'return type(coroutine.create(function() end))',
+    'return pcall(error)',
+    "return {pcall(error, {err='x'})}",
+    "return {pcall(error, 'msg')}",
+    "return xpcall(function() error('in') end, function(e) return 'handled: ' .. e end)",
+    "return tonumber('0x10')",
+    'return math.huge',
+    'return math.floor(-3.5)',
+    "return string.rep('ab', 3)",
+    'return gcinfo() > 0',
+    "return collectgarbage('count') > 0",
+    'return _VERSION',
+    'return type(newproxy())',
+    "return getmetatable('').__index == string",
+    "return rawget(_G, 'redis') ~= nil",
+    'return redis.sha1hex(123)',
+    'return redis.status_reply()',
+    'return redis.error_reply(1)',
+    "return redis.error_reply('')",
+]
+
+
+def test_libraries_and_builtins_match_redis(pair):
+    """cjson, cmsgpack, bit, struct and the Lua builtins a script sees."""
+    a, b = pair()
+    cmds = [("EVAL", s, "0") for s in LIBRARIES]
+    assert_same(run(a, cmds), run(b, cmds), cmds)
+
+
 @pytest.mark.parametrize("protocol", [2, 3])
 def test_conversions_match_redis(pair, protocol):
     a, b = pair(protocol)
@@ -232,10 +313,13 @@ def test_busy_script_and_script_kill(server):
     wait_until(busy, 5)
     assert "BUSY Redis is busy running a script" in res["busy"] or res["busy"].startswith(
         "Redis is busy running a script")
-    assert r.execute_command("SCRIPT", "KILL") in (b"OK", "OK", True)
+    fresh = server.client()  # a connection made while the script is busy is served too
+    with pytest.raises(redis.ResponseError, match="BUSY|busy"):
+        fresh.get("x")
+    assert fresh.execute_command("SCRIPT", "KILL") in (b"OK", "OK", True)
     t.join(5)
     assert "killed by user" in res["err"]
-    assert r.ping()
+    assert r.ping() and fresh.ping()
     r.config_set("busy-reply-threshold", 5000)
 
 
@@ -263,6 +347,38 @@ def test_busy_script_with_pcall_still_killed(server):
     t.join(5)
     assert "killed by user" in res["err"]
     r.config_set("busy-reply-threshold", 5000)
+
+
+def test_shutdown_nosave_while_busy(make_server):
+    srv = make_server()
+    r = srv.client()
+    r.config_set("busy-reply-threshold", 50)
+    runner = srv.client()
+    t = threading.Thread(target=lambda: _swallow(runner.eval, "while true do end", 0))
+    t.start()
+
+    def busy():
+        try:
+            r.ping()
+        except redis.ResponseError:
+            return True
+        return False
+    wait_until(busy, 5)
+    with pytest.raises(redis.ResponseError, match="BUSY|busy"):
+        r.shutdown()  # SHUTDOWN without NOSAVE is refused while a script is busy
+    try:
+        r.shutdown(nosave=True)
+    except redis.ConnectionError:
+        pass
+    wait_until(lambda: srv.proc.poll() is not None, 10)
+    t.join(5)
+
+
+def _swallow(fn, *args):
+    try:
+        fn(*args)
+    except redis.RedisError:
+        pass
 
 
 def test_unkillable_after_write(server):
