@@ -25,7 +25,12 @@ read fed to their process_input, the replies flushed. SCRIPT KILL / FUNCTION KIL
 instruction so that a pcall in the script cannot swallow it. SHUTDOWN NOSAVE exits
 from inside the hook. The script's own connection is not read meanwhile (its next
 requests wait in the kernel, as Redis protects that client). New connections are
-accepted by the event loop only once the script is over."""
+accepted by the hook too (a plain-socket BusyTransport serves them) and handed to the
+event loop once the script is over. Signals wait for the script's end, as in Redis.
+
+redis.call/redis.pcall are the Python callables themselves (to Lua, C functions), so the
+script's frame stays on the Lua stack for the error position even in a tail call; the
+price is lupa's argument limit (about 7997 arguments per call, Redis allows 7999)."""
 
 from __future__ import annotations
 
