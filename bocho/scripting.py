@@ -205,6 +205,7 @@ class LuaEngine:
         self._run_function = m.run_function
         self._error_info = m.error_info
         self._parse = m.parse
+        self._gc_count = lua.eval("function() return collectgarbage('count') end")
         self._errtable = m.errtable
 
     # -- callbacks from Lua ----------------------------------------------------------------
@@ -446,10 +447,8 @@ class LuaEngine:
         raise CommandError(msg)
 
     def memory(self) -> int:
-        try:
-            return int(self.lua.execute("return collectgarbage('count')") * 1024)
-        except Exception:
-            return 0
+        """The Lua state's memory in bytes (INFO used_memory_lua / _vm_functions)."""
+        return int(self._gc_count() * 1024)
 
 
 class PosError(Exception):

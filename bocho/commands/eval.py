@@ -73,6 +73,7 @@ class EvalEngine(LuaEngine):
         self.body_bytes += len(body)
         srv = self.server
         srv.number_of_cached_scripts = len(self.scripts)
+        srv.lua_memory = self.memory()
         srv.scripts_cache_memory = self.body_bytes + len(self.scripts) * 100
         return sha, s
 
@@ -229,6 +230,7 @@ def script_flush(c, argv):
         raise CommandError(b"ERR SCRIPT FLUSH only support SYNC|ASYNC option")
     srv = c.server
     srv.eval_engine = None
+    srv.lua_memory = 0
     srv.number_of_cached_scripts = 0
     srv.scripts_cache_memory = 0
     return resp.OK

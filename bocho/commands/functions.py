@@ -93,9 +93,11 @@ class FunctionRegistry:
 
     def _counts(self) -> None:
         """INFO memory's number_of_functions / number_of_libraries."""
-        if self.server.__dict__.get("functions") is self:
-            self.server.number_of_functions = len(self.functions)
-            self.server.number_of_libraries = len(self.libraries)
+        srv = self.server
+        if srv.__dict__.get("functions") is self:
+            srv.number_of_functions = len(self.functions)
+            srv.number_of_libraries = len(self.libraries)
+            srv.functions_memory = self._engine.memory() if self._engine is not None else 0
 
     def create(self, code: bytes, replace: bool, timeout: int) -> bytes:
         """functionsCreateWithLibraryCtx: load a library's code; its name, or
