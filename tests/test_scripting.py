@@ -208,6 +208,21 @@ def test_single_write_script_propagates_alone(inproc):
     assert inproc.argvs() == []
 
 
+def test_script_in_multi_joins_the_transaction_block(inproc):
+    inproc("MULTI")
+    inproc("EVAL", "return redis.call('set', 'a', '1')", "0")
+    inproc("SET", "b", "2")
+    inproc("EXEC")
+    assert inproc.argvs() == [[b"MULTI"], [b"set", b"a", b"1"], [b"SET", b"b", b"2"],
+                              [b"EXEC"]]
+
+
+def test_script_select_keeps_caller_db_and_propagates_per_db(inproc):
+    inproc("EVAL", "redis.call('select', 3); redis.call('set', 'x', '1'); return 1", "0")
+    assert inproc.log == [(3, [b"set", b"x", b"1"])]
+    assert inproc("SET", "y", "1") == b"+OK\r\n" and inproc.log[-1][0] == 0
+
+
 def test_set_repl_none_drops_effects(inproc):
     inproc("EVAL", "redis.set_repl(redis.REPL_NONE); redis.call('set', 'a', '1'); "
            "redis.set_repl(redis.REPL_ALL); redis.call('set', 'b', '2')", "0")
