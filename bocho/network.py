@@ -671,6 +671,11 @@ class Client(asyncio.Protocol):
                 raise CommandError(b"ERR Command not allowed inside a transaction")
             if not self.authenticated and not cmd.flags & NO_AUTH:
                 raise CommandError(NOAUTH)
+            if srv.busy_script is not None:
+                from bocho.scripting import busy_refusal
+                refused = busy_refusal(srv, cmd, argv)
+                if refused is not None:
+                    raise CommandError(refused)
             lname = cmd.name if cmd.parent is None else cmd.parent.name
             # Eviction runs before every command (as Redis: client buffers grown by reads
             # count too); only commands that may add memory are refused.
@@ -894,7 +899,8 @@ def failed_reply(srv: Server, cmd: Command, exc: Exception) -> bytes:
     connection), the log gets the traceback, and the server goes on serving."""
     cmd.failed_calls += 1
     if isinstance(exc, CommandError):
-        srv.count_error(exc.msg)
+        if exc.update_stats:
+            srv.count_error(exc.msg)
         return exc.reply()
     import traceback
     log.warning(f"Internal error in '{cmd.fullname}': "
