@@ -482,7 +482,7 @@ def random_string_command(rnd):
     choices = [
         ("set", k, val), ("set", k, val, rnd.choice(("nx", "xx", "get", "keepttl"))),
         ("get", k), ("getset", k, val), ("getdel", k), ("getex", k),
-        ("getex", k, rnd.choice(("ex", "px")), rnd.choice(("100", "0", "x"))),
+        ("getex", k, rnd.choice(("ex", "px")), rnd.choice(("100000", "0", "x"))),
         ("getex", k, "persist"), ("setnx", k, val), ("mset", k, val, k2, val), ("msetnx", k, val, k2, val),
         ("mget", k, k2), ("append", k, val), ("strlen", k), ("incr", k), ("decr", k),
         ("incrby", k, num), ("decrby", k, num), ("incrbyfloat", k, rnd.choice(("1.5", "-0.25", "3", "x"))),
