@@ -27,6 +27,22 @@ def parse_int(b: bytes, err: bytes = NOT_INTEGER) -> int:
     raise CommandError(err)
 
 
+def index_span(start: int, end: int, n: int) -> tuple[int, int] | None:
+    """LRANGE/LTRIM/ZRANGE-by-rank index arithmetic: start/end count from the tail when
+    negative and are inclusive; the clamped (start, end), or None when the span is empty."""
+    if start < 0:
+        start += n
+    if end < 0:
+        end += n
+    if start < 0:
+        start = 0
+    if start > end or start >= n:
+        return None
+    if end >= n:
+        end = n - 1
+    return start, end
+
+
 def parse_cursor(b: bytes) -> int:
     """A SCAN-family cursor as Redis's strtoul: an unsigned 64-bit number; a sign is
     allowed ("-1" wraps to 2**64-1), leading spaces and trailing junk are not."""

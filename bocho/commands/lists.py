@@ -15,7 +15,7 @@ from bocho.commands import command
 from bocho.commands.debug import register_digest
 from bocho.db import register_type
 from bocho.errors import NO_SUCH_KEY, OUT_OF_RANGE, CommandError, syntax, wrong_args, wrongtype
-from bocho.util import parse_int
+from bocho.util import index_span, parse_int
 
 LIST = "list"
 NOTIFY_LIST = notify.LIST
@@ -119,20 +119,6 @@ def _delete_if_empty(c, key: bytes, v: List) -> bool:
         srv.notify(NOTIFY_GENERIC, b"del", key, db.id)
     return True
 
-
-def _norm_range(start: int, end: int, n: int) -> tuple[int, int] | None:
-    """Redis's start/end (negative from the tail, inclusive) -> (start, end) or None."""
-    if start < 0:
-        start += n
-    if end < 0:
-        end += n
-    if start < 0:
-        start = 0
-    if start > end or start >= n:
-        return None
-    if end >= n:
-        end = n - 1
-    return start, end
 
 
 def _slice(v: List, start: int, end: int) -> list[bytes]:
@@ -355,7 +341,7 @@ def lrange(c, argv):
     v = read_list(c, argv[1])
     if v is None:
         return EMPTY_ARRAY
-    r = _norm_range(start, end, len(v))
+    r = index_span(start, end, len(v))
     if r is None:
         return EMPTY_ARRAY
     return _bulks(_slice(v, r[0], r[1]))
@@ -560,7 +546,7 @@ def ltrim(c, argv):
     if v is None:
         return OK
     n = len(v)
-    r = _norm_range(start, end, n)
+    r = index_span(start, end, n)
     if r is None:
         ltrim_n, rtrim_n = n, 0
     else:

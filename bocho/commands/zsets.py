@@ -18,7 +18,7 @@ from bocho.commands.keys import parse_scan_options
 from bocho.errors import NOT_FLOAT, NOT_INTEGER, CommandError, syntax, wrongtype
 from bocho.glob import compile_glob
 from bocho.types.zset import LexBound, ZSet
-from bocho.util import I64_MAX, parse_cursor, parse_double, parse_int, parse_strtod
+from bocho.util import I64_MAX, index_span, parse_cursor, parse_double, parse_int, parse_strtod
 
 GROUP = "sorted_set"
 ACL = ("sortedset",)
@@ -346,20 +346,6 @@ def zrem(c, argv):
     return resp.integer(deleted)
 
 
-def rank_span(start: int, end: int, n: int) -> tuple[int, int] | None:
-    """Z*RANGE's index arithmetic: (start, end) inclusive, or None when empty."""
-    if start < 0:
-        start += n
-    if end < 0:
-        end += n
-    if start < 0:
-        start = 0
-    if start > end or start >= n:
-        return None
-    if end >= n:
-        end = n - 1
-    return start, end
-
 
 def _zremrange(c, argv, kind: int) -> bytes:
     key = argv[1]
@@ -380,7 +366,7 @@ def _zremrange(c, argv, kind: int) -> bytes:
         return ZERO
     n = len(z)
     if kind == 0:
-        span = rank_span(start, end, n)
+        span = index_span(start, end, n)
         if span is None:
             return ZERO
         a, b = span[0], span[1] + 1
@@ -492,7 +478,7 @@ def zrange_generic(c, argv: list[bytes], start_at: int, store: bool, rtype: int,
         return EMPTY_ARRAY
     nz = len(z)
     if rtype == RANK:
-        span = rank_span(start, end, nz)
+        span = index_span(start, end, nz)
         if span is None:
             pairs = []
         elif rev:
@@ -538,7 +524,7 @@ def zrange(c, argv):
         z = read_zset(c, argv[1])
         if z is None:
             return EMPTY_ARRAY
-        span = rank_span(start, end, len(z))
+        span = index_span(start, end, len(z))
         pairs = [] if span is None else z.slice(span[0], span[1] + 1)
         return pairs_reply(pairs, n == 5, c.resp)
     return zrange_generic(c, argv, 1, False, 0, None)
