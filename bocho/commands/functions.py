@@ -17,6 +17,7 @@ from typing import Any
 
 from bocho import clock, resp
 from bocho.commands import command
+from bocho.commands.eval import _SPEC_RO, _SPEC_RW, script_keys
 from bocho.config import split_args
 from bocho.errors import CommandError
 from bocho.glob import stringmatch
@@ -27,14 +28,6 @@ GROUP = "scripting"
 LOAD_TIMEOUT_MS = 500
 RDB_OPCODE_FUNCTION2 = 245
 RDB_VERSION = 10
-
-_SPEC_RW = {"notes": "We cannot tell how the keys will be used so we assume the worst, RW "
-            "and UPDATE", "flags": ["RW", "access", "update"],
-            "begin_search": {"index": {"pos": 2}},
-            "find_keys": {"keynum": {"keynumidx": 0, "firstkey": 1, "step": 1}}}
-_SPEC_RO = {"notes": "We cannot tell how the keys will be used so we assume the worst, RO "
-            "and ACCESS", "flags": ["RO", "access"], "begin_search": {"index": {"pos": 2}},
-            "find_keys": {"keynum": {"keynumidx": 0, "firstkey": 1, "step": 1}}}
 
 _NAME_ERR = (b"Library names can only contain letters, numbers, or underscores(_) and must "
              b"be at least one character long")
@@ -635,11 +628,6 @@ def fcall_command_flags(srv, cmd, argv: list[bytes]) -> int:
     return script_cmd_flags(cmd.flags, f.flags)
 
 
-def _keys(argv: list[bytes]) -> list[int]:
-    from bocho.commands.eval import script_keys
-    return script_keys(argv)
-
-
 def _fcall(c, argv, ro: bool):
     srv = c.server
     if srv.monitors:
@@ -661,14 +649,14 @@ def _fcall(c, argv, ro: bool):
 
 
 @command("fcall", -3, "noscript stale skip_monitor no_mandatory_keys may_replicate", group=GROUP,
-         acl=("scripting",), getkeys=_keys, key_specs=[_SPEC_RW], since="7.0.0",
+         acl=("scripting",), getkeys=script_keys, key_specs=[_SPEC_RW], since="7.0.0",
          summary="Invoke a function", complexity="Depends on the function that is executed.")
 def fcall(c, argv):
     return _fcall(c, argv, False)
 
 
 @command("fcall_ro", -3, "readonly noscript stale skip_monitor no_mandatory_keys",
-         group=GROUP, acl=("scripting",), getkeys=_keys, key_specs=[_SPEC_RO],
+         group=GROUP, acl=("scripting",), getkeys=script_keys, key_specs=[_SPEC_RO],
          since="7.0.0", summary="Invoke a read-only function",
          complexity="Depends on the function that is executed.")
 def fcall_ro(c, argv):
