@@ -174,6 +174,7 @@ class Database:
         # Access clock per key (see the module comment), None while not tracked.
         self.lru: dict[bytes, int] | None = None
         self.watched: dict[bytes, list] = {}
+        # key -> clients blocked on it, first blocked first (bocho/blocking.py)
         self.blocking: dict[bytes, list] = {}
         self.expires_cursor = 0
         self.avg_ttl = 0
@@ -301,6 +302,8 @@ class Database:
             self.touch(key)
         if self.watched:
             self.signal_modified(key)
+        if self.blocking and key in self.blocking:
+            signal_key_as_ready(self, key)
 
     def add(self, key: bytes, value: Any) -> None:
         """Add a key known not to exist (types that create on first write)."""
@@ -311,6 +314,8 @@ class Database:
             self.touch(key, new=True)
         if self.watched:
             self.signal_modified(key)
+        if self.blocking and key in self.blocking:
+            signal_key_as_ready(self, key)
 
     def access_meta(self, key: bytes) -> int | None:
         """The access clock entry of key, to carry it along when the value moves."""
@@ -354,6 +359,8 @@ class Database:
             self.lru.pop(key, None)
         if self.watched:
             self.signal_modified(key)
+        if self.blocking and key in self.blocking:
+            signal_key_as_ready(self, key)
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
         self.expires[key] = when_ms
@@ -417,6 +424,10 @@ class Database:
         n = len(self.data)
         if self.watched:
             self._touch_watched()
+        if self.blocking:
+            for key in list(self.blocking):
+                if key in self.data:
+                    signal_key_as_ready(self, key)
         if lazy and n:
             srv = self.server
             _defer_free(srv, (self.data, self.expires, self.lru), n)
@@ -443,6 +454,10 @@ class Database:
         if (self.lru is None) != (other.lru is None):  # tracking is server-wide
             self.lru = self.lru if self.lru is not None else {}
             other.lru = other.lru if other.lru is not None else {}
+        # blocked clients stay with their db: the keys they wait on may be there now
+        for db in (self, other):
+            for key in list(db.blocking):
+                signal_key_as_ready(db, key)
 
     # -- ordered access: SCAN, RANDOMKEY, sampling ---------------------------------------
 
@@ -532,6 +547,11 @@ class Database:
 
 
 # -- lazy free ---------------------------------------------------------------------------
+
+def signal_key_as_ready(db: Database, key: bytes) -> None:
+    from bocho.blocking import signal_key_as_ready as signal
+    signal(db, key)
+
 
 def free_async(srv: Server, value: Any) -> None:
     """freeObjAsync: a value whose freeing is real work (> 64 elements) is released after

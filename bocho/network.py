@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import hiredis
 
 from bocho import clock, log, resp
+from bocho.blocking import serve_ready_keys
 from bocho.commands import (
     ADMIN,
     DENYOOM,
@@ -692,6 +693,8 @@ class Client(asyncio.Protocol):
                     evict_clients(srv)
             else:
                 self.execute(cmd, argv)
+                if srv.ready_keys:
+                    serve_ready_keys(srv)
         except CommandError as e:
             if self.multi is not None:
                 if cmd is not None and cmd.name == "exec":
