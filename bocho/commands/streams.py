@@ -9,7 +9,7 @@ XGROUP CREATECONSUMER where XCLAIM cannot carry the change (NOACK reads)."""
 
 from __future__ import annotations
 
-from bocho import clock, notify, resp
+from bocho import blocking, clock, notify, resp
 from bocho.commands import TABLE, command
 from bocho.commands.strings import key_spec
 from bocho.errors import CommandError, syntax, wrong_args, wrongtype
@@ -164,13 +164,9 @@ def modified(c, key: bytes) -> None:
 
 
 def signal_ready(c, key: bytes) -> None:
-    """Wake clients blocked on key (XREAD/XREADGROUP BLOCK)."""
-    hook = _READY_HOOK[0]
-    if hook is not None:
-        hook(c, key)
-
-
-_READY_HOOK: list = [None]
+    """Wake clients blocked on key (XREAD/XREADGROUP BLOCK) after an in-place change."""
+    if key in c.db.blocking:
+        blocking.signal_key_as_ready(c.db, key)
 
 
 def nogroup(key: bytes, group: bytes, tail: str = "") -> CommandError:
@@ -212,12 +208,6 @@ def xclaim_argv(key: bytes, group: bytes, g: Group, sid_arg: bytes, nack: Nack) 
 def setid_argv(key: bytes, group: bytes, g: Group) -> list:
     return [b"XGROUP", b"SETID", key, group, id_str(g.last_id), b"ENTRIESREAD",
             b"%d" % g.entries_read]
-
-
-def _prop(c) -> list:
-    if c.prop is None:
-        c.prop = []
-    return c.prop
 
 
 def cfg_node_limits(c) -> tuple[int, int]:
@@ -409,8 +399,8 @@ def xadd(c, argv):
         rewritten[idpos] = idb
     if rewritten is not None:
         c.prop = [rewritten]
-    if _READY_HOOK[0] is not None:
-        _READY_HOOK[0](c, key)
+    if db.blocking and key in db.blocking:
+        blocking.signal_key_as_ready(db, key)
     return b"$%d\r\n%s\r\n" % (len(idb), idb)
 
 
@@ -544,9 +534,7 @@ def parse_read(c, argv: list[bytes], xreadgroup: bool) -> ReadArgs:
         o = argv[i].lower()
         if o == b"block" and more:
             i += 1
-            timeout = parse_int(argv[i], b"ERR timeout is not an integer or out of range")
-            if timeout < 0:
-                raise CommandError(b"ERR timeout is negative")
+            timeout = blocking.parse_timeout_ms(argv[i])
         elif o == b"count" and more:
             i += 1
             count = parse_int(argv[i])
@@ -615,14 +603,14 @@ def parse_read(c, argv: list[bytes], xreadgroup: bool) -> ReadArgs:
 
 
 def serve_group(c, s: Stream, key: bytes, r: ReadArgs, g: Group, after: int,
-                history: bool, count: int) -> bytes:
+                history: bool, count: int, prop: list) -> bytes:
     """XREADGROUP for one stream: the consumer's own PEL (history) or new entries after
     `after`, updating the group, the PEL and propagation. -> the encoded entries array."""
     cons = lookup_consumer(g, r.consumer)
     if cons is None:
         cons = create_consumer(c, g, r.consumer, key)
         if r.noack:
-            _prop(c).append([b"XGROUP", b"CREATECONSUMER", key, r.group, r.consumer])
+            prop.append([b"XGROUP", b"CREATECONSUMER", key, r.group, r.consumer])
     c.server.dirty += 1
     start = after + 1 if after < MAX_ID else MAX_ID
     if history:
@@ -631,7 +619,6 @@ def serve_group(c, s: Stream, key: bytes, r: ReadArgs, g: Group, after: int,
     if not items:
         return EMPTY_ARRAY
     now = clock.mstime()
-    prop = _prop(c)
     advanced = False
     pel = g.pel
     for sid, _enc in items:
@@ -703,7 +690,7 @@ def read_streams(c, r: ReadArgs, count: int) -> list[bytes]:
             continue
         head = b"*2\r\n" if c.resp == 2 else b""
         if xreadgroup:
-            body = serve_group(c, s, key, r, r.groups[k], gt, history, count)
+            body = serve_group(c, s, key, r, r.groups[k], gt, history, count, c.prop)
         else:
             body = entries_reply(s.range(gt + 1, MAX_ID, count))
         out.append(head + resp.bulk(key) + body)
@@ -723,14 +710,45 @@ def _xread(c, argv, xreadgroup: bool):
     parts = read_streams(c, r, r.count)
     if parts:
         return wrap_streams(c, parts)
-    if r.timeout != -1:
-        block = _BLOCK_HOOK[0]
-        if block is not None and not c.server.in_exec:
-            return block(c, r)
+    if r.timeout != -1 and blocking.may_block(c):
+        gts: dict[bytes, int] = {}
+        for key, gt in zip(r.keys, r.ids, strict=True):
+            gts.setdefault(key, gt)
+        blocking.block_for_keys(c, argv, b"stream", r.keys, r.timeout, _serve_blocked,
+                                data=(r, gts), on_other=_blocked_other if xreadgroup else None)
+        return None
     return null_array(c)
 
 
-_BLOCK_HOOK: list = [None]
+def _serve_blocked(c, key: bytes, s: Stream) -> bytes | None:
+    """serveClientsBlockedOnStreamKey for one client: reply if the stream has moved past
+    what the client waits for (for a group: its last delivered ID, read now)."""
+    r, gts = c.block_state.data
+    g = None
+    if r.group is not None:
+        g = get_group(s, r.group)
+        if g is None:
+            return (b"-NOGROUP the consumer group this client was blocked on no longer "
+                    b"exists\r\n")
+        gt = g.last_id
+    else:
+        gt = gts[key]
+    if s.last_id <= gt:
+        return None
+    count = r.count or XREAD_BLOCKED_DEFAULT_COUNT
+    if g is not None:
+        prop: list = []
+        body = serve_group(c, s, key, r, g, gt, False, count, prop)
+        for argv in prop:
+            blocking.propagate(c, argv)
+    else:
+        body = entries_reply(s.range(gt + 1, MAX_ID, count))
+    head = b"*1\r\n*2\r\n" if c.resp == 2 else b"%1\r\n"
+    return head + resp.bulk(key) + body
+
+
+def _blocked_other(c, key: bytes, value) -> bytes:
+    return b"-UNBLOCKED the stream key no longer exists\r\n"
 
 
 @command("xread", -4, "readonly blocking", group=GRP, acl=ACL, since="5.0.0",
