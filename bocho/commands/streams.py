@@ -210,11 +210,6 @@ def setid_argv(key: bytes, group: bytes, g: Group) -> list:
             b"%d" % g.entries_read]
 
 
-def cfg_node_limits(c) -> tuple[int, int]:
-    cfg = c.server.config
-    return cfg["stream-node-max-bytes"], cfg["stream-node-max-entries"]
-
-
 # -- XADD / XTRIM ----------------------------------------------------------------------------
 
 class TrimArgs:
@@ -376,29 +371,35 @@ def xadd(c, argv):
     if sid <= last:
         raise CommandError(b"ERR The ID specified in XADD is equal or smaller than the "
                            b"target stream top item")
-    fv = argv[idpos + 1:]
-    mb, me = cfg_node_limits(c)
-    s.append(sid, fv, mb, me)
+    srv = c.server
+    vals = srv.config.values
+    s.append(sid, argv[idpos + 1:], vals["stream-node-max-bytes"],
+             vals["stream-node-max-entries"])
     idb = b"%d-%d" % (sid >> 64, sid & MASK)
     if db.watched:
         db.signal_modified(key)
-    srv = c.server
     if srv.notify_flags & NOTIFY_STREAM:
         srv.notify(NOTIFY_STREAM, b"xadd", key, db.id)
     srv.dirty += 1
-    rewritten = None
-    if a is not None and (a.maxlen is not None or a.minid is not None):
-        if do_trim(s, a):
-            event(c, b"xtrim", key)
-        if a.approx:
+    if a is None:
+        if srv.propagating:  # the ID it was given, for replicas and the AOF
             rewritten = list(argv)
-            rewrite_trim(s, a, rewritten)
-    if a is None or not a.id_given or not a.seq_given:
-        if rewritten is None:
-            rewritten = list(argv)
-        rewritten[idpos] = idb
-    if rewritten is not None:
-        c.prop = [rewritten]
+            rewritten[2] = idb
+            c.prop = [rewritten]
+    else:
+        rewritten = None
+        if a.maxlen is not None or a.minid is not None:
+            if do_trim(s, a):
+                event(c, b"xtrim", key)
+            if a.approx:
+                rewritten = list(argv)
+                rewrite_trim(s, a, rewritten)
+        if not a.id_given or not a.seq_given:
+            if rewritten is None:
+                rewritten = list(argv)
+            rewritten[idpos] = idb
+        if rewritten is not None:
+            c.prop = [rewritten]
     if db.blocking and key in db.blocking:
         blocking.signal_key_as_ready(db, key)
     return b"$%d\r\n%s\r\n" % (len(idb), idb)

@@ -183,39 +183,45 @@ class Stream:
     # -- appending -------------------------------------------------------------------------
 
     def append(self, sid: int, fv: list[bytes], max_bytes: int, max_entries: int) -> None:
-        """streamAppendItem with a known-good ID (greater than last_id)."""
+        """streamAppendItem with a known-good ID (greater than last_id). The listpack
+        size bookkeeping is inlined for the common case (small deltas, short
+        non-numeric values); lp_int_size/lp_str_size take the rest."""
         nodes = self.nodes
-        numfields = len(fv) >> 1
         node = nodes[-1] if nodes else None
         if node is not None:
             if max_bytes <= 0 or max_bytes > LP_MAX:
                 max_bytes = LP_MAX
-            if node.lp_bytes() + sum(map(len, fv)) >= max_bytes:
+            live = node.live
+            dead = node.dead
+            lpb = (node.nbytes + (2 if live < 128 else lp_int_size(live))
+                   + (2 if dead < 128 else lp_int_size(dead)))
+            if lpb + sum(map(len, fv)) >= max_bytes:
                 node = None
-            elif max_entries and node.live + node.dead >= max_entries:
+            elif max_entries and live + dead >= max_entries:
                 node = None
-        same = False
+        mf = tuple(fv[0::2])
         if node is None:
-            mf = tuple(fv[0::2])
             node = Node(sid, mf)
             nodes.append(node)
             self.firsts.append(sid)
             same = True
         else:
-            mf = node.mfields
-            if len(mf) == numfields:
-                same = True
-                for k in range(numfields):
-                    if mf[k] != fv[2 * k]:
-                        same = False
-                        break
+            same = mf == node.mfields
         m = node.master
-        size = (2 + lp_int_size(_signed_diff(sid >> 64, m >> 64))
-                + lp_int_size(_signed_diff(sid & MASK, m & MASK)))
+        dm = (sid >> 64) - (m >> 64)
+        ds = (sid & MASK) - (m & MASK)
+        size = 2
+        size += 2 if 0 <= dm < 128 else lp_int_size(_signed_diff(sid >> 64, m >> 64))
+        size += 2 if 0 <= ds < 128 else lp_int_size(_signed_diff(sid & MASK, m & MASK))
+        numfields = len(mf)
         if same:
-            for k in range(1, len(fv), 2):
-                size += lp_str_size(fv[k])
-            size += lp_int_size(numfields + 3)
+            for v in fv[1::2]:
+                n = len(v)
+                if n < 64 and (not n or not (48 <= v[0] <= 57 or v[0] == 45)):
+                    size += n + 2
+                else:
+                    size += lp_str_size(v)
+            size += 2 if numfields < 125 else lp_int_size(numfields + 3)
         else:
             size += lp_int_size(numfields)
             for a in fv:
@@ -223,7 +229,11 @@ class Stream:
             size += lp_int_size(2 * numfields + 4)
         node.nbytes += size
         node.ids.append(sid)
-        node.vals.append(encode_fields(fv))
+        if numfields == 1:
+            f, v = fv
+            node.vals.append(b"*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(f), f, len(v), v))
+        else:
+            node.vals.append(encode_fields(fv))
         node.live += 1
         self.length += 1
         self.entries_added += 1
