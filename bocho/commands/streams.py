@@ -672,10 +672,8 @@ def read_streams(c, r: ReadArgs, count: int) -> list[bytes]:
     db = c.db
     xreadgroup = r.group is not None
     for k, key in enumerate(r.keys):
-        s = db.data.get(key)
+        s = db.lookup_read(key)  # Redis looks each key up again here (stats included)
         if s is None or type(s) is not Stream:
-            continue
-        if db.expires and key in db.expires and db.is_expired(key):
             continue
         gt = r.ids[k]
         history = False
