@@ -676,3 +676,20 @@ def test_keyspace_events(r, server):
         sub.close()
     finally:
         r.config_set("notify-keyspace-events", "")
+
+
+def test_memory_usage_close_to_redis(pair):
+    """MEMORY USAGE follows objectComputeSize: radix tree, listpack allocations (the
+    last node preallocated), consumer-group PELs."""
+    a, b = pair(2)
+    for c in (a, b):
+        pipe = c.pipeline(transaction=False)
+        for j in range(1000):
+            pipe.execute_command("XADD", "s", f"{j + 1}-0", "field", f"value{j}")
+        pipe.execute()
+        c.execute_command("XGROUP", "CREATE", "s", "g", "0")
+        c.execute_command("XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", ">")
+    for samples in (5, 0):
+        ours = a.memory_usage("s", samples=samples)
+        theirs = b.memory_usage("s", samples=samples)
+        assert abs(ours - theirs) <= theirs * 0.1, (samples, ours, theirs)

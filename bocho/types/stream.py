@@ -107,6 +107,41 @@ def fields(enc: bytes) -> list[bytes]:
     return r.gets()
 
 
+LP_PREALLOC = 4096  # STREAM_LISTPACK_MAX_PRE_ALLOCATE: a new node's first allocation
+
+
+def rax_node_count(keys) -> int:
+    """Nodes of a Redis radix tree holding these 128-bit IDs (ascending) as 16-byte
+    big-endian keys: the root, every branching point and the node after each of its
+    edges, and one leaf per key (compressed chains are one node each)."""
+    bk = [k.to_bytes(16, "big") for k in keys]
+    seen = {b""}
+    seen.update(bk)
+    for a, b in zip(bk, bk[1:], strict=False):
+        n = 0
+        while a[n] == b[n]:
+            n += 1
+        seen.add(a[:n])
+        seen.add(a[:n + 1])
+        seen.add(b[:n + 1])
+    return len(seen)
+
+
+def _rax_mem(numele: int, numnodes: int) -> int:
+    """streamRadixTreeMemoryUsage: 16 bytes a key, a node struct and 30 words a node."""
+    return numele * 16 + numnodes * (4 + 8 * 30)
+
+
+def _pel_mem(pel) -> int:
+    n = len(pel)
+    if not n:
+        return _rax_mem(0, 1)
+    if n <= 4096:
+        return _rax_mem(n, rax_node_count(pel.keys()))
+    sample = list(pel.islice(0, 4096))
+    return _rax_mem(n, rax_node_count(sample) * n // 4096)
+
+
 class Node:
     """One listpack of entries: ids (ascending) and their encoded fields (None once
     deleted), the live/deleted counters, the master fields and the listpack size without
@@ -460,33 +495,33 @@ class Stream:
     # -- introspection -----------------------------------------------------------------------
 
     def rax_nodes(self) -> int:
-        """The radix tree's node count for the node keys (16-byte big-endian master IDs),
-        as rax lays them out: the root, every branching point and what follows each of
-        its edges, and one leaf per key."""
-        keys = [f.to_bytes(16, "big") for f in self.firsts]
-        seen = {b""}
-        seen.update(keys)
-        for a, b in zip(keys, keys[1:], strict=False):
-            n = 0
-            while a[n] == b[n]:
-                n += 1
-            seen.add(a[:n])
-            seen.add(a[:n + 1])
-            seen.add(b[:n + 1])
-        return len(seen)
+        """The radix tree's node count for the node keys (XINFO radix-tree-nodes)."""
+        return rax_node_count(self.firsts)
 
     def memory_usage(self, samples: int = 5) -> int:
-        size = 96 + 48 * self.rax_nodes()
+        """objectComputeSize for a stream: the object and stream structs, the radix
+        tree's estimate, the listpacks' allocations (the first `samples` averaged over
+        all but the last node, which is counted alone: it is still preallocated), and
+        the consumer groups' structs and PELs."""
+        from bocho.memory import _alloc
+        size = 16 + 80 + _rax_mem(len(self.nodes), self.rax_nodes())
         nodes = self.nodes
-        if nodes:
-            take = nodes if samples <= 0 or samples >= len(nodes) else nodes[:samples]
-            lp = sum(n.lp_bytes() for n in take)
-            size += lp * len(nodes) // len(take)
+        n = len(nodes)
+        if n:
+            take = n if samples <= 0 else min(samples, n)
+            lp = 0
+            for k in range(take):
+                b = nodes[k].lp_bytes()
+                lp += _alloc(max(b, LP_PREALLOC) if k == n - 1 else b)
+            if n <= take:
+                size += lp
+            else:
+                size += lp // take * (n - 1) + _alloc(max(nodes[-1].lp_bytes(), LP_PREALLOC))
         if self.groups:
             for g in self.groups.values():
-                size += 64 + 48 * len(g.pel)
+                size += 40 + _pel_mem(g.pel) + 24 * len(g.pel)
                 for c in g.consumers.values():
-                    size += 64 + len(c.name) + 24 * len(c.pel)
+                    size += 24 + len(c.name) + _pel_mem(c.pel)
         return size
 
     def copy(self) -> Stream:
