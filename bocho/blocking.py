@@ -12,8 +12,9 @@ parse_timeout(arg) -> deadline
     is the same for a timeout in milliseconds (XREAD BLOCK), with Redis's integer error.
 
 may_block(c) -> bool
-    False inside MULTI/EXEC (and, later, scripts): Redis's CLIENT_DENY_BLOCKING. A
-    command that cannot serve at once then answers as if it timed out immediately.
+    False inside MULTI/EXEC (server.in_exec) and for a script's client (one with an
+    `is_script` attribute that is true): Redis's CLIENT_DENY_BLOCKING. A command
+    that cannot serve at once then answers as if it timed out immediately.
 
 block_for_keys(c, argv, kind, keys, deadline, serve, data=None, on_timeout=None,
                on_other=None) -> None
@@ -35,7 +36,8 @@ block_for_keys(c, argv, kind, keys, deadline, serve, data=None, on_timeout=None,
       bytes unblocks the client with that reply (XREADGROUP's -UNBLOCKED when its
       stream is deleted), None (the default) keeps it blocked.
     Timing, INFO blocked_clients / clients_in_timeout_table, CLIENT LIST flag b,
-    commandstats (a blocked command counts once, when it unblocks), CLIENT UNBLOCK,
+    commandstats and the slow log (as Redis 7.0: the call counts when it blocks, its
+    slow log entry and failure when it is served or CLIENT UNBLOCKed), CLIENT UNBLOCK,
     CLIENT KILL/disconnect and resuming the client's pipelined input are done here.
 
 signal_key_as_ready(db, key) -> None
@@ -43,7 +45,11 @@ signal_key_as_ready(db, key) -> None
     itself whenever a key with blocked clients is added, overwritten, removed, flushed
     or swapped (db.add/set_key/_remove/flush/swap_with), so a family only calls it
     after an in-place change that can serve a client of an existing key (XADD onto an
-    existing stream, ZADD onto an existing zset). Cheap when nobody waits on the key.
+    existing stream). Cheap when nobody waits on the key.
+
+disconnect_all_blocked(srv)
+    For the replication layer when a master turns replica: every client blocked on
+    keys gets -UNBLOCKED and is closed after the reply (disconnectAllBlockedClients).
 
 Ready keys are served by serve_ready_keys(srv): by Client.call() right after the
 command that made them ready (after EXEC for a transaction, so pushes inside MULTI
@@ -57,6 +63,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
 
 from bocho import clock, longdouble, resp
@@ -74,6 +81,9 @@ TIMEOUT_NOT_INT = b"ERR timeout is not an integer or out of range"
 TIMEOUT_NEGATIVE = b"ERR timeout is negative"
 UNBLOCKED_ERROR = b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
 _LLONG = 2**63
+FORCE_UNBLOCKED = (b"-UNBLOCKED force unblock from blocking operation, instance state "
+                   b"changed (master -> replica?)\r\n")
+REPLY_OFF = 1  # network.REPLY_OFF (CLIENT REPLY OFF): the late reply is silenced too
 
 
 class BlockState:
@@ -151,8 +161,6 @@ def block_for_keys(c: Client, argv: list[bytes], kind: bytes, keys, deadline: in
             lst.append(c)
     c.block_state = st
     c.blocked = True
-    if cmd is not None:
-        cmd.calls -= 1  # the caller counts this call now; it counts when it unblocks
     srv.blocked_on_keys += 1
     srv.update_slow()
     if deadline:
@@ -186,8 +194,12 @@ def _detach(c: Client, st: BlockState) -> None:
     srv.update_slow()
 
 
-def unblock(c: Client, reply: bytes | None) -> None:
-    """End c's wait with `reply` (counted as its command's call) and resume its input."""
+def unblock(c: Client, reply: bytes | None, ns: int | None = 0,
+            failed: bool = False) -> None:
+    """End c's wait with `reply` and resume its input. As Redis 7.0, the command's call
+    was counted when it blocked; a served or CLIENT UNBLOCKed client's command is
+    accounted now (updateStatsOnUnblock: failed_calls, the slow log with `ns`, the
+    serving time), a timed-out one (ns None) is not."""
     st = c.block_state
     if not isinstance(st, BlockState):
         return
@@ -195,13 +207,16 @@ def unblock(c: Client, reply: bytes | None) -> None:
     c.blocked = False
     srv = c.server
     cmd = st.cmd
-    if cmd is not None:
-        cmd.calls += 1
-    if reply is not None:
-        if reply[:1] == b"-":
-            srv.count_error(reply[1:].split(b"\r\n", 1)[0])
-            if cmd is not None:
-                cmd.failed_calls += 1
+    if reply is not None and reply[:1] == b"-":
+        srv.count_error(reply[1:].split(b"\r\n", 1)[0])
+        failed = True
+    if ns is not None:
+        if failed and cmd is not None:
+            cmd.failed_calls += 1
+        if ns > srv.slowlog_ns:
+            from bocho.slowlog import record
+            record(srv, c, st.argv, ns)
+    if reply is not None and c.reply_mode != REPLY_OFF:
         c.send(reply)
     if srv.loop is not None:
         srv.loop.call_soon(_resume, c)
@@ -234,15 +249,23 @@ def _timer_fired(c: Client, st: BlockState) -> None:
     if left > 0:  # the loop's timer fired early by a rounding step
         st.timer = c.server.loop.call_later(left / 1000.0, _timer_fired, c, st)
         return
-    unblock(c, timeout_reply(c))
+    unblock(c, timeout_reply(c), None)
     srv = c.server
     if srv.pending_writes:
         srv.flush_pending()
 
 
 def unblock_client(c: Client, as_error: bool) -> None:
-    """CLIENT UNBLOCK id [TIMEOUT|ERROR] (Server.unblock_client)."""
-    unblock(c, UNBLOCKED_ERROR if as_error else timeout_reply(c))
+    """CLIENT UNBLOCK id [TIMEOUT|ERROR] (Server.unblock_client). Redis 7.0 counts a
+    failed call either way."""
+    unblock(c, UNBLOCKED_ERROR if as_error else timeout_reply(c), failed=True)
+
+
+def disconnect_all_blocked(srv: Server) -> None:
+    for c in list(srv.clients.values()):
+        if isinstance(c.block_state, BlockState):
+            unblock(c, FORCE_UNBLOCKED, None)
+            c.close()
 
 
 def client_gone(c: Client) -> None:
@@ -294,12 +317,13 @@ def serve_ready_keys(srv: Server) -> None:
                 st = c.block_state
                 if not isinstance(st, BlockState) or c.closing:
                     continue
+                t0 = perf_counter_ns()
                 if st.kind == kind:
                     reply = st.serve(c, key, value)
                 else:
                     reply = st.on_other(c, key, value) if st.on_other is not None else None
                 if reply is not None:
-                    unblock(c, reply)
+                    unblock(c, reply, perf_counter_ns() - t0)
                 if value is not None and db.data.get(key) is not value:
                     break  # emptied (deleted) or replaced: the rest keep waiting
     if srv.pending_writes and not srv.flush_scheduled and srv.loop is not None:

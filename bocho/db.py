@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy as _copy
 import random
+from collections import deque
 from collections.abc import Callable
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -556,7 +557,7 @@ def signal_key_as_ready(db: Database, key: bytes) -> None:
 def free_async(srv: Server, value: Any) -> None:
     """freeObjAsync: a value whose freeing is real work (> 64 elements) is released after
     the current event instead of inside the command (counted in lazyfreed_objects).
-    A dict/set/list value is emptied in place: it must be referenced nowhere else (COPY
+    A dict/set/list/deque value is emptied in place: it must be referenced nowhere else (COPY
     copies, RENAME/MOVE delete without freeing)."""
     if free_effort(value) > LAZYFREE_THRESHOLD:
         _defer_free(srv, value, 1)
@@ -600,9 +601,9 @@ def _drain(srv: Server) -> None:
                 pop()
             budget -= k + 1
             done = not obj
-        elif isinstance(obj, (set, list)):
+        elif isinstance(obj, (set, list, deque)):
             k = min(budget, len(obj))
-            if isinstance(obj, set):
+            if not isinstance(obj, list):
                 pop = obj.pop
                 for _ in range(k):
                     pop()

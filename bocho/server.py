@@ -213,6 +213,8 @@ class Server:
 
     def slowlog_push(self, c: Client, argv: list[bytes], ns: int) -> None:
         """A command took more than slowlog_ns: latency event and/or slow log entry."""
+        if c.blocked and isinstance(c.block_state, blocking.BlockState):
+            return  # logged when it is served (blocking.unblock)
         from bocho.slowlog import record
         record(self, c, argv, ns)
 

@@ -196,11 +196,28 @@ def test_client_list_flag_and_commandstats(r, deferred):
     info = {c["id"]: c for c in r.client_list()}
     assert "b" in info[str(cid)]["flags"]
     assert info[str(cid)]["cmd"] == "blpop"
-    assert "cmdstat_blpop" not in r.info("commandstats")
+    # as Redis 7.0: the call counts when it blocks, its failure when it is unblocked
+    assert r.info("commandstats")["cmdstat_blpop"]["calls"] == 1
     r.client_unblock(cid, error=True)
     d.read()
     stats = r.info("commandstats")["cmdstat_blpop"]
     assert stats["calls"] == 1 and stats["failed_calls"] == 1
+    assert r.info("errorstats")["errorstat_UNBLOCKED"]["count"] == 1
+
+
+def test_slowlog_entry_when_served_not_when_blocking(r, deferred):
+    r.config_set("slowlog-log-slower-than", 0)
+    try:
+        d = deferred()
+        d.send("BLPOP", "l", 0)
+        wait_blocked(r)
+        r.slowlog_reset()
+        r.lpush("l", "foo")
+        assert d.read() == [b"l", b"foo"]
+        entries = r.slowlog_get()
+        assert [e["command"] for e in entries][:2] == [b"BLPOP l 0", b"LPUSH l foo"]
+    finally:
+        r.config_set("slowlog-log-slower-than", 10000)
 
 
 def test_disconnect_while_blocked(r, deferred):
@@ -317,3 +334,40 @@ def test_exec_serves_after_block_propagation(inproc):
     inproc("EXEC")
     assert inproc.argvs() == [[b"MULTI"], [b"RPUSH", b"q", b"a"], [b"SET", b"k", b"v"],
                               [b"EXEC"], [b"LPOP", b"q"]]
+
+
+def test_key_expired_inside_exec_does_not_serve(r, deferred):
+    d = deferred()
+    d.send("BLPOP", "q", 0)
+    wait_blocked(r)
+    p = r.pipeline(transaction=True)
+    p.lpush("q", "v")
+    p.pexpire("q", 50)
+    p.execute_command("DEBUG", "SLEEP", "0.1")
+    p.execute()
+    assert r.exists("q") == 0
+    assert not d.pending(0.1)
+    assert blocked(r) == 1
+    r.rpush("q", "w")
+    assert d.read() == [b"q", b"w"]
+
+
+def test_swapdb_with_expired_key_does_not_serve(r, server, deferred):
+    d = deferred()
+    d.send("BLPOP", "q", 0)
+    wait_blocked(r)
+    r1 = server.client(db=1)
+    try:
+        r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 0)
+        r1.rpush("q", "v")
+        r1.pexpire("q", 50)
+        t0 = time.monotonic()  # no command may touch it: that would expire it lazily
+        wait_until(lambda: time.monotonic() > t0 + 0.1, msg="expiry time passed")
+        assert r1.dbsize() == 1
+        r.swapdb(0, 1)
+        assert not d.pending(0.1)
+        assert blocked(r) == 1
+        assert r.dbsize() == 0  # the wake-up attempt expired it
+    finally:
+        r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 1)
+        r1.close()

@@ -64,17 +64,15 @@ register_digest(List, lambda v: v)
 
 # -- helpers -----------------------------------------------------------------------------
 
-def _bulks(items) -> bytes:
-    """An array of bulk strings."""
-    parts = [resp.array_header(len(items))]
-    append = parts.append
-    for x in items:
-        n = len(x)
-        if n < BULK_HDR_MAX:
-            append(BULK_HDR[n] + x + CRLF)
-        else:
-            append(b"$%d\r\n%s\r\n" % (n, x))
-    return b"".join(parts)
+def _bulks(items: list[bytes]) -> bytes:
+    """An array of bulk strings: one join over "$len\r\nvalue" parts."""
+    if not items:
+        return EMPTY_ARRAY
+    try:
+        body = CRLF.join([BULK_HDR[len(x)] + x for x in items])
+    except IndexError:  # an element of BULK_HDR_MAX bytes or more
+        body = CRLF.join([b"$%d\r\n%s" % (len(x), x) for x in items])
+    return resp.array_header(len(items)) + body + CRLF
 
 
 def _bulk(x: bytes) -> bytes:
