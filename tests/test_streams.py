@@ -271,6 +271,9 @@ xgroup setid x g2 5-0 entriesread 3
 xinfo groups x
 xgroup setid x g2 7-0
 xinfo groups x
+# a read counter past entries-added: the lag goes negative (not nil)
+xgroup setid x g1 $ entriesread 99
+xinfo groups x
 """)
 
 

@@ -1311,8 +1311,14 @@ def _kv(name: bytes, value: bytes) -> bytes:
     return resp.bulk(name) + value
 
 
-def _opt_int(c, v: int | None) -> bytes:
-    return null(c) if v is None or v == INVALID else resp.integer(v)
+def _opt_int(c, v: int) -> bytes:
+    """entries-read: nil while the counter is invalid."""
+    return null(c) if v == INVALID else resp.integer(v)
+
+
+def _lag(c, v: int | None) -> bytes:
+    """lag: nil when it cannot be known (it can be negative after XGROUP SETID)."""
+    return null(c) if v is None else resp.integer(v)
 
 
 @command("xinfo|consumers", 4, "readonly", keys=(2, 2, 1), group=GRP, acl=ACL,
@@ -1346,7 +1352,7 @@ def xinfo_groups(c, argv):
                      + _kv(b"pending", resp.integer(len(g.pel)))
                      + _kv(b"last-delivered-id", id_bulk(g.last_id))
                      + _kv(b"entries-read", _opt_int(c, g.entries_read))
-                     + _kv(b"lag", _opt_int(c, s.lag(g))))
+                     + _kv(b"lag", _lag(c, s.lag(g))))
     return b"".join(parts)
 
 
@@ -1390,7 +1396,7 @@ def xinfo_stream(c, argv):
         parts.append(resp.map_header(7, r) + _kv(b"name", resp.bulk(name))
                      + _kv(b"last-delivered-id", id_bulk(g.last_id))
                      + _kv(b"entries-read", _opt_int(c, g.entries_read))
-                     + _kv(b"lag", _opt_int(c, s.lag(g)))
+                     + _kv(b"lag", _lag(c, s.lag(g)))
                      + _kv(b"pel-count", resp.integer(len(g.pel))))
         pend = []
         for sid, nack in g.pel.items():
