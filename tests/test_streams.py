@@ -696,3 +696,64 @@ def test_memory_usage_close_to_redis(pair):
         ours = a.memory_usage("s", samples=samples)
         theirs = b.memory_usage("s", samples=samples)
         assert abs(ours - theirs) <= theirs * 0.1, (samples, ours, theirs)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_consumer_group_fuzz(pair, seed):
+    """Random XADD/XREADGROUP/XACK/XCLAIM/XAUTOCLAIM/XDEL/XTRIM/XGROUP on two groups and
+    small nodes: every reply, XINFO GROUPS (entries-read, lag) and XPENDING the same as
+    Redis's (idle times masked)."""
+    a, b = pair(3)
+    raw(a)
+    raw(b)
+    rnd = random.Random(seed)
+    seq = [("config", "set", "stream-node-max-entries", "4"),
+           ("xgroup", "create", "s", "g1", "0", "mkstream"), ("xgroup", "create", "s", "g2", "$")]
+    ms = 0
+    for step in range(1500):
+        op = rnd.random()
+        g = rnd.choice(["g1", "g2"])
+        c = rnd.choice(["alice", "bob", "carol"])
+        some_ids = [f"{rnd.randint(0, ms)}-{rnd.randint(0, 2)}" for _ in range(rnd.randint(1, 3))]
+        if op < 0.3:
+            ms += rnd.choice([1, 1, 2])
+            seq.append(("xadd", "s", f"{ms}-*", "f", str(step)))
+        elif op < 0.45:
+            args = ["xreadgroup", "group", g, c]
+            if rnd.random() < 0.5:
+                args += ["count", str(rnd.randint(1, 5))]
+            if rnd.random() < 0.2:
+                args += ["noack"]
+            args += ["streams", "s", rnd.choice([">", ">", "0", f"{max(0, ms - 3)}-0"])]
+            seq.append(tuple(args))
+        elif op < 0.55:
+            seq.append(("xack", "s", g, *some_ids))
+        elif op < 0.62:
+            extra = rnd.choice([[], ["justid"], ["force"], ["retrycount", "3"],
+                                ["lastid", f"{ms}-5"]])
+            seq.append(("xclaim", "s", g, c, "0", *some_ids, *extra))
+        elif op < 0.68:
+            extra = rnd.choice([[], ["justid"], ["count", "2"]])
+            seq.append(("xautoclaim", "s", g, c, "0",
+                        rnd.choice(["-", f"{rnd.randint(0, ms)}-0"]), *extra))
+        elif op < 0.76:
+            seq.append(("xdel", "s", *some_ids))
+        elif op < 0.8:
+            seq.append(("xtrim", "s", rnd.choice(["maxlen", "minid"]), rnd.choice(["=", "~"]),
+                        rnd.choice([str(rnd.randint(0, 30)), f"{rnd.randint(0, ms)}-0"])))
+        elif op < 0.83:
+            seq.append(("xgroup", "setid", "s", g,
+                        rnd.choice(["$", "0", f"{rnd.randint(0, ms)}-0"]),
+                        *rnd.choice([[], ["entriesread", str(rnd.randint(0, 20))]])))
+        elif op < 0.85:
+            seq.append(("xgroup", "delconsumer", "s", g, c))
+        elif op < 0.87:
+            seq.append(("xgroup", "createconsumer", "s", g, c))
+        else:
+            seq += [("xinfo", "groups", "s"), ("xpending", "s", g),
+                    ("xpending", "s", g, "-", "+", "100"), ("xinfo", "stream", "s")]
+    try:
+        assert_same(_mask_clock(seq, run(a, seq)), _mask_clock(seq, run(b, seq)), seq)
+    finally:
+        for cl in (a, b):
+            cl.execute_command("config", "set", "stream-node-max-entries", "100")
