@@ -132,17 +132,16 @@ def write_stream(c, key: bytes) -> Stream | None:
 
 
 def entry_reply(sid: int, enc: bytes) -> bytes:
-    s = b"%d-%d" % (sid >> 64, sid & MASK)
-    return b"*2\r\n$%d\r\n%s\r\n%s" % (len(s), s, enc)
+    """An entry's reply: what the stream stores for it."""
+    return enc
 
 
 def entries_reply(items: list) -> bytes:
-    parts = [resp.array_header(len(items))]
-    for sid, enc in items:
-        s = b"%d-%d" % (sid >> 64, sid & MASK)
-        parts.append(b"*2\r\n$%d\r\n%s\r\n" % (len(s), s))
-        parts.append(enc)
-    return b"".join(parts)
+    n = len(items)
+    hdr = resp.array_header(n)
+    if n == 1:
+        return hdr + items[0][1]
+    return hdr + b"".join([v for _sid, v in items])
 
 
 def null(c) -> bytes:
@@ -375,9 +374,9 @@ def xadd(c, argv):
                            b"target stream top item")
     srv = c.server
     vals = srv.config.values
-    s.append(sid, argv[idpos + 1:], vals["stream-node-max-bytes"],
-             vals["stream-node-max-entries"])
     idb = b"%d-%d" % (sid >> 64, sid & MASK)
+    s.append(sid, argv[idpos + 1:], vals["stream-node-max-bytes"],
+             vals["stream-node-max-entries"], idb)
     if db.watched:
         db.signal_modified(key)
     if srv.notify_flags & NOTIFY_STREAM:

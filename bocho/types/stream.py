@@ -10,9 +10,10 @@ tracked with listpack's own encoding rules). Deleted entries stay as tombstones 
 inside their node, exactly like Redis's "deleted" flag, and a node whose last live entry
 is deleted goes away.
 
-Each entry's fields are stored already encoded as a RESP array (`*2n\\r\\n$..field..`):
-entries are immutable, replies are the common reader, and one bytes object per entry is
-the cheapest representation Python has. fields() decodes them when needed.
+Each entry is stored as the RESP reply that describes it, `*2 <id> *2n <field> <value>..`:
+entries are immutable, replies (XRANGE, XREAD, XREADGROUP, XCLAIM) are the common reader
+and become a join, and one bytes object per entry is the cheapest representation Python
+has. fields() decodes the field-value list when needed (digest, persistence).
 
 Consumer groups: Group (last delivered ID, entries-read counter, the PEL: ID -> Nack in
 ID order, consumers by name), Consumer (seen time, own PEL) and Nack (delivery time and
@@ -93,8 +94,9 @@ def _signed_diff(a: int, b: int) -> int:
     return d - (1 << 64) if d >> 63 else d
 
 
-def encode_fields(fv: list[bytes]) -> bytes:
-    parts = [b"*%d\r\n" % len(fv)]
+def encode_entry(idb: bytes, fv: list[bytes]) -> bytes:
+    """The stored form of an entry: its reply, [id, [field, value, ...]]."""
+    parts = [b"*2\r\n$%d\r\n%s\r\n*%d\r\n" % (len(idb), idb, len(fv))]
     for a in fv:
         parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
     return b"".join(parts)
@@ -104,7 +106,7 @@ def fields(enc: bytes) -> list[bytes]:
     """An entry's field-value list from its stored encoding."""
     r = hiredis.Reader()
     r.feed(enc)
-    return r.gets()
+    return r.gets()[1]
 
 
 LP_PREALLOC = 4096  # STREAM_LISTPACK_MAX_PRE_ALLOCATE: a new node's first allocation
@@ -217,7 +219,8 @@ class Stream:
 
     # -- appending -------------------------------------------------------------------------
 
-    def append(self, sid: int, fv: list[bytes], max_bytes: int, max_entries: int) -> None:
+    def append(self, sid: int, fv: list[bytes], max_bytes: int, max_entries: int,
+               idb: bytes | None = None) -> None:
         """streamAppendItem with a known-good ID (greater than last_id). The listpack
         size bookkeeping is inlined for the common case (small deltas, short
         non-numeric values); lp_int_size/lp_str_size take the rest."""
@@ -264,11 +267,14 @@ class Stream:
             size += lp_int_size(2 * numfields + 4)
         node.nbytes += size
         node.ids.append(sid)
+        if idb is None:
+            idb = b"%d-%d" % (sid >> 64, sid & MASK)
         if numfields == 1:
             f, v = fv
-            node.vals.append(b"*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(f), f, len(v), v))
+            node.vals.append(b"*2\r\n$%d\r\n%s\r\n*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n"
+                             % (len(idb), idb, len(f), f, len(v), v))
         else:
-            node.vals.append(encode_fields(fv))
+            node.vals.append(encode_entry(idb, fv))
         node.live += 1
         self.length += 1
         self.entries_added += 1
@@ -289,7 +295,7 @@ class Stream:
         return None, -1
 
     def get(self, sid: int) -> bytes | None:
-        """The encoded fields of a live entry, or None."""
+        """The stored reply of a live entry, or None."""
         node, i = self._locate(sid)
         return node.vals[i] if node is not None else None
 
@@ -320,7 +326,7 @@ class Stream:
         return 0
 
     def range(self, start: int, end: int, count: int = 0, rev: bool = False) -> list:
-        """[(id, encoded fields)] of live entries with start <= id <= end, in ID order
+        """[(id, stored reply)] of live entries with start <= id <= end, in ID order
         (reversed with rev), at most count (0: all)."""
         out: list = []
         if start > end or not self.length:
@@ -374,7 +380,7 @@ class Stream:
         return out
 
     def entries(self):
-        """Every live (id, encoded fields), in order."""
+        """Every live (id, stored reply), in order."""
         for node in self.nodes:
             for sid, v in zip(node.ids, node.vals, strict=True):
                 if v is not None:
