@@ -342,7 +342,7 @@ def xclaim(c, argv):
             raise CommandError(b"ERR Unrecognized XCLAIM option '%s'" % argv[j])
         j += 1
     c.prop = []
-    prop = c.prop
+    prop = c.prop if c.server.propagating else None
     srv = c.server
     propagate_last_id = False
     if last_id > g.last_id:
@@ -362,7 +362,8 @@ def xclaim(c, argv):
         enc = s.get(sid)
         if enc is None:
             if nack is not None:
-                prop.append(xclaim_argv(key, gname, g, arg, nack))
+                if prop is not None:
+                    prop.append(xclaim_argv(key, gname, g, arg, nack))
                 propagate_last_id = False
                 srv.dirty += 1
                 del pel[sid]
@@ -390,11 +391,13 @@ def xclaim(c, argv):
             cons.pel[sid] = nack
             nack.consumer = cons
         parts.append(id_bulk(sid) if justid else entry_reply(sid, enc))
-        prop.append(xclaim_argv(key, gname, g, arg, nack))
+        if prop is not None:
+            prop.append(xclaim_argv(key, gname, g, arg, nack))
         propagate_last_id = False
         srv.dirty += 1
     if propagate_last_id:
-        prop.append(setid_argv(key, gname, g))
+        if prop is not None:
+            prop.append(setid_argv(key, gname, g))
         srv.dirty += 1
     return resp.array_header(len(parts)) + b"".join(parts)
 
@@ -437,7 +440,7 @@ def xautoclaim(c, argv):
     if g is None:
         raise nogroup(key, gname)
     c.prop = []
-    prop = c.prop
+    prop = c.prop if c.server.propagating else None
     srv = c.server
     attempts = count * 10
     pel = g.pel
@@ -455,7 +458,8 @@ def xautoclaim(c, argv):
         nack = pel[sid]
         enc = s.get(sid)
         if enc is None:
-            prop.append(xclaim_argv(key, gname, g, id_str(sid), nack))
+            if prop is not None:
+                prop.append(xclaim_argv(key, gname, g, id_str(sid), nack))
             srv.dirty += 1
             del pel[sid]
             del nack.consumer.pel[sid]
@@ -479,7 +483,8 @@ def xautoclaim(c, argv):
             nack.consumer = cons
         parts.append(id_bulk(sid) if justid else entry_reply(sid, enc))
         count -= 1
-        prop.append(xclaim_argv(key, gname, g, id_str(sid), nack))
+        if prop is not None:
+            prop.append(xclaim_argv(key, gname, g, id_str(sid), nack))
         srv.dirty += 1
     return (b"*3\r\n" + id_bulk(cursor) + resp.array_header(len(parts)) + b"".join(parts)
             + resp.array_header(len(deleted)) + b"".join(id_bulk(d) for d in deleted))

@@ -605,13 +605,14 @@ def parse_read(c, argv: list[bytes], xreadgroup: bool) -> ReadArgs:
 
 
 def serve_group(c, s: Stream, key: bytes, r: ReadArgs, g: Group, after: int,
-                history: bool, count: int, prop: list) -> bytes:
+                history: bool, count: int, prop: list | None) -> bytes:
     """XREADGROUP for one stream: the consumer's own PEL (history) or new entries after
-    `after`, updating the group, the PEL and propagation. -> the encoded entries array."""
+    `after`, updating the group and the PEL; the commands that replicate the change go
+    to `prop` (None: nothing listens). -> the encoded entries array."""
     cons = lookup_consumer(g, r.consumer)
     if cons is None:
         cons = create_consumer(c, g, r.consumer, key)
-        if r.noack:
+        if r.noack and prop is not None:
             prop.append([b"XGROUP", b"CREATECONSUMER", key, r.group, r.consumer])
     c.server.dirty += 1
     start = after + 1 if after < MAX_ID else MAX_ID
@@ -643,8 +644,9 @@ def serve_group(c, s: Stream, key: bytes, r: ReadArgs, g: Group, after: int,
                 nack.delivery_time = now
                 nack.delivery_count = 1
                 cons.pel[sid] = nack
-            prop.append(xclaim_argv(key, r.group, g, id_str(sid), nack))
-    if r.noack and advanced:
+            if prop is not None:
+                prop.append(xclaim_argv(key, r.group, g, id_str(sid), nack))
+    if r.noack and advanced and prop is not None:
         prop.append(setid_argv(key, r.group, g))
     return entries_reply(items)
 
@@ -690,7 +692,8 @@ def read_streams(c, r: ReadArgs, count: int) -> list[bytes]:
             continue
         head = b"*2\r\n" if c.resp == 2 else b""
         if xreadgroup:
-            body = serve_group(c, s, key, r, r.groups[k], gt, history, count, c.prop)
+            body = serve_group(c, s, key, r, r.groups[k], gt, history, count,
+                               c.prop if c.server.propagating else None)
         else:
             body = entries_reply(s.range(gt + 1, MAX_ID, count))
         out.append(head + resp.bulk(key) + body)
@@ -737,9 +740,9 @@ def _serve_blocked(c, key: bytes, s: Stream) -> bytes | None:
         return None
     count = r.count or XREAD_BLOCKED_DEFAULT_COUNT
     if g is not None:
-        prop: list = []
+        prop: list | None = [] if c.server.propagating else None
         body = serve_group(c, s, key, r, g, gt, False, count, prop)
-        for argv in prop:
+        for argv in prop or ():
             blocking.propagate(c, argv)
     else:
         body = entries_reply(s.range(gt + 1, MAX_ID, count))
