@@ -224,6 +224,9 @@ class Stream:
         """streamAppendItem with a known-good ID (greater than last_id). The listpack
         size bookkeeping is inlined for the common case (small deltas, short
         non-numeric values); lp_int_size/lp_str_size take the rest."""
+        if len(fv) == 2 and self.nodes:
+            if self._append1(sid, fv[0], fv[1], max_bytes, max_entries, idb):
+                return
         nodes = self.nodes
         node = nodes[-1] if nodes else None
         if node is not None:
@@ -281,6 +284,46 @@ class Stream:
         self.last_id = sid
         if self.length == 1:
             self.first_id = sid
+
+    def _append1(self, sid: int, f: bytes, v: bytes, max_bytes: int, max_entries: int,
+                 idb: bytes | None) -> bool:
+        """append() for the common entry: one field, the same as the last node's master
+        field, going into that node, with small ID deltas and a short non-numeric value.
+        False (nothing done) for anything else."""
+        node = self.nodes[-1]
+        mf = node.mfields
+        if len(mf) != 1 or mf[0] != f:
+            return False
+        live = node.live
+        dead = node.dead
+        if live > 127 or dead > 127 or (max_entries and live + dead >= max_entries):
+            return False
+        if max_bytes <= 0 or max_bytes > LP_MAX:
+            max_bytes = LP_MAX
+        lv = len(v)
+        if node.nbytes + 4 + len(f) + lv >= max_bytes:
+            return False
+        if lv > 63 or (lv and (48 <= v[0] <= 57 or v[0] == 45)):
+            return False
+        m = node.master
+        dm = (sid >> 64) - (m >> 64)
+        ds = (sid & MASK) - (m & MASK)
+        if not (0 <= dm < 128 and 0 <= ds < 128):
+            return False
+        # flags, ms-delta, seq-delta, the value, lp-count: 2 bytes each but the value
+        node.nbytes += 10 + lv
+        node.ids.append(sid)
+        if idb is None:
+            idb = b"%d-%d" % (sid >> 64, sid & MASK)
+        node.vals.append(b"*2\r\n$%d\r\n%s\r\n*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n"
+                         % (len(idb), idb, len(f), f, lv, v))
+        node.live = live + 1
+        self.length += 1
+        self.entries_added += 1
+        self.last_id = sid
+        if self.length == 1:
+            self.first_id = sid
+        return True
 
     # -- lookups ---------------------------------------------------------------------------
 
