@@ -27,6 +27,7 @@ import hiredis
 from sortedcontainers import SortedDict
 
 from bocho import clock
+from bocho.resp import BULK_HDR
 
 MASK = (1 << 64) - 1
 MAX_ID = (1 << 128) - 1
@@ -149,10 +150,12 @@ class Node:
     deleted), the live/deleted counters, the master fields and the listpack size without
     its two counter elements (their sizes change with their values)."""
 
-    __slots__ = ("master", "ids", "vals", "live", "dead", "mfields", "nbytes")
+    __slots__ = ("master", "mms", "mseq", "ids", "vals", "live", "dead", "mfields", "nbytes")
 
     def __init__(self, master: int, mfields: tuple) -> None:
         self.master = master
+        self.mms = master >> 64  # its parts, for the deltas of the common append
+        self.mseq = master & MASK
         self.ids: list[int] = []
         self.vals: list[bytes | None] = []
         self.live = 0
@@ -205,7 +208,7 @@ class Group:
 
 class Stream:
     __slots__ = ("nodes", "firsts", "length", "last_id", "first_id", "max_deleted",
-                 "entries_added", "groups")
+                 "entries_added", "groups", "idcache")
 
     def __init__(self) -> None:
         self.nodes: list[Node] = []
@@ -216,6 +219,7 @@ class Stream:
         self.max_deleted = 0
         self.entries_added = 0
         self.groups: dict[bytes, Group] | None = None
+        self.idcache: tuple[int, bytes] | None = None  # (ms, b"<ms>-"): XADD's last ID
 
     # -- appending -------------------------------------------------------------------------
 
@@ -224,9 +228,6 @@ class Stream:
         """streamAppendItem with a known-good ID (greater than last_id). The listpack
         size bookkeeping is inlined for the common case (small deltas, short
         non-numeric values); lp_int_size/lp_str_size take the rest."""
-        if len(fv) == 2 and self.nodes:
-            if self._append1(sid, fv[0], fv[1], max_bytes, max_entries, idb):
-                return
         nodes = self.nodes
         node = nodes[-1] if nodes else None
         if node is not None:
@@ -285,12 +286,17 @@ class Stream:
         if self.length == 1:
             self.first_id = sid
 
-    def _append1(self, sid: int, f: bytes, v: bytes, max_bytes: int, max_entries: int,
-                 idb: bytes | None) -> bool:
-        """append() for the common entry: one field, the same as the last node's master
-        field, going into that node, with small ID deltas and a short non-numeric value.
-        False (nothing done) for anything else."""
-        node = self.nodes[-1]
+    def append1(self, sid: int, ms: int, seq: int, f: bytes, v: bytes, idbulk: bytes,
+                max_bytes: int, max_entries: int) -> bool:
+        """append() for the common entry, XADD's fast path: one field, the same as the
+        last node's master field, going into that node, with small ID deltas and a short
+        non-numeric value (the listpack size grows by a known amount). sid is
+        ms << 64 | seq, idbulk its reply (a bulk string). False, nothing done, for
+        anything else: append() then."""
+        nodes = self.nodes
+        if not nodes:
+            return False
+        node = nodes[-1]
         mf = node.mfields
         if len(mf) != 1 or mf[0] != f:
             return False
@@ -301,22 +307,20 @@ class Stream:
         if max_bytes <= 0 or max_bytes > LP_MAX:
             max_bytes = LP_MAX
         lv = len(v)
-        if node.nbytes + 4 + len(f) + lv >= max_bytes:
+        lf = len(f)
+        if node.nbytes + 4 + lf + lv >= max_bytes:
             return False
-        if lv > 63 or (lv and (48 <= v[0] <= 57 or v[0] == 45)):
+        if lv > 63 or lf > 1000 or (lv and (48 <= v[0] <= 57 or v[0] == 45)):
             return False
-        m = node.master
-        dm = (sid >> 64) - (m >> 64)
-        ds = (sid & MASK) - (m & MASK)
+        dm = ms - node.mms
+        ds = seq - node.mseq
         if not (0 <= dm < 128 and 0 <= ds < 128):
             return False
         # flags, ms-delta, seq-delta, the value, lp-count: 2 bytes each but the value
         node.nbytes += 10 + lv
         node.ids.append(sid)
-        if idb is None:
-            idb = b"%d-%d" % (sid >> 64, sid & MASK)
-        node.vals.append(b"*2\r\n$%d\r\n%s\r\n*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n"
-                         % (len(idb), idb, len(f), f, lv, v))
+        node.vals.append(b"".join((b"*2\r\n", idbulk, b"*2\r\n", BULK_HDR[lf], f, b"\r\n",
+                                   BULK_HDR[lv], v, b"\r\n")))
         node.live = live + 1
         self.length += 1
         self.entries_added += 1
