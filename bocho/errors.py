@@ -6,6 +6,9 @@ class CommandError(Exception):
     """An error reply. `msg` is the text after '-', e.g. b"ERR syntax error"."""
 
     __slots__ = ("msg",)
+    # False for an error already counted in INFO errorstats where it arose (a script's
+    # failed redis.call): the command still counts as failed, the error not again
+    update_stats = True
 
     def __init__(self, msg: bytes | str) -> None:
         if isinstance(msg, str):
@@ -29,6 +32,13 @@ WRONGPASS = b"WRONGPASS invalid username-password pair or user is disabled."
 OVERFLOW = b"ERR increment or decrement would overflow"
 INVALID_EXPIRE = "ERR invalid expire time in '{}' command"
 OOM = b"OOM command not allowed when used memory > 'maxmemory'."
+
+
+class CountedError(CommandError):
+    """An error reply whose error was counted already (see update_stats)."""
+
+    __slots__ = ()
+    update_stats = False
 
 
 def wrong_args(name: bytes | str) -> CommandError:

@@ -378,10 +378,11 @@ class Client(asyncio.Protocol):
         # Header checks and the query-buffer limit only concern an unfinished request:
         # a read that stops mid-line, a partial bulk or header line (has_data), a
         # trailing "*N" line (only then is the byte before the final CRLF a digit and
-        # the line's first byte '*'), or an unauthenticated client.
+        # the line's first byte '*'; and a '*' is left unmatched by requests: else the
+        # line is a payload, e.g. SET k "*-a2"), or an unauthenticated client.
         if data is not None and not self.closing and (
                 data[-1] != 10 or reader.has_data() or not self.authenticated
-                or (len(data) > 2 and 47 < data[-3] < 58
+                or (self.stars and len(data) > 2 and 47 < data[-3] < 58
                     and data[data.rfind(b"\n", 0, -1) + 1] == 42)):
             self.check_query_limits(data)
         if srv.pending_writes and not srv.flush_scheduled:
@@ -670,6 +671,11 @@ class Client(asyncio.Protocol):
                 raise CommandError(b"ERR Command not allowed inside a transaction")
             if not self.authenticated and not cmd.flags & NO_AUTH:
                 raise CommandError(NOAUTH)
+            if srv.busy_script is not None:
+                from bocho.scripting import busy_refusal
+                refused = busy_refusal(srv, cmd, argv)
+                if refused is not None:
+                    raise CommandError(refused)
             lname = cmd.name if cmd.parent is None else cmd.parent.name
             # Eviction runs before every command (as Redis: client buffers grown by reads
             # count too); only commands that may add memory are refused.
@@ -893,7 +899,8 @@ def failed_reply(srv: Server, cmd: Command, exc: Exception) -> bytes:
     connection), the log gets the traceback, and the server goes on serving."""
     cmd.failed_calls += 1
     if isinstance(exc, CommandError):
-        srv.count_error(exc.msg)
+        if exc.update_stats:
+            srv.count_error(exc.msg)
         return exc.reply()
     import traceback
     log.warning(f"Internal error in '{cmd.fullname}': "

@@ -87,6 +87,12 @@ class Server:
         # while not None (EXEC, scripts), writes are collected here and leave as one block
         self.also_propagate: list[tuple[int, list[bytes]]] | None = None
         self.in_exec = False
+        # scripting (bocho/scripting.py): the running script, the one past
+        # busy-reply-threshold (BUSY to others), and the EVAL scripts' Lua state
+        self.script_ctx: Any = None
+        self.busy_script: Any = None
+        self.busy_accepted: list = []  # connections accepted while a script was busy
+        self.eval_engine: Any = None
         self.propagating = False
         self.propagate_db = -1
         # cached config for the hot path
@@ -127,6 +133,10 @@ class Server:
         return self._next_id
 
     def cmd_time_ms(self) -> int:
+        """The time keys expire against: a script sees the time it started at."""
+        ctx = self.script_ctx
+        if ctx is not None:
+            return ctx.snapshot
         return clock.mstime()
 
     def is_replica_of_master(self) -> bool:
@@ -141,7 +151,8 @@ class Server:
     def update_slow(self) -> None:
         """Whether every command must take the full path (rare server states)."""
         self.slow = bool(self.maxmemory or self.monitors or self.pause_end
-                         or self.propagating or self.loading or self.blocked_on_keys)
+                         or self.propagating or self.loading or self.blocked_on_keys
+                         or self.busy_script is not None)
 
     def apply_config(self, name: str) -> None:
         cfg = self.config

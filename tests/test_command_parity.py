@@ -9,9 +9,7 @@ import pytest
 
 # Newer than Redis 7.0.15, kept on purpose (clients send them since 7.2).
 KNOWN_EXTRAS = {"client|no-touch", "client|setinfo"}
-# FUNCTION libraries need the scripting engine (a later issue): only FLUSH and LIST exist.
-KNOWN_MISSING = {"function|delete", "function|dump", "function|help", "function|kill",
-                 "function|load", "function|restore", "function|stats"}
+KNOWN_MISSING: set[str] = set()
 
 FIELDS = ("name", "arity", "flags", "first", "last", "step", "acl", "tips", "keyspecs",
           "subcommands")

@@ -479,10 +479,11 @@ def command_paused(srv, c, cmd, argv) -> bool:
         return False
     if srv.pause_all:
         return True
-    if cmd.flags & (WRITE | MAY_REPLICATE):
+    from bocho.scripting import effective_flags
+    if effective_flags(srv, cmd, argv) & (WRITE | MAY_REPLICATE):
         return True
     if cmd.name == "exec" and c.multi:
-        return any(q.flags & (WRITE | MAY_REPLICATE) for q, _ in c.multi)
+        return any(effective_flags(srv, q, a) & (WRITE | MAY_REPLICATE) for q, a in c.multi)
     return False
 
 
