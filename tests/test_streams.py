@@ -189,6 +189,9 @@ xread streams nos $
 xread streams s bad
 xread streams s -
 xread block 10 streams s 99
+eval "return redis.call('xread', 'block', '0', 'streams', 's', '$')" 0
+eval "return redis.call('XREADGROUP', 'GROUP', 'g', 'c', 'BLOCK', '0', 'STREAMS', 's', '>')" 0
+eval "return redis.call('xread', 'count', '1', 'streams', 's', '0')" 0
 xpending s g
 xpending s g - + 10 alice
 xpending s g (1 (5 10

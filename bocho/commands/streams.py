@@ -589,6 +589,9 @@ def parse_read(c, argv: list[bytes], xreadgroup: bool) -> ReadArgs:
         more = n - i - 1
         o = argv[i].lower()
         if o == b"block" and more:
+            if getattr(c, "is_script", False):  # Redis refuses it outright, not as a nil
+                raise CommandError(b"ERR %s command is not allowed with BLOCK option from "
+                                   b"scripts" % argv[0])
             i += 1
             timeout = blocking.parse_timeout_ms(argv[i])
         elif o == b"count" and more:
