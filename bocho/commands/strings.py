@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bocho import clock, longdouble, notify, resp
 from bocho.commands import TABLE, command
+from bocho.db import signal_key_as_ready
 from bocho.errors import OVERFLOW, CommandError, syntax, wrong_args, wrongtype
 from bocho.network import F_MASTER
 from bocho.util import I64_MAX, I64_MIN, parse_int
@@ -243,6 +244,8 @@ def set_(c, argv):
             db.touch(key)
         if db.watched:
             db.signal_modified(key)
+        if db.blocking and key in db.blocking:  # a stream overwritten under XREADGROUP
+            signal_key_as_ready(db, key)
         srv.dirty += 1
         if srv.notify_flags & NOTIFY_STRING:
             srv.notify(NOTIFY_STRING, b"set", key, db.id)
