@@ -162,6 +162,21 @@ def set_reply(c, members) -> bytes:
     return resp.set_header(len(members), c.resp) + bulks(members)
 
 
+# Above this size SPOP takes members with set.pop(): O(1), in the order of the set's
+# table, which follows the members' (per-process randomised) hashes rather than their
+# values or insertion order. A uniform pick is an O(n) walk (random_member).
+POP_WALK_MAX = 64
+
+
+def pop_member(s: Set) -> bytes:
+    """Remove and return a random member of a non-empty set."""
+    if len(s) > POP_WALK_MAX:
+        return s.pop()
+    m = random_member(s)
+    s.discard(m)
+    return m
+
+
 def random_member(s):
     """A uniformly random member of a non-empty set (O(n) walk, in C)."""
     n = len(s)
@@ -202,12 +217,18 @@ def sadd(c, argv):
         db.add(key, s)
     elif type(s) is not Set:
         raise wrongtype()
-    if s.ht:
+    if len(argv) == 3:
+        m = argv[2]
+        if m in s:
+            return ZERO
+        s.add(m)
+        if not s.ht and (not _is_long(m) or len(s) > min(
+                c.server.config.values["set-max-intset-entries"], INTSET_HARD_MAX)):
+            s.ht = True
+        added = 1
+    elif s.ht:
         before = len(s)
-        if len(argv) == 3:
-            s.add(argv[2])
-        else:
-            s.update(islice(argv, 2, None))
+        s.update(islice(argv, 2, None))
         added = len(s) - before
     else:
         added = add(s, argv[2:], c.server.config.values)
@@ -377,8 +398,7 @@ def spop(c, argv):
     s = write_set(c, key)
     if s is None:
         return NULL_BULK if c.resp == 2 else NULL3
-    m = random_member(s)
-    s.discard(m)
+    m = pop_member(s)
     c.prop = [[b"SREM", key, m]]
     _removed(c, key, s, b"spop", 1)
     return bulk(m)
@@ -407,8 +427,12 @@ def _spop_count(c, key: bytes, arg: bytes) -> bytes:
     remaining = size - count
     if remaining * SPOP_MOVE_STRATEGY_MUL > count:
         # Few to take: pick them at random.
-        out = random.sample(list(s), count)
-        s.difference_update(out)
+        if size > POP_WALK_MAX:
+            pop = s.pop
+            out = [pop() for _ in range(count)]
+        else:
+            out = random.sample(list(s), count)
+            s.difference_update(out)
     else:
         # Most of the set goes: pick the members that stay; they form the new value,
         # whose encoding is chosen afresh (Redis builds a new set of them).
