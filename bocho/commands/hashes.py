@@ -1,11 +1,19 @@
 """Hash commands (t_hash.c).
 
-A hash is a Hash: a dict of field -> value (bytes), in insertion order, which is also
-the order of Redis's listpack encoding (new fields go to the tail, updates stay in
-place). `ht` says whether Redis would have converted it to a hashtable: as in 7.0 that
-happens once a field or value is longer than hash-max-listpack-value or the hash has
-more than hash-max-listpack-entries fields, and it is one-way. `snaps` holds the element
-lists of HSCANs under way (keys.scan_container)."""
+Two representations, one Redis TYPE "hash":
+- LpHash, a flat list [field0, value0, field1, value1, ...] in insertion order: a small
+  hash in Redis's listpack encoding (which keeps the same order: new fields go to the
+  tail, updates stay in place). Field names are interned (bounded table), so the many
+  hashes of one schema share them: with the list this keeps a small hash at about a
+  third of the memory of a dict of fresh bytes. Lookups scan the list (in C); it holds
+  at most LP_REPR_MAX fields.
+- Hash, a dict of field -> value in insertion order, for everything else. `ht` says
+  whether Redis would have converted it to a hashtable (a field or value longer than
+  hash-max-listpack-value, more fields than hash-max-listpack-entries; one-way, as 7.0);
+  a Hash with ht False is a listpack hash too big for the list. `snaps` holds the
+  element lists of HSCANs under way (keys.scan_container).
+A write that outgrows the list replaces the key's value with a Hash (db.data[key]: the
+TTL and access clock stay)."""
 
 from __future__ import annotations
 
@@ -57,11 +65,57 @@ class Hash(dict):
         return OBJ + 88 + buckets * 8 + tot * n // k
 
 
+class LpHash(list):
+    __slots__ = ()
+
+    def items(self):
+        return zip(self[::2], self[1::2], strict=True)
+
+    def memory_usage(self, samples: int = 5) -> int:
+        from bocho.memory import OBJ, _alloc
+        return OBJ + _alloc(7 + sum(len(x) + 2 for x in self))
+
+
+LP_REPR_MAX = 32  # fields an LpHash holds at most (its lookups are linear scans)
+INTERN_MAX = 1 << 16  # field names kept in the intern table at most
+INTERN_LEN = 64  # longest field name interned
+_INTERN: dict[bytes, bytes] = {}
+
+
+def intern(f: bytes) -> bytes:
+    """The shared copy of a field name (short names, while the table has room)."""
+    g = _INTERN.get(f)
+    if g is not None:
+        return g
+    if len(f) <= INTERN_LEN and len(_INTERN) < INTERN_MAX:
+        _INTERN[f] = f
+    return f
+
+
+def lp_index(h: LpHash, f: bytes) -> int:
+    """Position of field f in h, or -1."""
+    if f not in h:
+        return -1
+    i = h.index(f)
+    if not i & 1:
+        return i
+    for j in range(0, len(h), 2):  # f occurs as a value: look at the fields only
+        if h[j] == f:
+            return j
+    return -1
+
+
 def new_hash(ht: bool = False) -> Hash:
     h = Hash()
     h.ht = ht
     h.snaps = None
     return h
+
+
+def to_dict(h: LpHash, ht: bool) -> Hash:
+    d = new_hash(ht)
+    d.update(zip(h[::2], h[1::2], strict=True))
+    return d
 
 
 def _copy(h: Hash) -> Hash:
@@ -75,48 +129,69 @@ def _field_get(h: Hash, field: bytes) -> bytes | None:
     return h.get(field)
 
 
+def _lp_field_get(h: LpHash, field: bytes) -> bytes | None:
+    i = lp_index(h, field)
+    return None if i < 0 else h[i + 1]
+
+
 register_type(Hash, b"hash", copy=_copy,
               encoding=lambda h: b"hashtable" if h.ht else b"listpack",
               free_effort=lambda h: len(h) if h.ht else 1,
               field_get=_field_get)
-
-
-def _digest(h: Hash):
-    return h.items()
-
+register_type(LpHash, b"hash", copy=LpHash, encoding=lambda h: b"listpack",
+              free_effort=lambda h: 1, field_get=_lp_field_get)
 
 try:  # DEBUG DIGEST walks (field, value) pairs
     from bocho.commands.debug import register_digest
-    register_digest(Hash, _digest)
+    register_digest(Hash, dict.items)
+    register_digest(LpHash, LpHash.items)
 except ImportError:  # pragma: no cover
     pass
 
 
+def pairs(h) -> list[bytes]:
+    """field, value, field, value, ... of either representation."""
+    if type(h) is LpHash:
+        return h
+    out = []
+    ext = out.extend
+    for kv in h.items():
+        ext(kv)
+    return out
+
+
+def field_value(h, f: bytes) -> bytes | None:
+    if type(h) is LpHash:
+        i = lp_index(h, f)
+        return None if i < 0 else h[i + 1]
+    return h.get(f)
+
+
 # -- lookups ----------------------------------------------------------------------------
 
-def read_hash(c, key: bytes) -> Hash | None:
+def read_hash(c, key: bytes):
     v = c.db.lookup_read(key)
-    if v is None or type(v) is Hash:
+    if v is None or type(v) is LpHash or type(v) is Hash:
         return v
     raise wrongtype()
 
 
-def write_hash(c, key: bytes) -> Hash | None:
+def write_hash(c, key: bytes):
     v = c.db.lookup_write(key)
-    if v is None or type(v) is Hash:
+    if v is None or type(v) is LpHash or type(v) is Hash:
         return v
     raise wrongtype()
 
 
-def write_or_create(c, key: bytes) -> Hash:
+def write_or_create(c, key: bytes):
     """hashTypeLookupWriteOrCreate."""
     db = c.db
     v = db.lookup_write(key)
     if v is None:
-        v = new_hash()
+        v = LpHash()
         db.add(key, v)
         return v
-    if type(v) is not Hash:
+    if type(v) is not LpHash and type(v) is not Hash:
         raise wrongtype()
     return v
 
@@ -144,18 +219,47 @@ def _after_write(c, key: bytes, event: bytes, dirty: int) -> None:
         srv.notify(NOTIFY_HASH, event, key, db.id)
 
 
-def _set_field(c, h: Hash, field: bytes, value: bytes) -> None:
-    """hashTypeSet for one computed value (HINCRBY*): conversion checks included."""
-    if not h.ht:
-        cfg = c.server.config.values
-        maxv = cfg["hash-max-listpack-value"]
-        if len(field) > maxv or len(value) > maxv:
-            h.ht = True
+def _set_field(c, key: bytes, h, field: bytes, value: bytes) -> None:
+    """hashTypeSet for one computed value (HSETNX, HINCRBY*): conversions included."""
+    if type(h) is Hash and h.ht:
+        h[field] = value
+        return
+    cfg = c.server.config.values
+    maxv = cfg["hash-max-listpack-value"]
+    if len(field) > maxv or len(value) > maxv:
+        h = _convert(c, key, h, True)
+        h[field] = value
+        return
+    if type(h) is Hash:
         h[field] = value
         if len(h) > cfg["hash-max-listpack-entries"]:
             h.ht = True
-    else:
-        h[field] = value
+        return
+    i = lp_index(h, field)
+    if i >= 0:
+        h[i + 1] = value
+        return
+    h.append(intern(field))
+    h.append(value)
+    _check_lp(c, key, h, cfg)
+
+
+def _convert(c, key: bytes, h, ht: bool) -> Hash:
+    """The key's value as a Hash (converting an LpHash in place in the keyspace)."""
+    if type(h) is Hash:
+        if ht:
+            h.ht = True
+        return h
+    d = to_dict(h, ht)
+    c.db.data[key] = d
+    return d
+
+
+def _check_lp(c, key: bytes, h: LpHash, cfg) -> None:
+    """After fields were added to an LpHash: too many for listpack or for the list."""
+    n = len(h) >> 1
+    if n > LP_REPR_MAX or n > cfg["hash-max-listpack-entries"]:
+        _convert(c, key, h, n > cfg["hash-max-listpack-entries"])
 
 
 # -- HSET family ------------------------------------------------------------------------
@@ -166,27 +270,41 @@ def _hset(c, argv, name: str) -> int:
         raise wrong_args(name)
     key = argv[1]
     h = write_or_create(c, key)
-    before = len(h)
-    if h.ht:
+    if type(h) is Hash and h.ht:
+        before = len(h)
         if n == 4:
             h[argv[2]] = argv[3]
         else:
             h.update(zip(islice(argv, 2, None, 2), islice(argv, 3, None, 2), strict=True))
-    else:
-        cfg = c.server.config.values
-        maxv = cfg["hash-max-listpack-value"]
-        for a in islice(argv, 2, None):
-            if len(a) > maxv:
-                h.ht = True
-                break
-        if n == 4:
-            h[argv[2]] = argv[3]
-        else:
-            h.update(zip(islice(argv, 2, None, 2), islice(argv, 3, None, 2), strict=True))
+        _after_write(c, key, b"hset", (n - 2) >> 1)
+        return len(h) - before
+    cfg = c.server.config.values
+    maxv = cfg["hash-max-listpack-value"]
+    for a in islice(argv, 2, None):
+        if len(a) > maxv:
+            h = _convert(c, key, h, True)
+            break
+    if type(h) is Hash:
+        before = len(h)
+        h.update(zip(islice(argv, 2, None, 2), islice(argv, 3, None, 2), strict=True))
         if len(h) > cfg["hash-max-listpack-entries"]:
             h.ht = True
+        created = len(h) - before
+    else:
+        created = 0
+        for i in range(2, n, 2):
+            f = argv[i]
+            j = lp_index(h, f)
+            if j < 0:
+                h.append(intern(f))
+                h.append(argv[i + 1])
+                created += 1
+            else:
+                h[j + 1] = argv[i + 1]
+        if created:
+            _check_lp(c, key, h, cfg)
     _after_write(c, key, b"hset", (n - 2) >> 1)
-    return len(h) - before
+    return created
 
 
 @command("hset", -4, "write denyoom fast", keys=(1, 1, 1), group=HASH, acl=("hash",),
@@ -214,9 +332,9 @@ def hmset(c, argv):
 def hsetnx(c, argv):
     key, field, value = argv[1], argv[2], argv[3]
     h = write_or_create(c, key)
-    if field in h:
+    if field_value(h, field) is not None:
         return ZERO
-    _set_field(c, h, field, value)
+    _set_field(c, key, h, field, value)
     _after_write(c, key, b"hset", 1)
     return ONE
 
@@ -228,12 +346,12 @@ def hincrby(c, argv):
     incr = parse_int(argv[3])
     key, field = argv[1], argv[2]
     h = write_or_create(c, key)
-    old = h.get(field)
+    old = field_value(h, field)
     value = 0 if old is None else parse_int(old, b"ERR hash value is not an integer")
     new = value + incr
     if new > I64_MAX or new < I64_MIN:
         raise CommandError(OVERFLOW)
-    _set_field(c, h, field, b"%d" % new)
+    _set_field(c, key, h, field, b"%d" % new)
     _after_write(c, key, b"hincrby", 1)
     return resp.integer(new)
 
@@ -249,7 +367,7 @@ def hincrbyfloat(c, argv):
         raise CommandError(b"ERR value is NaN or Infinity")
     key, field = argv[1], argv[2]
     h = write_or_create(c, key)
-    old = h.get(field)
+    old = field_value(h, field)
     if old is None:
         value = longdouble.from_int(0)
     else:
@@ -260,7 +378,7 @@ def hincrbyfloat(c, argv):
     if total is None:
         raise CommandError(b"ERR increment would produce NaN or Infinity")
     new = longdouble.format_human(total)
-    _set_field(c, h, field, new)
+    _set_field(c, key, h, field, new)
     _after_write(c, key, b"hincrbyfloat", 1)
     # Replicas and the AOF get the result as an HSET: float formatting could differ.
     c.prop = [[b"HSET", key, field, new]]
@@ -274,9 +392,18 @@ def hincrbyfloat(c, argv):
 def hget(c, argv):
     h = c.db.lookup_read(argv[1])
     if h is not None:
-        if type(h) is not Hash:
+        t = type(h)
+        if t is LpHash:
+            f = argv[2]
+            if f in h:
+                i = h.index(f)
+                v = h[i + 1] if not i & 1 else field_value(h, f)
+            else:
+                v = None
+        elif t is Hash:
+            v = h.get(argv[2])
+        else:
             raise wrongtype()
-        v = h.get(argv[2])
         if v is not None:
             n = len(v)
             if n < BULK_HDR_MAX:
@@ -292,9 +419,8 @@ def hmget(c, argv):
     h = read_hash(c, argv[1])
     null = NULL_BULK if c.resp == 2 else NULL3
     parts = [resp.array_header(len(argv) - 2)]
-    get = h.get if h is not None else {}.get
     for f in islice(argv, 2, None):
-        v = get(f)
+        v = None if h is None else field_value(h, f)
         parts.append(null if v is None else bulk(v))
     return b"".join(parts)
 
@@ -309,12 +435,21 @@ def hdel(c, argv):
     if h is None:
         return ZERO
     deleted = 0
-    pop = h.pop
-    for f in islice(argv, 2, None):
-        if pop(f, None) is not None:
-            deleted += 1
-            if not h:
-                break
+    if type(h) is LpHash:
+        for f in islice(argv, 2, None):
+            i = lp_index(h, f)
+            if i >= 0:
+                del h[i:i + 2]
+                deleted += 1
+                if not h:
+                    break
+    else:
+        pop = h.pop
+        for f in islice(argv, 2, None):
+            if pop(f, None) is not None:
+                deleted += 1
+                if not h:
+                    break
     if deleted:
         db = c.db
         srv = c.server
@@ -336,7 +471,9 @@ def hdel(c, argv):
          key_specs=[spec("RO")])
 def hlen(c, argv):
     h = read_hash(c, argv[1])
-    return ZERO if h is None else resp.integer(len(h))
+    if h is None:
+        return ZERO
+    return resp.integer(len(h) >> 1 if type(h) is LpHash else len(h))
 
 
 @command("hstrlen", 3, "readonly fast", keys=(1, 1, 1), group=HASH, acl=("hash",),
@@ -347,7 +484,7 @@ def hstrlen(c, argv):
     h = read_hash(c, argv[1])
     if h is None:
         return ZERO
-    v = h.get(argv[2])
+    v = field_value(h, argv[2])
     return ZERO if v is None else resp.integer(len(v))
 
 
@@ -356,7 +493,7 @@ def hstrlen(c, argv):
          key_specs=[spec("RO")])
 def hexists(c, argv):
     h = read_hash(c, argv[1])
-    return ONE if h is not None and argv[2] in h else ZERO
+    return ONE if h is not None and field_value(h, argv[2]) is not None else ZERO
 
 
 _ALL = dict(keys=(1, 1, 1), group=HASH, acl=("hash",), since="2.0.0",
@@ -369,7 +506,8 @@ def hkeys(c, argv):
     h = read_hash(c, argv[1])
     if h is None:
         return EMPTY_ARRAY
-    return resp.array_header(len(h)) + bulks(h)
+    fields = h[::2] if type(h) is LpHash else h
+    return resp.array_header(len(fields)) + bulks(fields)
 
 
 @command("hvals", 2, "readonly", summary="Get all the values in a hash", **_ALL)
@@ -377,15 +515,8 @@ def hvals(c, argv):
     h = read_hash(c, argv[1])
     if h is None:
         return EMPTY_ARRAY
-    return resp.array_header(len(h)) + bulks(h.values())
-
-
-def _flat(h) -> list[bytes]:
-    out = []
-    ext = out.extend
-    for kv in h.items():
-        ext(kv)
-    return out
+    vals = h[1::2] if type(h) is LpHash else h.values()
+    return resp.array_header(len(vals)) + bulks(vals)
 
 
 @command("hgetall", 2, "readonly", summary="Get all the fields and values in a hash", **_ALL)
@@ -393,7 +524,8 @@ def hgetall(c, argv):
     h = read_hash(c, argv[1])
     if h is None:
         return b"%0\r\n" if c.resp == 3 else EMPTY_ARRAY
-    return resp.map_header(len(h), c.resp) + bulks(_flat(h))
+    flat = pairs(h)
+    return resp.map_header(len(flat) >> 1, c.resp) + bulks(flat)
 
 
 # -- HRANDFIELD -------------------------------------------------------------------------
@@ -425,6 +557,8 @@ def hrandfield(c, argv):
         h = read_hash(c, argv[1])
         if h is None:
             return NULL_BULK if c.resp == 2 else NULL3
+        if type(h) is LpHash:
+            return bulk(h[random.randrange(len(h) >> 1) << 1])
         return bulk(random_key(h))
     count = parse_int(argv[2])
     if count < -LONG_MAX:
@@ -439,6 +573,8 @@ def hrandfield(c, argv):
     h = read_hash(c, argv[1])
     if h is None or count == 0:
         return EMPTY_ARRAY
+    if type(h) is LpHash:
+        h = dict(h.items())
     size = len(h)
     flat2 = withvalues and c.resp == 2
     if count < 0 or count == 1:
@@ -467,19 +603,20 @@ def hscan(c, argv):
     if h is None:
         return EMPTY_SCAN
     count, pat, _ = parse_scan_options(argv, 3, False)
-    if not h.ht:
-        cursor, fields = 0, list(h)
+    if type(h) is LpHash or not h.ht:
+        cursor, out = 0, pairs(h)
     else:
         cursor, fields = scan_container(h, cursor, count, list)
-    m = compile_glob(pat) if pat is not None else None
-    out = []
-    get = h.get
-    for f in fields:
-        v = get(f)
-        if v is None or (m is not None and not m(f)):
-            continue
-        out.append(f)
-        out.append(v)
+        out = []
+        get = h.get
+        for f in fields:
+            v = get(f)
+            if v is not None:
+                out.append(f)
+                out.append(v)
+    if pat is not None:
+        m = compile_glob(pat)
+        out = [x for i in range(0, len(out), 2) if m(out[i]) for x in out[i:i + 2]]
     return scan_reply(cursor, out)
 
 
