@@ -319,3 +319,47 @@ def test_watch_sees_hash_writes(r, server):
                 p.execute()
     finally:
         other.close()
+
+
+def test_small_hash_form_edges_same_as_redis(pair):
+    """Around the limits of the compact small-hash form (24 fields, entries under 255
+    bytes) with listpack limits raised: contents, order and encodings as Redis."""
+    cmds = [
+        ("hset", "h", *[x for i in range(24) for x in (f"f{i}", f"v{i}")]),
+        ("object", "encoding", "h"), ("hsetnx", "h", "f24", "x"), ("hgetall", "h"),
+        ("hdel", "h", *[f"f{i}" for i in range(20)]), ("hgetall", "h"),
+        ("hset", "v", "a", "x" * 254, "b", "1"), ("hset", "v", "c", "y" * 255),
+        ("hset", "v", "d", "z" * 300), ("object", "encoding", "v"), ("hgetall", "v"),
+        ("hincrby", "w", "x" * 255, "5"), ("hget", "w", "x" * 255), ("object", "encoding", "w"),
+        ("hset", "m", *[x for i in range(30) for x in (f"f{i}", "v")]),
+        ("hset", "m", *[x for i in range(10) for x in (f"f{i}", "w")]), ("hlen", "m"),
+        ("hgetall", "m"), ("object", "encoding", "m"),
+        ("hset", "u", "", ""), ("hget", "u", ""), ("hexists", "u", ""), ("hstrlen", "u", ""),
+        ("hdel", "u", ""), ("exists", "u"),
+    ]
+    a, b = pair()
+    try:
+        for c in (a, b):
+            c.config_set("hash-max-listpack-value", 1000)
+        assert_same(run(a, cmds), run(b, cmds), cmds)
+    finally:
+        for c in (a, b):
+            c.config_set("hash-max-listpack-value", 64)
+
+
+def test_binary_fields_and_values_same_as_redis(pair):
+    """Bytes the small-hash layout uses as markers (FF 01, FF 02, FF 00) inside fields
+    and values, and fields that are other entries' suffixes or values."""
+    odd = [b"\xff", b"\xff\x01", b"\xff\x02", b"a\xff\x00b", b"\xff\xff", b"x\xff", b"",
+           b"\x00", b"f", b"\xff\x01f\xff\x02v"]
+    cmds = [("hset", "h", *[x for i, k in enumerate(odd) for x in (k, odd[-1 - i])])]
+    for k in odd + [b"\xff\x00", b"\x01", b"f\xff\x02"]:
+        cmds += [("hget", "h", k), ("hexists", "h", k), ("hstrlen", "h", k)]
+    cmds += [("hgetall", "h"), ("hkeys", "h"), ("hvals", "h"), ("hlen", "h"),
+             ("hscan", "h", "0"), ("hincrby", "h", b"\xff\x01", "1"),
+             ("hset", "h", b"\xff", b"\xff\x02\xff\x01"), ("hget", "h", b"\xff"),
+             ("hdel", "h", b"\xff\x02", b"f", b"nope"), ("hgetall", "h"),
+             ("debug", "digest-value", "h"), ("hset", "h", "big", "x" * 100),
+             ("object", "encoding", "h"), ("hgetall", "h")]
+    a, b = pair()
+    assert_same(run(a, cmds), run(b, cmds), cmds)

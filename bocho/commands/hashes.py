@@ -1,19 +1,17 @@
 """Hash commands (t_hash.c).
 
-Two representations, one Redis TYPE "hash":
-- LpHash, a flat list [field0, value0, field1, value1, ...] in insertion order: a small
-  hash in Redis's listpack encoding (which keeps the same order: new fields go to the
-  tail, updates stay in place). Field names are interned (bounded table), so the many
-  hashes of one schema share them: with the list this keeps a small hash at about a
-  third of the memory of a dict of fresh bytes. Lookups scan the list (in C); it holds
-  at most LP_REPR_MAX fields.
-- Hash, a dict of field -> value in insertion order, for everything else. `ht` says
-  whether Redis would have converted it to a hashtable (a field or value longer than
-  hash-max-listpack-value, more fields than hash-max-listpack-entries; one-way, as 7.0);
-  a Hash with ht False is a listpack hash too big for the list. `snaps` holds the
-  element lists of HSCANs under way (keys.scan_container).
-A write that outgrows the list replaces the key's value with a Hash (db.data[key]: the
-TTL and access clock stay)."""
+A hash is held the way Redis 7.0 would encode it:
+- LpHash (OBJECT ENCODING listpack): one bytearray of entries in insertion order, the
+  order of Redis's listpack (new fields go to the tail, updates stay in place). Each
+  entry is FS + field + VS + value, FS = FF 01 and VS = FF 02; an FF byte inside a field
+  or value is stored as FF 00. So FF 01 / FF 02 occur only as markers, and a field is
+  found exactly by one search in C for FS + field + VS (lp_find): no walk, no per-entry
+  Python objects. A 10-field hash costs about what Redis's listpack costs.
+- Hash (hashtable): a dict of field -> value, once a field or value is longer than
+  hash-max-listpack-value or there are more fields than hash-max-listpack-entries.
+  One-way, as in 7.0. `snaps` holds the element lists of HSCANs under way
+  (keys.scan_container).
+A conversion replaces the key's value (db.data[key]: the TTL and access clock stay)."""
 
 from __future__ import annotations
 
@@ -45,19 +43,17 @@ RANGE_ERR = b"ERR value is out of range, value must between -9223372036854775807
 
 
 class Hash(dict):
-    __slots__ = ("ht", "snaps")
+    """A hashtable-encoded hash."""
+
+    __slots__ = ("snaps",)
 
     def memory_usage(self, samples: int = 5) -> int:
-        """objectComputeSize: a listpack is one allocation of its entries; a hashtable
-        is a dict of (entry + two sds) per field, sampled."""
-        from bocho.memory import OBJ, _alloc, _str_size
+        """objectComputeSize: a dict of (entry + two sds) per field, sampled."""
+        from bocho.memory import OBJ, _str_size
         n = len(self)
         if not n:
             return OBJ + 16
         k = n if samples <= 0 else min(samples, n)
-        if not self.ht:
-            tot = sum(len(f) + len(v) + 4 for f, v in islice(self.items(), k))
-            return OBJ + _alloc(7 + tot * n // k)
         tot = sum(_str_size(f) + _str_size(v) + 24 for f, v in islice(self.items(), k))
         buckets = 4
         while buckets < n:
@@ -65,81 +61,128 @@ class Hash(dict):
         return OBJ + 88 + buckets * 8 + tot * n // k
 
 
-class LpHash(list):
+class LpHash(bytearray):
+    """A listpack-encoded hash (see the module comment for the layout)."""
+
     __slots__ = ()
 
     def items(self):
-        return zip(self[::2], self[1::2], strict=True)
+        flat = lp_pairs(self)
+        return zip(flat[::2], flat[1::2], strict=True)
 
     def memory_usage(self, samples: int = 5) -> int:
         from bocho.memory import OBJ, _alloc
-        return OBJ + _alloc(7 + sum(len(x) + 2 for x in self))
+        n = len(self)
+        esc = self.count(b"\xff\x00")
+        return OBJ + _alloc(7 + n - esc - 2 * self.count(FS))
 
 
-LP_REPR_MAX = 32  # fields an LpHash holds at most (its lookups are linear scans)
-INTERN_MAX = 1 << 16  # field names kept in the intern table at most
-INTERN_LEN = 64  # longest field name interned
-_INTERN: dict[bytes, bytes] = {}
+FS = b"\xff\x01"
+VS = b"\xff\x02"
 
 
-def intern(f: bytes) -> bytes:
-    """The shared copy of a field name (short names, while the table has room)."""
-    g = _INTERN.get(f)
-    if g is not None:
-        return g
-    if len(f) <= INTERN_LEN and len(_INTERN) < INTERN_MAX:
-        _INTERN[f] = f
-    return f
+def esc(x: bytes) -> bytes:
+    return x.replace(b"\xff", b"\xff\x00") if 255 in x else x
 
 
-def lp_index(h: LpHash, f: bytes) -> int:
-    """Position of field f in h, or -1."""
-    if f not in h:
-        return -1
-    i = h.index(f)
-    if not i & 1:
-        return i
-    for j in range(0, len(h), 2):  # f occurs as a value: look at the fields only
-        if h[j] == f:
-            return j
-    return -1
+def unesc(x) -> bytes:
+    if 255 in x:
+        return bytes(x).replace(b"\xff\x00", b"\xff")
+    return bytes(x)
 
 
-def new_hash(ht: bool = False) -> Hash:
+def lp_find(b: LpHash, f: bytes) -> tuple[int, int]:
+    """(start of field f's value, end of it) in b, or (-1, -1)."""
+    needle = FS + esc(f) + VS
+    p = b.find(needle)
+    if p < 0:
+        return -1, -1
+    vs = p + len(needle)
+    ve = b.find(FS, vs)
+    return vs, (len(b) if ve < 0 else ve)
+
+
+def lp_get(b: LpHash, f: bytes) -> bytes | None:
+    needle = FS + esc(f) + VS if 255 in f else FS + f + VS
+    p = b.find(needle)
+    if p < 0:
+        return None
+    vs = p + len(needle)
+    ve = b.find(FS, vs)
+    v = b[vs:ve] if ve >= 0 else b[vs:]
+    return bytes(v) if 255 not in v else unesc(v)
+
+
+def lp_set(b: LpHash, f: bytes, v: bytes) -> bool:
+    """Set field f to v in b: whether f is new."""
+    needle = FS + esc(f) + VS
+    p = b.find(needle)
+    if p < 0:
+        b += needle + esc(v)
+        return True
+    vs = p + len(needle)
+    ve = b.find(FS, vs)
+    b[vs:(len(b) if ve < 0 else ve)] = esc(v)
+    return False
+
+
+def lp_del(b: LpHash, f: bytes) -> bool:
+    """Remove field f from b: whether it was there."""
+    needle = FS + esc(f) + VS
+    p = b.find(needle)
+    if p < 0:
+        return False
+    ve = b.find(FS, p + len(needle))
+    del b[p:(len(b) if ve < 0 else ve)]
+    return True
+
+
+def lp_len(b: LpHash) -> int:
+    return b.count(FS)
+
+
+def lp_pairs(b: LpHash) -> list[bytes]:
+    """[field, value, field, value, ...] of b."""
+    out = []
+    ext = out.extend
+    if b.find(b"\xff\x00") >= 0:
+        for e in bytes(b).split(FS)[1:]:
+            f, v = e.split(VS)
+            ext((f.replace(b"\xff\x00", b"\xff"), v.replace(b"\xff\x00", b"\xff")))
+    else:
+        for e in bytes(b).split(FS)[1:]:
+            ext(e.split(VS))
+    return out
+
+
+def lp_build(flat) -> LpHash:
+    """An LpHash of [field, value, ...] (distinct fields)."""
+    return LpHash(b"".join([(FS if i & 1 == 0 else VS) + esc(x) for i, x in enumerate(flat)]))
+
+
+def new_hash() -> Hash:
     h = Hash()
-    h.ht = ht
     h.snaps = None
     return h
 
 
-def to_dict(h: LpHash, ht: bool) -> Hash:
-    d = new_hash(ht)
-    d.update(zip(h[::2], h[1::2], strict=True))
+def to_dict(h: LpHash) -> Hash:
+    d = new_hash()
+    flat = lp_pairs(h)
+    d.update(zip(flat[::2], flat[1::2], strict=True))
     return d
 
 
 def _copy(h: Hash) -> Hash:
     n = Hash(h)
-    n.ht = h.ht
     n.snaps = None
     return n
 
 
-def _field_get(h: Hash, field: bytes) -> bytes | None:
-    return h.get(field)
-
-
-def _lp_field_get(h: LpHash, field: bytes) -> bytes | None:
-    i = lp_index(h, field)
-    return None if i < 0 else h[i + 1]
-
-
-register_type(Hash, b"hash", copy=_copy,
-              encoding=lambda h: b"hashtable" if h.ht else b"listpack",
-              free_effort=lambda h: len(h) if h.ht else 1,
-              field_get=_field_get)
+register_type(Hash, b"hash", copy=_copy, encoding=lambda h: b"hashtable",
+              free_effort=len, field_get=dict.get)
 register_type(LpHash, b"hash", copy=LpHash, encoding=lambda h: b"listpack",
-              free_effort=lambda h: 1, field_get=_lp_field_get)
+              free_effort=lambda h: 1, field_get=lp_get)
 
 try:  # DEBUG DIGEST walks (field, value) pairs
     from bocho.commands.debug import register_digest
@@ -152,7 +195,7 @@ except ImportError:  # pragma: no cover
 def pairs(h) -> list[bytes]:
     """field, value, field, value, ... of either representation."""
     if type(h) is LpHash:
-        return h
+        return lp_pairs(h)
     out = []
     ext = out.extend
     for kv in h.items():
@@ -162,9 +205,12 @@ def pairs(h) -> list[bytes]:
 
 def field_value(h, f: bytes) -> bytes | None:
     if type(h) is LpHash:
-        i = lp_index(h, f)
-        return None if i < 0 else h[i + 1]
+        return lp_get(h, f)
     return h.get(f)
+
+
+def hash_len(h) -> int:
+    return lp_len(h) if type(h) is LpHash else len(h)
 
 
 # -- lookups ----------------------------------------------------------------------------
@@ -219,47 +265,27 @@ def _after_write(c, key: bytes, event: bytes, dirty: int) -> None:
         srv.notify(NOTIFY_HASH, event, key, db.id)
 
 
+def _convert(c, key: bytes, h) -> Hash:
+    """hashTypeConvert: the key's value as a Hash (an LpHash is replaced by one)."""
+    if type(h) is Hash:
+        return h
+    d = to_dict(h)
+    c.db.data[key] = d
+    return d
+
+
 def _set_field(c, key: bytes, h, field: bytes, value: bytes) -> None:
     """hashTypeSet for one computed value (HSETNX, HINCRBY*): conversions included."""
-    if type(h) is Hash and h.ht:
+    if type(h) is Hash:
         h[field] = value
         return
     cfg = c.server.config.values
     maxv = cfg["hash-max-listpack-value"]
     if len(field) > maxv or len(value) > maxv:
-        h = _convert(c, key, h, True)
-        h[field] = value
+        _convert(c, key, h)[field] = value
         return
-    if type(h) is Hash:
-        h[field] = value
-        if len(h) > cfg["hash-max-listpack-entries"]:
-            h.ht = True
-        return
-    i = lp_index(h, field)
-    if i >= 0:
-        h[i + 1] = value
-        return
-    h.append(intern(field))
-    h.append(value)
-    _check_lp(c, key, h, cfg)
-
-
-def _convert(c, key: bytes, h, ht: bool) -> Hash:
-    """The key's value as a Hash (converting an LpHash in place in the keyspace)."""
-    if type(h) is Hash:
-        if ht:
-            h.ht = True
-        return h
-    d = to_dict(h, ht)
-    c.db.data[key] = d
-    return d
-
-
-def _check_lp(c, key: bytes, h: LpHash, cfg) -> None:
-    """After fields were added to an LpHash: too many for listpack or for the list."""
-    n = len(h) >> 1
-    if n > LP_REPR_MAX or n > cfg["hash-max-listpack-entries"]:
-        _convert(c, key, h, n > cfg["hash-max-listpack-entries"])
+    if lp_set(h, field, value) and lp_len(h) > cfg["hash-max-listpack-entries"]:
+        _convert(c, key, h)
 
 
 # -- HSET family ------------------------------------------------------------------------
@@ -270,41 +296,32 @@ def _hset(c, argv, name: str) -> int:
         raise wrong_args(name)
     key = argv[1]
     h = write_or_create(c, key)
-    if type(h) is Hash and h.ht:
-        before = len(h)
-        if n == 4:
-            h[argv[2]] = argv[3]
+    if type(h) is LpHash:
+        cfg = c.server.config.values
+        maxv = cfg["hash-max-listpack-value"]
+        for a in islice(argv, 2, None):
+            if len(a) > maxv:
+                h = _convert(c, key, h)
+                break
         else:
-            h.update(zip(islice(argv, 2, None, 2), islice(argv, 3, None, 2), strict=True))
-        _after_write(c, key, b"hset", (n - 2) >> 1)
-        return len(h) - before
-    cfg = c.server.config.values
-    maxv = cfg["hash-max-listpack-value"]
-    for a in islice(argv, 2, None):
-        if len(a) > maxv:
-            h = _convert(c, key, h, True)
-            break
-    if type(h) is Hash:
-        before = len(h)
-        h.update(zip(islice(argv, 2, None, 2), islice(argv, 3, None, 2), strict=True))
-        if len(h) > cfg["hash-max-listpack-entries"]:
-            h.ht = True
-        created = len(h) - before
-    else:
-        created = 0
-        for i in range(2, n, 2):
-            f = argv[i]
-            j = lp_index(h, f)
-            if j < 0:
-                h.append(intern(f))
-                h.append(argv[i + 1])
-                created += 1
+            created = 0
+            if not h and len(set(islice(argv, 2, None, 2))) == (n - 2) >> 1:
+                h += lp_build(argv[2:])  # a new key: all at once, no over-allocation
+                created = (n - 2) >> 1
             else:
-                h[j + 1] = argv[i + 1]
-        if created:
-            _check_lp(c, key, h, cfg)
+                for i in range(2, n, 2):
+                    created += lp_set(h, argv[i], argv[i + 1])
+            if created and lp_len(h) > cfg["hash-max-listpack-entries"]:
+                _convert(c, key, h)
+            _after_write(c, key, b"hset", (n - 2) >> 1)
+            return created
+    before = len(h)
+    if n == 4:
+        h[argv[2]] = argv[3]
+    else:
+        h.update(zip(islice(argv, 2, None, 2), islice(argv, 3, None, 2), strict=True))
     _after_write(c, key, b"hset", (n - 2) >> 1)
-    return created
+    return len(h) - before
 
 
 @command("hset", -4, "write denyoom fast", keys=(1, 1, 1), group=HASH, acl=("hash",),
@@ -313,6 +330,46 @@ def _hset(c, argv, name: str) -> int:
                     "pairs when the command is called with multiple field/value pairs.",
          key_specs=[spec("RW update")])
 def hset(c, argv):
+    if len(argv) == 4:
+        # One pair into an existing hash, the common case, without the general path.
+        key = argv[1]
+        db = c.db
+        h = db.data.get(key)
+        if h is not None and not (db.expires and key in db.expires):
+            t = type(h)
+            f = argv[2]
+            v = argv[3]
+            if t is Hash:
+                added = f not in h
+                h[f] = v
+            elif t is LpHash:
+                cfg = c.server.config.values
+                maxv = cfg["hash-max-listpack-value"]
+                if len(f) > maxv or len(v) > maxv or 255 in f or 255 in v:
+                    return resp.integer(_hset(c, argv, "hset"))
+                needle = FS + f + VS
+                p = h.find(needle)
+                if p >= 0:
+                    p += len(needle)
+                    e = h.find(FS, p)
+                    h[p:e if e >= 0 else len(h)] = v
+                    added = False
+                else:
+                    h += needle + v
+                    added = True
+                    if h.count(FS) > cfg["hash-max-listpack-entries"]:
+                        _convert(c, key, h)
+            else:
+                raise wrongtype()
+            if db.lru is not None:
+                db.touch(key)
+            if db.watched:
+                db.signal_modified(key)
+            srv = c.server
+            srv.dirty += 1
+            if srv.notify_flags & NOTIFY_HASH:
+                srv.notify(NOTIFY_HASH, b"hset", key, db.id)
+            return ONE if added else ZERO
     return resp.integer(_hset(c, argv, "hset"))
 
 
@@ -395,11 +452,16 @@ def hget(c, argv):
         t = type(h)
         if t is LpHash:
             f = argv[2]
-            if f in h:
-                i = h.index(f)
-                v = h[i + 1] if not i & 1 else field_value(h, f)
-            else:
+            needle = FS + f + VS if 255 not in f else FS + esc(f) + VS
+            p = h.find(needle)
+            if p < 0:
                 v = None
+            else:
+                vs = p + len(needle)
+                ve = h.find(FS, vs)
+                v = h[vs:ve] if ve >= 0 else h[vs:]
+                if 255 in v:
+                    v = unesc(v)
         elif t is Hash:
             v = h.get(argv[2])
         else:
@@ -437,12 +499,11 @@ def hdel(c, argv):
     deleted = 0
     if type(h) is LpHash:
         for f in islice(argv, 2, None):
-            i = lp_index(h, f)
-            if i >= 0:
-                del h[i:i + 2]
+            if lp_del(h, f):
                 deleted += 1
                 if not h:
                     break
+        left = len(h)
     else:
         pop = h.pop
         for f in islice(argv, 2, None):
@@ -450,17 +511,18 @@ def hdel(c, argv):
                 deleted += 1
                 if not h:
                     break
+        left = len(h)
     if deleted:
         db = c.db
         srv = c.server
-        if h:
+        if left:
             if db.watched:
                 db.signal_modified(key)
         else:
             db.delete(key)
         if srv.notify_flags & NOTIFY_HASH:
             srv.notify(NOTIFY_HASH, b"hdel", key, db.id)
-        if not h:
+        if not left:
             srv.notify(NOTIFY_GENERIC, b"del", key, db.id)
         srv.dirty += deleted
     return resp.integer(deleted)
@@ -473,7 +535,7 @@ def hlen(c, argv):
     h = read_hash(c, argv[1])
     if h is None:
         return ZERO
-    return resp.integer(len(h) >> 1 if type(h) is LpHash else len(h))
+    return resp.integer(hash_len(h))
 
 
 @command("hstrlen", 3, "readonly fast", keys=(1, 1, 1), group=HASH, acl=("hash",),
@@ -506,7 +568,7 @@ def hkeys(c, argv):
     h = read_hash(c, argv[1])
     if h is None:
         return EMPTY_ARRAY
-    fields = h[::2] if type(h) is LpHash else h
+    fields = lp_pairs(h)[::2] if type(h) is LpHash else h
     return resp.array_header(len(fields)) + bulks(fields)
 
 
@@ -515,7 +577,7 @@ def hvals(c, argv):
     h = read_hash(c, argv[1])
     if h is None:
         return EMPTY_ARRAY
-    vals = h[1::2] if type(h) is LpHash else h.values()
+    vals = lp_pairs(h)[1::2] if type(h) is LpHash else h.values()
     return resp.array_header(len(vals)) + bulks(vals)
 
 
@@ -558,7 +620,7 @@ def hrandfield(c, argv):
         if h is None:
             return NULL_BULK if c.resp == 2 else NULL3
         if type(h) is LpHash:
-            return bulk(h[random.randrange(len(h) >> 1) << 1])
+            return bulk(lp_pairs(h)[random.randrange(lp_len(h)) << 1])
         return bulk(random_key(h))
     count = parse_int(argv[2])
     if count < -LONG_MAX:
@@ -603,8 +665,8 @@ def hscan(c, argv):
     if h is None:
         return EMPTY_SCAN
     count, pat, _ = parse_scan_options(argv, 3, False)
-    if type(h) is LpHash or not h.ht:
-        cursor, out = 0, pairs(h)
+    if type(h) is LpHash:
+        cursor, out = 0, lp_pairs(h)
     else:
         cursor, fields = scan_container(h, cursor, count, list)
         out = []

@@ -1,15 +1,22 @@
 """Set commands (t_set.c).
 
-A set is a Set: a Python set of members (bytes). `ht` says whether Redis 7.0 would hold
-it as a hashtable rather than an intset: an intset holds only canonical 64-bit integers,
-at most set-max-intset-entries of them, and the conversion is one-way. An intset is
-sorted, so whatever Redis walks in intset order (SMEMBERS, SSCAN, SINTER of intsets,
-the STORE results) comes out in ascending numeric order here too. `snaps` holds the
-element lists of SSCANs under way (keys.scan_container)."""
+A set is held the way Redis 7.0 would encode it:
+- IntSet (OBJECT ENCODING intset): a sorted array of signed 64-bit integers, as Redis's
+  intset, for a set of canonical integers (string2ll's form) of at most
+  set-max-intset-entries members. Membership is a binary search, a random member an
+  index; what Redis walks in intset order (SMEMBERS, SSCAN, SINTER, SPOP of the whole
+  set) comes out ascending here too. About 8 bytes a member instead of a bytes object
+  and a hash-table slot each.
+- Set (hashtable): a Python set of the members (bytes), for everything else. `snaps`
+  holds the element lists of SSCANs under way (keys.scan_container).
+The conversion is one-way (as 7.0, which has no listpack sets); it replaces the key's
+value (db.data[key]: the TTL and access clock stay)."""
 
 from __future__ import annotations
 
 import random
+from array import array
+from bisect import bisect_left
 from itertools import islice
 
 from bocho import notify, resp
@@ -38,22 +45,14 @@ INTSET_HARD_MAX = 1 << 30
 
 
 class Set(set):
-    __slots__ = ("ht", "snaps")
+    """A hashtable-encoded set."""
+
+    __slots__ = ("snaps",)
 
     def memory_usage(self, samples: int = 5) -> int:
-        """objectComputeSize: an intset is one array of 8-byte integers (Redis picks the
-        narrowest width that fits them all); a hashtable a dict of entry + sds."""
-        from bocho.memory import OBJ, _alloc, _str_size
+        """objectComputeSize: a dict of entry + sds per member, sampled."""
+        from bocho.memory import OBJ, _str_size
         n = len(self)
-        if not self.ht:
-            width = 2
-            for m in self:
-                i = int(m)
-                if not -32768 <= i < 32768:
-                    width = 4 if -2**31 <= i < 2**31 and width < 8 else 8
-                    if width == 8:
-                        break
-            return OBJ + _alloc(8 + width * n)
         if not n:
             return OBJ + 16
         k = n if samples <= 0 else min(samples, n)
@@ -64,83 +63,157 @@ class Set(set):
         return OBJ + 88 + buckets * 8 + tot * n // k
 
 
-def new_set(ht: bool = False) -> Set:
-    s = Set()
-    s.ht = ht
+class IntSet(array):
+    """An intset-encoded set: sorted distinct int64 values."""
+
+    __slots__ = ()
+
+    def memory_usage(self, samples: int = 5) -> int:
+        """Redis's intset: a header and the narrowest width that fits every member."""
+        from bocho.memory import OBJ, _alloc
+        n = len(self)
+        lo, hi = (self[0], self[-1]) if n else (0, 0)
+        width = 2 if -32768 <= lo and hi < 32768 else \
+            4 if -2**31 <= lo and hi < 2**31 else 8
+        return OBJ + _alloc(8 + width * n)
+
+
+def new_intset(values=()) -> IntSet:
+    return IntSet("q", values)
+
+
+def new_set(members=()) -> Set:
+    s = Set(members)
     s.snaps = None
     return s
 
 
 def _copy(s: Set) -> Set:
-    n = Set(s)
-    n.ht = s.ht
-    n.snaps = None
-    return n
+    return new_set(s)
 
 
-def ordered(s: Set) -> list[bytes]:
+def ordered(s) -> list[bytes]:
     """The members in Redis's iteration order where it is defined (intset: ascending)."""
-    return list(s) if s.ht else sorted(s, key=int)
+    if type(s) is IntSet:
+        return [b"%d" % x for x in s]
+    return list(s)
 
 
-def _sort_source(s: Set) -> tuple[bytes, list[bytes]]:
-    return b"set", ordered(s)
+def pyset(s):
+    """The members as something `in` works on with bytes (a set)."""
+    if type(s) is IntSet:
+        return {b"%d" % x for x in s}
+    return s
 
 
-register_type(Set, b"set", copy=_copy,
-              encoding=lambda s: b"hashtable" if s.ht else b"intset",
-              sort_elements=_sort_source,
-              free_effort=lambda s: len(s) if s.ht else 1)
+def contains(s, m: bytes) -> bool:
+    if type(s) is IntSet:
+        if not _is_long(m):
+            return False
+        x = int(m)
+        i = bisect_left(s, x)
+        return i < len(s) and s[i] == x
+    return m in s
+
+
+register_type(Set, b"set", copy=_copy, encoding=lambda s: b"hashtable",
+              sort_elements=lambda s: (b"set", list(s)), free_effort=len)
+register_type(IntSet, b"set", copy=new_intset, encoding=lambda s: b"intset",
+              sort_elements=lambda s: (b"set", ordered(s)), free_effort=lambda s: 1)
 
 try:  # DEBUG DIGEST walks the members
     from bocho.commands.debug import register_digest
     register_digest(Set, lambda s: s)
+    register_digest(IntSet, ordered)
 except ImportError:  # pragma: no cover
     pass
 
 
-def build(members, cfg) -> Set:
-    """A new set holding members, with the encoding Redis's setTypeAdd would reach when
-    adding them one by one to an empty intset."""
-    s = new_set()
-    add(s, members, cfg)
-    return s
+def max_intset(cfg) -> int:
+    return min(cfg["set-max-intset-entries"], INTSET_HARD_MAX)
 
 
-def add(s: Set, members, cfg) -> int:
-    """setTypeAdd for each of members (any iterable of bytes): how many were new."""
-    before = len(s)
-    if s.ht:
+def as_ints(members, cfg) -> list[int] | None:
+    """The sorted distinct integers of members if they would stay an intset: each one a
+    canonical integer, at most set-max-intset-entries of them; else None."""
+    ints = set()
+    for m in members:
+        if not _is_long(m):
+            return None
+        ints.add(int(m))
+    return sorted(ints) if len(ints) <= max_intset(cfg) else None
+
+
+def build(members, cfg, ht: bool = False):
+    """A new set of members (bytes), with the encoding Redis's setTypeAdd reaches adding
+    them one by one to an empty intset (or a hashtable when `ht`)."""
+    if not ht:
+        ints = as_ints(members, cfg)
+        if ints is not None:
+            return new_intset(ints)
+    return new_set(members)
+
+
+def to_hashtable(c, key: bytes, s: IntSet) -> Set:
+    """setTypeConvert: the key's intset becomes a hashtable."""
+    h = new_set(ordered(s))
+    c.db.data[key] = h
+    return h
+
+
+def add(c, key: bytes, s, members) -> int:
+    """setTypeAdd for each of members into key's set s: how many were new."""
+    if type(s) is Set:
+        before = len(s)
         s.update(members)
         return len(s) - before
-    if type(members) is Set:
-        if members.ht:
-            s.ht = True
-    else:
-        if type(members) is not list:
-            members = list(members)
-        for m in members:
-            if not _is_long(m):
-                s.ht = True
-                break
-    s.update(members)
-    if not s.ht and len(s) > min(cfg["set-max-intset-entries"], INTSET_HARD_MAX):
-        s.ht = True
-    return len(s) - before
+    added = 0
+    limit = max_intset(c.server.config.values)
+    for j, m in enumerate(members):
+        if not _is_long(m):
+            h = to_hashtable(c, key, s)
+            before = len(h)
+            h.update(islice(members, j, None))
+            return added + len(h) - before
+        x = int(m)
+        i = bisect_left(s, x)
+        if i == len(s) or s[i] != x:
+            s.insert(i, x)
+            added += 1
+    if len(s) > limit:
+        to_hashtable(c, key, s)
+    return added
+
+
+def discard(s, m: bytes) -> bool:
+    """setTypeRemove: whether m was there."""
+    if type(s) is IntSet:
+        if not _is_long(m):
+            return False
+        x = int(m)
+        i = bisect_left(s, x)
+        if i < len(s) and s[i] == x:
+            del s[i]
+            return True
+        return False
+    if m in s:
+        s.discard(m)
+        return True
+    return False
 
 
 # -- lookups ----------------------------------------------------------------------------
 
-def read_set(c, key: bytes) -> Set | None:
+def read_set(c, key: bytes):
     v = c.db.lookup_read(key)
-    if v is None or type(v) is Set:
+    if v is None or type(v) is Set or type(v) is IntSet:
         return v
     raise wrongtype()
 
 
-def write_set(c, key: bytes) -> Set | None:
+def write_set(c, key: bytes):
     v = c.db.lookup_write(key)
-    if v is None or type(v) is Set:
+    if v is None or type(v) is Set or type(v) is IntSet:
         return v
     raise wrongtype()
 
@@ -162,14 +235,26 @@ def set_reply(c, members) -> bytes:
     return resp.set_header(len(members), c.resp) + bulks(members)
 
 
-# Above this size SPOP takes members with set.pop(): O(1), in the order of the set's
-# table, which follows the members' (per-process randomised) hashes rather than their
-# values or insertion order. A uniform pick is an O(n) walk (random_member).
+# Above this size SPOP takes members of a hashtable set with set.pop(): O(1), in the
+# order of the set's table, which follows the members' (per-process randomised) hashes
+# rather than their values or insertion order. A uniform pick is an O(n) walk.
 POP_WALK_MAX = 64
 
 
-def pop_member(s: Set) -> bytes:
+def random_member(s) -> bytes:
+    """A uniformly random member of a non-empty set."""
+    if type(s) is IntSet:
+        return b"%d" % s[random.randrange(len(s))]
+    n = len(s)
+    if n == 1:
+        return next(iter(s))
+    return next(islice(s, random.randrange(n), None))
+
+
+def pop_member(s) -> bytes:
     """Remove and return a random member of a non-empty set."""
+    if type(s) is IntSet:
+        return b"%d" % s.pop(random.randrange(len(s)))
     if len(s) > POP_WALK_MAX:
         return s.pop()
     m = random_member(s)
@@ -177,15 +262,7 @@ def pop_member(s: Set) -> bytes:
     return m
 
 
-def random_member(s):
-    """A uniformly random member of a non-empty set (O(n) walk, in C)."""
-    n = len(s)
-    if n == 1:
-        return next(iter(s))
-    return next(islice(s, random.randrange(n), None))
-
-
-def _removed(c, key: bytes, s: Set, event: bytes, dirty: int) -> None:
+def _removed(c, key: bytes, s, event: bytes, dirty: int) -> None:
     """After members left key's set: WATCH, the events, delete it if empty, dirty."""
     db = c.db
     srv = c.server
@@ -212,26 +289,26 @@ def sadd(c, argv):
     key = argv[1]
     db = c.db
     s = db.lookup_write(key)
+    t = type(s)
     if s is None:
-        s = new_set()
+        s = build(argv[2:], c.server.config.values)
         db.add(key, s)
-    elif type(s) is not Set:
-        raise wrongtype()
-    if len(argv) == 3:
-        m = argv[2]
-        if m in s:
-            return ZERO
-        s.add(m)
-        if not s.ht and (not _is_long(m) or len(s) > min(
-                c.server.config.values["set-max-intset-entries"], INTSET_HARD_MAX)):
-            s.ht = True
-        added = 1
-    elif s.ht:
-        before = len(s)
-        s.update(islice(argv, 2, None))
-        added = len(s) - before
+        added = len(s)
+    elif t is Set:
+        if len(argv) == 3:
+            m = argv[2]
+            if m in s:
+                return ZERO
+            s.add(m)
+            added = 1
+        else:
+            before = len(s)
+            s.update(islice(argv, 2, None))
+            added = len(s) - before
+    elif t is IntSet:
+        added = add(c, key, s, argv[2:])
     else:
-        added = add(s, argv[2:], c.server.config.values)
+        raise wrongtype()
     if added:
         if db.watched:
             db.signal_modified(key)
@@ -253,8 +330,7 @@ def srem(c, argv):
         return ZERO
     deleted = 0
     for m in islice(argv, 2, None):
-        if m in s:
-            s.discard(m)
+        if discard(s, m):
             deleted += 1
             if not s:
                 break
@@ -274,26 +350,28 @@ def smove(c, argv):
     dst = db.lookup_write(dstkey)
     if src is None:
         return ZERO
-    if type(src) is not Set or (dst is not None and type(dst) is not Set):
+    if (type(src) is not Set and type(src) is not IntSet) or (
+            dst is not None and type(dst) is not Set and type(dst) is not IntSet):
         raise wrongtype()
     if src is dst:
-        return ONE if member in src else ZERO
-    if member not in src:
+        return ONE if contains(src, member) else ZERO
+    if not discard(src, member):
         return ZERO
-    src.discard(member)
     srv = c.server
     if srv.notify_flags & NOTIFY_SET:
         srv.notify(NOTIFY_SET, b"srem", srckey, db.id)
     if not src:
         db.delete(srckey)
         srv.notify(NOTIFY_GENERIC, b"del", srckey, db.id)
-    if dst is None:
-        dst = new_set()
-        db.add(dstkey, dst)
     if db.watched:
         db.signal_modified(srckey)
     srv.dirty += 1
-    if add(dst, (member,), srv.config.values):
+    if dst is None:
+        db.add(dstkey, build((member,), srv.config.values))
+        added = 1
+    else:
+        added = add(c, dstkey, dst, (member,))
+    if added:
         srv.dirty += 1
         if db.watched:
             db.signal_modified(dstkey)
@@ -319,9 +397,12 @@ def sismember(c, argv):
     s = c.db.lookup_read(argv[1])
     if s is None:
         return ZERO
-    if type(s) is not Set:
-        raise wrongtype()
-    return ONE if argv[2] in s else ZERO
+    t = type(s)
+    if t is Set:
+        return ONE if argv[2] in s else ZERO
+    if t is IntSet:
+        return ONE if contains(s, argv[2]) else ZERO
+    raise wrongtype()
 
 
 @command("smismember", -3, "readonly fast", keys=(1, 1, 1), group=SET, acl=("set",),
@@ -330,10 +411,8 @@ def sismember(c, argv):
          complexity="O(N) where N is the number of elements being checked for membership")
 def smismember(c, argv):
     s = read_set(c, argv[1])
-    if s is None:
-        s = ()
     return resp.array_header(len(argv) - 2) + b"".join(
-        [ONE if m in s else ZERO for m in islice(argv, 2, None)])
+        [ONE if s is not None and contains(s, m) else ZERO for m in islice(argv, 2, None)])
 
 
 @command("smembers", 2, "readonly", keys=(1, 1, 1), group=SET, acl=("set",),
@@ -371,14 +450,15 @@ def srandmember(c, argv):
     size = len(s)
     if count < 0 or count == 1:
         count = -count if count < 0 else count
+        members = ordered(s) if type(s) is IntSet or size > 1 else None
         if size == 1:
-            chosen = [next(iter(s))] * count
+            chosen = [next(iter(s)) if members is None else members[0]] * count
         else:
-            chosen = random.choices(list(s), k=count)
+            chosen = random.choices(members, k=count)
     elif count >= size:
         chosen = ordered(s)
     else:
-        chosen = random.sample(list(s), count)
+        chosen = random.sample(ordered(s), count)
     return resp.array_header(len(chosen)) + bulks(chosen)
 
 
@@ -427,7 +507,10 @@ def _spop_count(c, key: bytes, arg: bytes) -> bytes:
     remaining = size - count
     if remaining * SPOP_MOVE_STRATEGY_MUL > count:
         # Few to take: pick them at random.
-        if size > POP_WALK_MAX:
+        if type(s) is IntSet:
+            pop = s.pop
+            out = [b"%d" % pop(random.randrange(size - i)) for i in range(count)]
+        elif size > POP_WALK_MAX:
             pop = s.pop
             out = [pop() for _ in range(count)]
         else:
@@ -436,11 +519,11 @@ def _spop_count(c, key: bytes, arg: bytes) -> bytes:
     else:
         # Most of the set goes: pick the members that stay; they form the new value,
         # whose encoding is chosen afresh (Redis builds a new set of them).
-        keep = random.sample(list(s), remaining)
-        s.difference_update(keep)
-        out = ordered(s)
-        ns = build(keep, srv.config.values)
-        db.data[key] = ns
+        members = ordered(s)
+        keep = random.sample(members, remaining)
+        kept = set(keep)
+        out = [m for m in members if m not in kept]
+        db.data[key] = build(keep, srv.config.values)
     if db.watched:
         db.signal_modified(key)
     srv.dirty += count
@@ -450,24 +533,24 @@ def _spop_count(c, key: bytes, arg: bytes) -> bytes:
 
 # -- SINTER / SUNION / SDIFF and their STORE / CARD forms ------------------------------------
 
-def _lookup_sets(c, keys) -> list[Set | None]:
+def _lookup_sets(c, keys) -> list:
     """Each key's set (None if missing); WRONGTYPE for any other type, as Redis looks
     them all up before doing anything."""
     out = []
     lookup = c.db.lookup_read
     for k in keys:
         v = lookup(k)
-        if v is not None and type(v) is not Set:
+        if v is not None and type(v) is not Set and type(v) is not IntSet:
             raise wrongtype()
         out.append(v)
     return out
 
 
-def _inter(sets: list[Set], limit: int = 0) -> list[bytes]:
+def _inter(sets: list, limit: int = 0) -> list[bytes]:
     """The intersection in the iteration order of the smallest set."""
     sets = sorted(sets, key=len)
     first = sets[0]
-    others = [s for s in sets[1:] if s is not first]
+    others = [pyset(s) for s in sets[1:] if s is not first]
     src = ordered(first)
     if not others:
         return src[:limit] if limit else src
@@ -506,7 +589,7 @@ def sinter(c, argv):
          key_specs=[spec("RW update"), _STORE_SPECS[1]])
 def sinterstore(c, argv):
     sets = _lookup_sets(c, argv[2:])
-    s = new_set() if None in sets else build(_inter(sets), c.server.config.values)
+    s = () if None in sets else build(_inter(sets), c.server.config.values)
     return _store_set(c, argv[1], s, b"sinterstore")
 
 
@@ -548,32 +631,27 @@ def sintercard(c, argv):
     return resp.integer(len(_inter(sets, limit)))
 
 
-def _union(sets: list[Set | None], cfg) -> Set:
-    s = new_set()
-    for x in sets:
-        if x is not None:
-            add(s, x, cfg)
-    return s
+def _union(sets: list, cfg):
+    found = [pyset(x) for x in sets if x is not None]
+    return build(set().union(*found), cfg) if found else ()
 
 
-def _diff(sets: list[Set | None], cfg) -> Set:
+def _diff(sets: list, cfg):
     """SDIFF: the first set minus the others. The result's encoding is what Redis's
     chosen algorithm reaches: the second one adds all of the first set before removing."""
     first = sets[0]
     if first is None:
-        return new_set()
+        return ()
     others = [x for x in sets[1:] if x is not None]
     if any(x is first for x in others):
-        return new_set()
+        return ()
     one = len(first) * sum(1 for x in sets if x is not None) // 2
     two = sum(len(x) for x in sets if x is not None)
-    s = new_set()
+    result = pyset(first).difference(*[pyset(x) for x in others])
     if one <= two:
-        add(s, first.difference(*others), cfg)
-    else:
-        add(s, first, cfg)
-        s.difference_update(*others)
-    return s
+        return build(result, cfg)
+    # all of the first set went into the result before the removals
+    return build(result, cfg, ht=type(first) is Set and as_ints(first, cfg) is None)
 
 
 @command("sunion", -2, "readonly", keys=(1, -1, 1), summary="Add multiple sets",
@@ -590,7 +668,7 @@ def sdiff(c, argv):
     return set_reply(c, ordered(s))
 
 
-def _store_set(c, dstkey: bytes, s: Set, event: bytes) -> bytes:
+def _store_set(c, dstkey: bytes, s, event: bytes) -> bytes:
     db = c.db
     srv = c.server
     if s:
@@ -633,7 +711,7 @@ def sscan(c, argv):
     if s is None:
         return EMPTY_SCAN
     count, pat, _ = parse_scan_options(argv, 3, False)
-    if not s.ht:
+    if type(s) is IntSet:
         cursor, members = 0, ordered(s)
     else:
         cursor, members = scan_container(s, cursor, count, list)
