@@ -10,8 +10,12 @@ for that run is read from /proc/<pid>/stat, so two figures come out per test:
 
 The memory figure is RSS growth per key after one million 16-byte string values.
 
+With --types the tests are the data-type ones (LPUSH, LPOP, RPOP, SADD, SPOP, HSET,
+ZADD, ZPOPMIN, LRANGE_100, LRANGE_600, XADD, and ZADD/ZRANK/ZRANGE on a 1,000,000-member
+sorted set) and the memory figure is RSS per key for small hashes, sets and zsets.
+
 Usage: python bench/bench.py [--quick] [--rounds N] [--seconds S] [--tests set,get]
-                             [--pipelines 1,16] [--no-memory] [--bocho-cmd CMD]
+                             [--pipelines 1,16] [--no-memory] [--bocho-cmd CMD] [--types]
 """
 
 from __future__ import annotations
@@ -112,10 +116,134 @@ class Proc:
         self.log.close()
 
 
-def run_benchmark(proc: Proc, test: str, pipeline: int, n: int, clients: int) -> tuple[float, float]:
-    """(ops/s, server CPU seconds) of one redis-benchmark run."""
+# Data-type tests (--types). A test is redis-benchmark's own `-t name`, or a command line
+# of its own (`args`) where -t has none (XADD) or where -t would run something else in
+# the same invocation (lrange_N pushes before it ranges, which would be in the CPU
+# figure). `fill` makes the data the test reads or pops before each measured run, so a
+# pop pops and a range ranges: (function of the server and the run's request count).
+class Test:
+    def __init__(self, name: str, args: list[str] | None = None, fill=None,
+                 keyspace: int = 0, probe: int = 20000) -> None:
+        self.name = name
+        self.args = args if args is not None else ["-t", name]
+        self.fill = fill
+        self.keyspace = keyspace  # -r: __rand_int__ ranges over it
+        self.probe = probe  # requests of the calibration run (times the pipeline depth)
+
+    def prepare(self, proc: Proc, n: int) -> None:
+        if self.fill is not None:
+            self.fill(proc, n)
+
+
+def send_pipelined(proc: Proc, commands, batch: int = 1000) -> int:
+    """Send the commands (lists of bytes) in pipelined batches over one socket, reading
+    every reply (one line each: the fills only use commands with integer or status
+    replies). Returns the number of commands sent."""
+    sent = 0
+    with socket.create_connection(("127.0.0.1", proc.port), timeout=300) as s:
+        buf = []
+        for cmd in commands:
+            buf.append(b"*%d\r\n" % len(cmd)
+                       + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in cmd))
+            if len(buf) == batch:
+                sent += _flush_batch(s, buf)
+        if buf:
+            sent += _flush_batch(s, buf)
+    return sent
+
+
+def _flush_batch(s: socket.socket, buf: list[bytes]) -> int:
+    n = len(buf)
+    s.sendall(b"".join(buf))
+    buf.clear()
+    got = 0
+    while got < n:
+        data = s.recv(1 << 20)
+        if not data:
+            raise RuntimeError("server closed the connection during a fill")
+        if data[:1] == b"-" or b"\n-" in data:
+            raise RuntimeError(f"fill command failed: {data[:200]!r}")
+        got += data.count(b"\r\n")
+    return n
+
+
+def _fill_list(proc: Proc, n: int) -> None:
+    """`mylist` with n elements (at least 1000, for LRANGE 0 599), as LPUSH's 3-byte
+    values."""
+    proc.command(b"DEL", b"mylist")
+    n = max(n, 1000)
+    send_pipelined(proc, ([b"RPUSH", b"mylist", *[b"xxx"] * min(500, n - i)]
+                          for i in range(0, n, 500)))
+
+
+def _fill_set(proc: Proc, n: int) -> None:
+    proc.command(b"DEL", b"myset")
+    send_pipelined(proc, ([b"SADD", b"myset",
+                           *[b"element:%012d" % j for j in range(i, min(n, i + 500))]]
+                          for i in range(0, n, 500)))
+
+
+def _fill_zset(proc: Proc, n: int, key: bytes = b"myzset", member: bytes = b"element") -> None:
+    proc.command(b"DEL", key)
+    send_pipelined(proc, ([b"ZADD", key, *[x for j in range(i, min(n, i + 500))
+                                           for x in (b"%d" % j, b"%s:%012d" % (member, j))]]
+                          for i in range(0, n, 500)))
+
+
+BIG_ZSET = 1_000_000
+
+
+def _fill_big_zset(proc: Proc, n: int) -> None:
+    """`bigzset`: 1,000,000 members member:<12 digits> scored by their number (the form
+    __rand_int__ takes with -r), made once per server."""
+    if proc.command(b"ZCARD", b"bigzset") != b":%d\r\n" % BIG_ZSET:
+        _fill_zset(proc, BIG_ZSET, b"bigzset", b"member")
+
+
+def _fill_hlls(proc: Proc, n: int) -> None:
+    """Three dense HLLs hll1..3 (20,000 elements each), made once per server."""
+    if proc.command(b"EXISTS", b"hll1", b"hll2", b"hll3") != b":3\r\n":
+        send_pipelined(proc, ([b"PFADD", b"hll%d" % k, *[b"e%d:%d" % (k, j) for j in range(i, i + 500)]]
+                              for k in (1, 2, 3) for i in range(0, 20000, 500)))
+
+
+TYPE_TESTS = {t.name: t for t in [
+    Test("lpush"),
+    Test("lpop", fill=_fill_list),
+    Test("rpop", fill=_fill_list),
+    Test("sadd"),
+    Test("spop", fill=_fill_set),
+    Test("hset"),
+    Test("zadd"),
+    Test("zpopmin", fill=_fill_zset),
+    Test("lrange_100", ["LRANGE", "mylist", "0", "99"], fill=_fill_list),
+    Test("lrange_600", ["LRANGE", "mylist", "0", "599"], fill=_fill_list, probe=5000),
+    Test("xadd", ["XADD", "mystream", "*", "field", "value"]),
+    Test("zadd_1m", ["ZADD", "bigzset", "__rand_int__", "member:__rand_int__"],
+         fill=_fill_big_zset, keyspace=BIG_ZSET),
+    Test("zrank_1m", ["ZRANK", "bigzset", "member:__rand_int__"], fill=_fill_big_zset,
+         keyspace=BIG_ZSET),
+    Test("zrange_1m", ["ZRANGE", "bigzset", "__rand_int__", "+inf", "BYSCORE", "LIMIT", "0",
+                       "10"], fill=_fill_big_zset, keyspace=BIG_ZSET),
+    Test("pfadd", ["PFADD", "hll", "__rand_int__"], keyspace=10_000_000),
+    Test("pfcount", ["PFCOUNT", "hll1"], fill=_fill_hlls),
+    Test("pfcount_3", ["PFCOUNT", "hll1", "hll2", "hll3"], fill=_fill_hlls, probe=1000),
+]}
+
+
+def as_test(test) -> Test:
+    return test if isinstance(test, Test) else TYPE_TESTS.get(test) or Test(test)
+
+
+def run_benchmark(proc: Proc, test, pipeline: int, n: int, clients: int) -> tuple[float, float]:
+    """(ops/s, server CPU seconds) of one redis-benchmark run (after the test's fill)."""
+    test = as_test(test)
+    test.prepare(proc, n)
     argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(proc.port), "-c", str(clients),
-            "-n", str(n), "-P", str(pipeline), "-t", test, "--csv"]
+            "-n", str(n), "-P", str(pipeline), "--csv"]
+    if test.keyspace:
+        argv += ["-r", str(test.keyspace)]
+    argv += test.args
     c0 = proc.cpu()
     out = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     c1 = proc.cpu()
@@ -138,10 +266,12 @@ def calibrate(procs: list[Proc], test: str, pipeline: int, seconds: float, clien
     for proc in procs:
         if proc.name == "floor":  # sized by the real servers
             continue
-        probe = 20000 * pipeline if pipeline > 1 else 20000
+        probe = as_test(test).probe * pipeline
         rps, _ = run_benchmark(proc, test, pipeline, probe, clients)
         rates.append(rps)
-    n = int(statistics.mean(rates) * seconds)
+    # at most ~3x the target on the slower server (a test where one server is many
+    # times slower would otherwise run for minutes there)
+    n = int(min(statistics.mean(rates), 3 * min(rates)) * seconds)
     step = 10000
     return max(step, n // step * step)
 
@@ -191,12 +321,57 @@ def memory_figure(procs: list[Proc], count: int, size: int) -> dict[str, float]:
     return out
 
 
+TYPE_FIELDS = 10
+PLURAL = {"hash": "hashes", "set": "sets", "zset": "zsets"}
+
+
+def type_commands(kind: str, count: int):
+    """`count` keys of one type with TYPE_FIELDS small fields/members each."""
+    for i in range(count):
+        key = b"%s:%d" % (kind.encode(), i)
+        if kind == "hash":
+            yield [b"HSET", key, *[x for f in range(TYPE_FIELDS) for x in (b"f%d" % f, b"%d" % i)]]
+        elif kind == "set":
+            yield [b"SADD", key, *[b"m%d" % f for f in range(TYPE_FIELDS)]]
+        else:
+            yield [b"ZADD", key, *[x for f in range(TYPE_FIELDS) for x in (b"%d" % f, b"m%d" % f)]]
+
+
+def type_memory_figure(procs: list[Proc], count: int, work: str) -> dict[str, dict[str, float]]:
+    """RSS growth per key for `count` small hashes, sets and zsets (10 fields each), each
+    type in a fresh server of each kind (memory freed by a FLUSHALL stays in the process
+    and would be reused by the next type, hiding its cost)."""
+    out: dict[str, dict[str, float]] = {}
+    for kind in ("hash", "set", "zset"):
+        for proc in procs:
+            port = free_port()
+            argv = list(proc.p.args)
+            argv[argv.index("--port") + 1] = str(port)
+            fresh = Proc(f"{proc.name}-{kind}", argv, port, work)
+            try:
+                before = fresh.rss()
+                send_pipelined(fresh, type_commands(kind, count))
+                dbsize = fresh.command(b"DBSIZE")
+                after = fresh.rss()
+            finally:
+                fresh.stop()
+            out.setdefault(kind, {})[proc.name] = (after - before) / count
+            print(f"  {proc.name}: {count} {PLURAL[kind]} of {TYPE_FIELDS}, DBSIZE "
+                  f"{dbsize.strip().decode()}, RSS {before / 2**20:.1f} -> "
+                  f"{after / 2**20:.1f} MiB", flush=True)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="one round, ~1 s runs, 200k keys")
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--seconds", type=float, default=None, help="target seconds per run")
-    ap.add_argument("--tests", default="set,get,incr,mset")
+    ap.add_argument("--tests", default=None,
+                    help="default set,get,incr,mset (with --types: every type test)")
+    ap.add_argument("--types", action="store_true",
+                    help="the data-type tests instead (" + ",".join(TYPE_TESTS) + ") and "
+                    "RSS per key for small hashes/sets/zsets of 10 fields")
     ap.add_argument("--pipelines", default="1,16")
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--keys", type=int, default=None, help="keys for the memory figure")
@@ -211,7 +386,8 @@ def main() -> int:
     rounds = args.rounds or (1 if args.quick else 3)
     seconds = args.seconds or (1.0 if args.quick else 4.0)
     keys = args.keys or (200_000 if args.quick else 1_000_000)
-    tests = [t.strip() for t in args.tests.split(",") if t.strip()]
+    default_tests = ",".join(TYPE_TESTS) if args.types else "set,get,incr,mset"
+    tests = [t.strip() for t in (args.tests or default_tests).split(",") if t.strip()]
     pipelines = [int(p) for p in args.pipelines.split(",")]
     if not shutil.which("redis-benchmark") or not shutil.which("redis-server"):
         sys.exit("redis-server and redis-benchmark are needed (apt install redis-server redis-tools)")
@@ -234,8 +410,14 @@ def main() -> int:
                 procs.append(Proc("floor", [sys.executable, str(ROOT / "bench" / "floor.py"),
                                             "--port", str(port)], port, work))
             results = bench_all(procs, tests, pipelines, rounds, seconds, args.clients)
-            mem = {} if args.no_memory else memory_figure(
-                [p for p in procs if p.name != "floor"], keys, 16)
+            servers = [p for p in procs if p.name != "floor"]
+            mem = {}
+            if args.no_memory:
+                pass
+            elif args.types:
+                mem = type_memory_figure(servers, keys, work)
+            else:
+                mem = memory_figure(servers, keys, 16)
         finally:
             for proc in procs:
                 proc.stop()
@@ -274,7 +456,7 @@ def bench_all(procs, tests, pipelines, rounds, seconds, clients):
 def report(results, mem, names, keys) -> None:
     both = "bocho" in names and "redis" in names
     print()
-    hdr = f"{'test':<10}"
+    hdr = f"{'test':<15}"
     for name in names:
         hdr += f"{name + ' ops/s':>14}"
     if both:
@@ -288,7 +470,7 @@ def report(results, mem, names, keys) -> None:
     for (t, p), per in results.items():
         med = {name: (statistics.median(r[0] for r in per[name]),
                       statistics.median(r[1] for r in per[name])) for name in names}
-        line = f"{t.upper() + ' -P' + str(p):<10}"
+        line = f"{t.upper() + ' -P' + str(p):<15}"
         for name in names:
             line += f"{med[name][0]:>14.0f}"
         if both:
@@ -300,12 +482,17 @@ def report(results, mem, names, keys) -> None:
         print(line)
     if mem:
         print()
-        line = f"RSS per key ({keys} keys, 16-byte values):"
-        for name in mem:
-            line += f"  {name} {mem[name]:.0f} B"
-        if both and mem["redis"] > 0:
-            line += f"  ratio {mem['bocho'] / mem['redis']:.2f}"
-        print(line)
+        # {server: bytes} for strings; {kind: {server: bytes}} for --types
+        figures = mem if isinstance(next(iter(mem.values())), dict) else {None: mem}
+        for kind, per in figures.items():
+            what = (f"{keys} keys, 16-byte values" if kind is None
+                    else f"{keys} {PLURAL[kind]} of {TYPE_FIELDS} fields")
+            line = f"RSS per key ({what}):"
+            for name in per:
+                line += f"  {name} {per[name]:.0f} B"
+            if both and per["redis"] > 0:
+                line += f"  ratio {per['bocho'] / per['redis']:.2f}"
+            print(line)
 
 
 if __name__ == "__main__":

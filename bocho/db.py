@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy as _copy
 import random
+from collections import deque
 from collections.abc import Callable
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -174,6 +175,7 @@ class Database:
         # Access clock per key (see the module comment), None while not tracked.
         self.lru: dict[bytes, int] | None = None
         self.watched: dict[bytes, list] = {}
+        # key -> clients blocked on it, first blocked first (bocho/blocking.py)
         self.blocking: dict[bytes, list] = {}
         self.expires_cursor = 0
         self.avg_ttl = 0
@@ -301,6 +303,8 @@ class Database:
             self.touch(key)
         if self.watched:
             self.signal_modified(key)
+        if self.blocking and key in self.blocking:
+            signal_key_as_ready(self, key)
 
     def add(self, key: bytes, value: Any) -> None:
         """Add a key known not to exist (types that create on first write)."""
@@ -311,6 +315,8 @@ class Database:
             self.touch(key, new=True)
         if self.watched:
             self.signal_modified(key)
+        if self.blocking and key in self.blocking:
+            signal_key_as_ready(self, key)
 
     def access_meta(self, key: bytes) -> int | None:
         """The access clock entry of key, to carry it along when the value moves."""
@@ -354,6 +360,8 @@ class Database:
             self.lru.pop(key, None)
         if self.watched:
             self.signal_modified(key)
+        if self.blocking and key in self.blocking:
+            signal_key_as_ready(self, key)
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
         self.expires[key] = when_ms
@@ -417,6 +425,10 @@ class Database:
         n = len(self.data)
         if self.watched:
             self._touch_watched()
+        if self.blocking:
+            for key in list(self.blocking):
+                if key in self.data:
+                    signal_key_as_ready(self, key)
         if lazy and n:
             srv = self.server
             _defer_free(srv, (self.data, self.expires, self.lru), n)
@@ -443,6 +455,10 @@ class Database:
         if (self.lru is None) != (other.lru is None):  # tracking is server-wide
             self.lru = self.lru if self.lru is not None else {}
             other.lru = other.lru if other.lru is not None else {}
+        # blocked clients stay with their db: the keys they wait on may be there now
+        for db in (self, other):
+            for key in list(db.blocking):
+                signal_key_as_ready(db, key)
 
     # -- ordered access: SCAN, RANDOMKEY, sampling ---------------------------------------
 
@@ -533,10 +549,15 @@ class Database:
 
 # -- lazy free ---------------------------------------------------------------------------
 
+def signal_key_as_ready(db: Database, key: bytes) -> None:
+    from bocho.blocking import signal_key_as_ready as signal
+    signal(db, key)
+
+
 def free_async(srv: Server, value: Any) -> None:
     """freeObjAsync: a value whose freeing is real work (> 64 elements) is released after
     the current event instead of inside the command (counted in lazyfreed_objects).
-    A dict/set/list value is emptied in place: it must be referenced nowhere else (COPY
+    A dict/set/list/deque value is emptied in place: it must be referenced nowhere else (COPY
     copies, RENAME/MOVE delete without freeing)."""
     if free_effort(value) > LAZYFREE_THRESHOLD:
         _defer_free(srv, value, 1)
@@ -580,9 +601,9 @@ def _drain(srv: Server) -> None:
                 pop()
             budget -= k + 1
             done = not obj
-        elif isinstance(obj, (set, list)):
+        elif isinstance(obj, (set, list, deque)):
             k = min(budget, len(obj))
-            if isinstance(obj, set):
+            if not isinstance(obj, list):
                 pop = obj.pop
                 for _ in range(k):
                     pop()

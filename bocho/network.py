@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import hiredis
 
 from bocho import clock, log, resp
+from bocho.blocking import serve_ready_keys
 from bocho.commands import (
     ADMIN,
     DENYOOM,
@@ -377,10 +378,11 @@ class Client(asyncio.Protocol):
         # Header checks and the query-buffer limit only concern an unfinished request:
         # a read that stops mid-line, a partial bulk or header line (has_data), a
         # trailing "*N" line (only then is the byte before the final CRLF a digit and
-        # the line's first byte '*'), or an unauthenticated client.
+        # the line's first byte '*'; and a '*' is left unmatched by requests: else the
+        # line is a payload, e.g. SET k "*-a2"), or an unauthenticated client.
         if data is not None and not self.closing and (
                 data[-1] != 10 or reader.has_data() or not self.authenticated
-                or (len(data) > 2 and 47 < data[-3] < 58
+                or (self.stars and len(data) > 2 and 47 < data[-3] < 58
                     and data[data.rfind(b"\n", 0, -1) + 1] == 42)):
             self.check_query_limits(data)
         if srv.pending_writes and not srv.flush_scheduled:
@@ -692,6 +694,8 @@ class Client(asyncio.Protocol):
                     evict_clients(srv)
             else:
                 self.execute(cmd, argv)
+                if srv.ready_keys:
+                    serve_ready_keys(srv)
         except CommandError as e:
             if self.multi is not None:
                 if cmd is not None and cmd.name == "exec":

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bocho import REDIS_VERSION, __version__, clock, log, notify
+from bocho import REDIS_VERSION, __version__, blocking, clock, log, notify
 from bocho.config import APPLY_HOOKS, Config, ConfigError
 from bocho.db import Database
 from bocho.listen import bind_listener
@@ -76,6 +76,12 @@ class Server:
         self.pause_end = 0  # monotonic ms
         self.pause_all = False
         self.paused_clients: list[Client] = []
+        # clients blocked on keys (bocho/blocking.py): how many, how many with a
+        # deadline, and the keys a write made ready to serve them, in order
+        self.blocked_on_keys = 0
+        self.clients_in_timeout_table = 0
+        self.ready_keys: list = []
+        self.ready_marks: set = set()
         # propagation consumers: each a callable(dbid, argv)
         self.propagate_hooks: list[Callable[[int, list[bytes]], None]] = []
         # while not None (EXEC, scripts), writes are collected here and leave as one block
@@ -135,7 +141,7 @@ class Server:
     def update_slow(self) -> None:
         """Whether every command must take the full path (rare server states)."""
         self.slow = bool(self.maxmemory or self.monitors or self.pause_end
-                         or self.propagating or self.loading)
+                         or self.propagating or self.loading or self.blocked_on_keys)
 
     def apply_config(self, name: str) -> None:
         cfg = self.config
@@ -207,6 +213,8 @@ class Server:
 
     def slowlog_push(self, c: Client, argv: list[bytes], ns: int) -> None:
         """A command took more than slowlog_ns: latency event and/or slow log entry."""
+        if c.blocked and isinstance(c.block_state, blocking.BlockState):
+            return  # logged when it is served (blocking.unblock)
         from bocho.slowlog import record
         record(self, c, argv, ns)
 
@@ -257,6 +265,8 @@ class Server:
         self.stat_net_in_closed += c.net_in
         self.stat_net_out_closed += c.net_out
         self.pending_writes.discard(c)
+        if c.blocked and self.blocked_on_keys:
+            blocking.client_gone(c)
         if c.flags & F_MONITOR and c in self.monitors:
             self.monitors.remove(c)
             self.update_slow()
@@ -289,6 +299,11 @@ class Server:
             self.paused_clients.append(c)
             return True
         return False
+
+    def unblock_client(self, c: Client, as_error: bool) -> None:
+        """CLIENT UNBLOCK: end a wait on keys with the timeout reply or an error."""
+        from bocho.blocking import unblock_client
+        unblock_client(c, as_error)
 
     def over_maxmemory(self, c: Client) -> bool:
         from bocho.evict import perform_evictions

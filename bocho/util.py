@@ -45,3 +45,68 @@ def parse_cursor(b: bytes) -> int:
     if v >= 2**64:
         raise CommandError(b"ERR invalid cursor")
     return (-v) % 2**64 if neg else v
+
+
+# -- doubles: C's strtod as Redis uses it ------------------------------------------------
+
+_C_SPACE = b" \t\n\v\f\r"
+
+
+def _strtod_all(s: bytes) -> float | None:
+    """strtod over the whole of s (no leading space): the value, inf/0.0 on overflow/
+    underflow as glibc returns them, or None when s is not entirely one number."""
+    if not s.isascii() or b"_" in s or s[-1:] in _C_SPACE:
+        return None
+    try:
+        return float(s)
+    except ValueError:
+        pass
+    body = s[1:] if s[:1] in b"+-" else s
+    if body[:2].lower() != b"0x":
+        return None
+    try:
+        return float.fromhex(s.decode())
+    except (ValueError, OverflowError):
+        return None
+
+
+def _range_error(s: bytes, v: float) -> bool:
+    """glibc's ERANGE for a result that overflowed to inf or underflowed to zero."""
+    if v == 0.0:
+        mant = s.lower()
+        if b"x" in mant:
+            mant = mant.split(b"x", 1)[1].split(b"p", 1)[0]
+            return any(ch != 48 and ch != 46 for ch in mant)
+        return any(48 < ch <= 57 for ch in mant.split(b"e", 1)[0])
+    return v in (_INF, -_INF) and b"inf" not in s.lower()
+
+
+_INF = float("inf")
+
+
+def parse_double(b: bytes) -> float | None:
+    """Redis's string2d (getDoubleFromObject): the whole string one double; no leading
+    space, no NaN, no overflow or underflow to zero. None when invalid."""
+    if b.isdigit():  # the common case, an integer: only overflow can go wrong
+        v = float(b)
+        return v if v != _INF else None
+    if not b or b[0] in _C_SPACE:
+        return None
+    v = _strtod_all(b)
+    if v is None or v != v or _range_error(b, v):
+        return None
+    return v
+
+
+def parse_strtod(b: bytes) -> float | None:
+    """Plain strtod with a check that nothing follows (zslParseRange): leading space is
+    skipped, overflow gives +-inf, "" is 0; NaN or trailing junk give None."""
+    if not b:
+        return 0.0
+    s = b.lstrip(_C_SPACE)
+    if not s:
+        return None
+    v = _strtod_all(s)
+    if v is None or v != v:
+        return None
+    return v

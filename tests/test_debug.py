@@ -130,3 +130,19 @@ def test_segfault_logs_crash(make_server):
     assert srv.wait_exit(10) is not None
     assert "crashed by signal" in srv.log()
     assert srv.returncode == -11
+
+
+def test_object_address_stays_across_incr(r):
+    """INCR changes an unshared integer in place in Redis: DEBUG OBJECT's address stays
+    (unit/type/incr "INCR can modify objects in-place")."""
+    r.set("foo", 20000)
+    r.incr("foo")
+
+    def addr():
+        return r.execute_command("DEBUG", "OBJECT", "foo").split()[1]
+
+    old = addr()
+    r.incr("foo")
+    assert old.startswith(b"at:") and addr() == old
+    r.set("bar", "x")
+    assert r.execute_command("DEBUG", "OBJECT", "bar").split()[1] != old

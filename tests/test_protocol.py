@@ -149,6 +149,15 @@ def test_non_bulk_items_never_reach_commands(server, oracle, data):
     c.close()
 
 
+@pytest.mark.parametrize("value", [b"*-a2", b"*12", b"*x2", b"*-1", b"*9999999"])
+def test_payload_that_looks_like_a_header(server, oracle, value):
+    """A last argument shaped like a multibulk header ("*-a2") is a payload: the
+    request runs and the connection stays open."""
+    data = b"*3\r\n$3\r\nSET\r\n$2\r\npk\r\n$%d\r\n%s\r\n" % (len(value), value)
+    got = _exchange(server, data)
+    assert got == _exchange(oracle, data) == b"+OK\r\n<open>"
+
+
 NESTED_SET = b"*3\r\n$3\r\nSET\r\n$3\r\nnak\r\n*1\r\n$1\r\nx\r\n"
 PING = b"*1\r\n$4\r\nPING\r\n"
 STAR_ECHO = b"*2\r\n$4\r\nECHO\r\n$3\r\na*b\r\n"

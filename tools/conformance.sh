@@ -16,6 +16,7 @@
 #   PORT            external-mode port (default 16701)
 #   BOCHO_BIN       bocho-server executable (default <repo>/.venv/bin/bocho-server)
 #   REDIS_BIN       real redis-server (default /usr/bin/redis-server)
+#   SCOPE           core (issue 3's units, default), types (issue 4's) or all
 #   EXTERNAL_UNITS / SPAWN_UNITS  space-separated overrides of the unit lists below
 #   (TCL_UNIT_TIMEOUT, TCL_STALL_TIMEOUT, TCL_EXTRA_ARGS pass through to the runner)
 set -u
@@ -32,14 +33,26 @@ PORT=${PORT:-16701}
 BOCHO_BIN=${BOCHO_BIN:-$REPO/.venv/bin/bocho-server}
 REDIS_BIN=${REDIS_BIN:-/usr/bin/redis-server}
 
-# The units of the current conformance issue. External: one running server per unit.
-# Spawn: units that need servers the suite configures and starts itself.
-EXTERNAL_UNITS=${EXTERNAL_UNITS-unit/protocol unit/keyspace unit/scan unit/info-command
+# The units of each conformance issue (SCOPE=core: issue 3, the default; types: issue 4;
+# all: both). External: one running server per unit. Spawn: units that need servers the
+# suite configures and starts itself.
+SCOPE=${SCOPE:-core}
+CORE_EXTERNAL="unit/protocol unit/keyspace unit/scan unit/info-command
   unit/type/string unit/type/incr unit/expire unit/quit unit/introspection
   unit/introspection-2 unit/bitops unit/bitfield unit/lazyfree unit/pause unit/querybuf
-  unit/slowlog unit/latency-monitor unit/replybufsize unit/violations}
-SPAWN_UNITS=${SPAWN_UNITS-unit/auth unit/info unit/limits unit/networking unit/maxmemory
-  unit/obuf-limits unit/shutdown unit/pendingquerybuf unit/client-eviction}
+  unit/slowlog unit/latency-monitor unit/replybufsize unit/violations"
+CORE_SPAWN="unit/auth unit/info unit/limits unit/networking unit/maxmemory
+  unit/obuf-limits unit/shutdown unit/pendingquerybuf unit/client-eviction"
+TYPES_EXTERNAL="unit/type/list unit/type/list-2 unit/type/list-3 unit/type/hash unit/type/set
+  unit/type/zset unit/type/stream unit/type/stream-cgroups unit/hyperloglog unit/geo unit/sort"
+case $SCOPE in
+    core) ext=$CORE_EXTERNAL spawn=$CORE_SPAWN ;;
+    types) ext=$TYPES_EXTERNAL spawn="" ;;
+    all) ext="$CORE_EXTERNAL $TYPES_EXTERNAL" spawn=$CORE_SPAWN ;;
+    *) echo "SCOPE must be core, types or all" >&2; exit 2 ;;
+esac
+EXTERNAL_UNITS=${EXTERNAL_UNITS-$ext}
+SPAWN_UNITS=${SPAWN_UNITS-$spawn}
 
 # Real Redis is started the way its own CI does (7.0 refuses DEBUG and protected CONFIG SET
 # by default); bocho gets the same switches minus appendonly (its default is already no).

@@ -392,7 +392,11 @@ def debug_object(c, key: bytes) -> bytes:
                  f"ql_compressed:{int(srv.config['list-compress-depth'] != 0)} "
                  f"ql_uncompressed_size:{size}")
     refcount = SHARED_REFCOUNT if _shared_int(c, v) else 1
-    line = (f"Value at:0x{id(v):x} refcount:{refcount} encoding:{enc} "
+    # Strings are immutable bytes, replaced on every write; Redis modifies an unshared
+    # int-encoded string in place (INCR), so its address stays. The key's slot is the
+    # stable thing here: strings report an address derived from it.
+    addr = id(v) if type(v) is not bytes else (id(db) ^ hash(key)) & 0x7FFFFFFFFFF8
+    line = (f"Value at:0x{addr:x} refcount:{refcount} encoding:{enc} "
             f"serializedlength:{serialized_length(v)} lru:{lru_val} "
             f"lru_seconds_idle:{idle}{extra}")
     return resp.simple(line.encode())

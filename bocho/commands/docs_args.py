@@ -119,7 +119,8 @@ USAGE: dict[str, str] = {
                    "[AGGREGATE SUM | MIN | MAX]",
     # hyperloglog
     "pfadd": "key [element [element ...]]", "pfcount": "key [key ...]",
-    "pfmerge": "destkey [sourcekey [sourcekey ...]]",
+    "pfmerge": "destkey sourcekey [sourcekey ...]", "pfdebug": "subcommand key",
+    "pfselftest": "",
     # geo
     "geoadd": "key [NX | XX] [CH] longitude latitude member "
               "[longitude latitude member ...]",
@@ -128,6 +129,18 @@ USAGE: dict[str, str] = {
     "geosearch": "key FROMMEMBER member | FROMLONLAT longitude latitude "
                  "BYRADIUS radius M | KM | FT | MI | BYBOX width height M | KM | FT | MI "
                  "[ASC | DESC] [COUNT count [ANY]] [WITHCOORD] [WITHDIST] [WITHHASH]",
+    "geosearchstore": "destination source FROMMEMBER member | FROMLONLAT longitude "
+                      "latitude BYRADIUS radius M | KM | FT | MI | BYBOX width height "
+                      "M | KM | FT | MI [ASC | DESC] [COUNT count [ANY]] [STOREDIST]",
+    "georadius": "key longitude latitude radius M | KM | FT | MI [WITHCOORD] [WITHDIST] "
+                 "[WITHHASH] [COUNT count [ANY]] [ASC | DESC] [STORE key] [STOREDIST key]",
+    "georadius_ro": "key longitude latitude radius M | KM | FT | MI [WITHCOORD] [WITHDIST] "
+                    "[WITHHASH] [COUNT count [ANY]] [ASC | DESC]",
+    "georadiusbymember": "key member radius M | KM | FT | MI [WITHCOORD] [WITHDIST] "
+                         "[WITHHASH] [COUNT count [ANY]] [ASC | DESC] [STORE key] "
+                         "[STOREDIST key]",
+    "georadiusbymember_ro": "key member radius M | KM | FT | MI [WITHCOORD] [WITHDIST] "
+                            "[WITHHASH] [COUNT count [ANY]] [ASC | DESC]",
     # streams
     "xack": "key group id [id ...]",
     "xadd": "key [NOMKSTREAM] [MAXLEN | MINID [= | ~] threshold [LIMIT count]] * | id "

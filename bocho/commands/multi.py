@@ -131,6 +131,7 @@ def exec_(c, argv):
         srv.also_propagate = outer
     if outer is None and buf:
         propagate_block(srv, buf)
+    c.prop = []  # what it wrote has left above: execute() must not add the EXEC itself
     c.multi_error = False
     c.dirty_cas = False
     c.update_slow()

@@ -206,13 +206,13 @@ def sunsubscribe(c, argv):
     return _unsubscribe_cmd(c, argv, _SHARD)
 
 
-@command("publish", 3, "pubsub loading stale fast", group=PS, acl=(PS,), since="2.0.0",
+@command("publish", 3, "pubsub loading stale fast may_replicate", group=PS, acl=(PS,), since="2.0.0",
          summary="Post a message to a channel")
 def publish_cmd(c, argv):
     return resp.integer(publish(c.server, argv[1], argv[2]))
 
 
-@command("spublish", 3, "pubsub loading stale fast", keys=(1, 1, 1), group=PS, acl=(PS,),
+@command("spublish", 3, "pubsub loading stale fast may_replicate", keys=(1, 1, 1), group=PS, acl=(PS,),
          key_specs=[key_spec("not_key")],
          since="7.0.0", summary="Post a message to a shard channel")
 def spublish_cmd(c, argv):
