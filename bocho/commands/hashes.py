@@ -361,7 +361,7 @@ def hset(c, argv):
                         _convert(c, key, h)
             else:
                 raise wrongtype()
-            if db.lru is not None:
+            if db.lru is not None and not c.server.current_client_no_touch():
                 db.touch(key)
             if db.watched:
                 db.signal_modified(key)

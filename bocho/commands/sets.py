@@ -288,6 +288,24 @@ def _removed(c, key: bytes, s, event: bytes, dirty: int) -> None:
 def sadd(c, argv):
     key = argv[1]
     db = c.db
+    if len(argv) == 3:
+        # One member into an existing hashtable set, the common case, without the
+        # general path (lookup_write's expiry and access clock handled inline).
+        s = db.data.get(key)
+        if type(s) is Set and not (db.expires and key in db.expires):
+            if db.lru is not None and not c.server.current_client_no_touch():
+                db.touch(key)
+            m = argv[2]
+            if m in s:
+                return ZERO
+            s.add(m)
+            if db.watched:
+                db.signal_modified(key)
+            srv = c.server
+            if srv.notify_flags & NOTIFY_SET:
+                srv.notify(NOTIFY_SET, b"sadd", key, db.id)
+            srv.dirty += 1
+            return ONE
     s = db.lookup_write(key)
     t = type(s)
     if s is None:
