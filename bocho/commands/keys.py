@@ -481,6 +481,53 @@ def scan_reply(cursor: int, items: list[bytes]) -> bytes:
     return b"*2\r\n$%d\r\n%s\r\n" % (len(cur), cur) + resp.bulk_array(items)
 
 
+EMPTY_SCAN = b"*2\r\n$1\r\n0\r\n*0\r\n"
+
+# -- HSCAN/SSCAN/ZSCAN over a big container -----------------------------------------------
+# A Python dict or set has no stable cursor (a set reorders itself when it grows), so a
+# scan of a container in its hashtable/skiplist encoding walks a list of its elements
+# taken when the scan starts (cursor 0). The cursor carries the position reached and the
+# snapshot's id; the container keeps its few newest snapshots in its `snaps` slot, and the
+# snapshot goes when its scan ends. Elements present for the whole scan are returned;
+# elements removed meanwhile are filtered out (the caller checks membership), elements
+# added meanwhile are not returned (allowed by SCAN's guarantees). A cursor whose snapshot
+# is gone (more than SCAN_SNAPSHOTS scans of one container at once) resumes at its
+# position in a fresh snapshot: best effort, as Redis's own cursor after a rehash.
+
+SCAN_SNAPSHOTS = 4
+_SNAP_BITS = 24
+_SNAP_MASK = (1 << _SNAP_BITS) - 1
+_snap_ids = [0]
+
+
+def scan_container(v, cursor: int, count: int, elements) -> tuple[int, list]:
+    """One step over `elements(v)` (a list builder) for container v, which has a `snaps`
+    slot (None or dict of id -> list): (next cursor, candidate elements)."""
+    snaps = v.snaps
+    pos = cursor >> _SNAP_BITS
+    snap = None
+    if cursor and snaps:
+        sid = cursor & _SNAP_MASK
+        snap = snaps.get(sid)
+    if snap is None:
+        if snaps is None:
+            snaps = v.snaps = {}
+        nxt = _snap_ids[0] % _SNAP_MASK + 1
+        _snap_ids[0] = nxt
+        sid = nxt
+        snap = snaps[sid] = elements(v)
+        while len(snaps) > SCAN_SNAPSHOTS:
+            del snaps[next(iter(snaps))]
+    items = snap[pos:pos + count]
+    end = pos + len(items)
+    if end >= len(snap):
+        snaps.pop(sid, None)
+        if not snaps:
+            v.snaps = None
+        return 0, items
+    return (end << _SNAP_BITS) | sid, items
+
+
 @command("scan", -2, "readonly", group=GEN, acl=("keyspace",), since="2.8.0",
          tips=("nondeterministic_output", "request_policy:special"),
          summary="Incrementally iterate the keys space",
