@@ -192,7 +192,8 @@ def all_commands() -> list[Command]:
 MODULES = (
     "connection", "strings", "bitops", "keys", "server_cmds", "client_cmds", "config_cmds",
     "introspection", "command_cmd", "debug", "multi", "pubsub", "monitor", "sort",
-    "functions", "lists", "streams", "stream_groups", "zsets", "geo", "hyperloglog", "eval", "hashes", "sets",
+    "functions", "eval", "lists", "hashes", "sets", "zsets", "geo", "hyperloglog", "streams",
+    "stream_groups",
 )
 
 
