@@ -264,11 +264,13 @@ class Client(asyncio.Protocol):
                     if srv.pending_writes:
                         srv.flush_pending()
                     return
-            # Integers, nils and negative or huge multibulk counts must not reach
-            # hiredis (see guard_input). find(), not `in`: bytes.__contains__ first tries
-            # its argument as an int and pays for a TypeError each time.
+            # Integers, nils, negative or huge multibulk counts and empty lines between
+            # requests must not reach hiredis (see guard_input). find(), not `in`:
+            # bytes.__contains__ first tries its argument as an int and pays for a
+            # TypeError each time.
             if (self.tail or not self.authenticated or _suspect(data) is not None
-                    or data.find(b"\n:") >= 0 or data.find(b"$-") >= 0):
+                    or data.find(b"\n:") >= 0 or data.find(b"$-") >= 0
+                    or data.find(b"\n\n") >= 0 or data.find(b"\n\r\n") >= 0):
                 data = self.guard_input(data)
                 if not data:
                     if srv.pending_writes:
@@ -541,6 +543,18 @@ class Client(asyncio.Protocol):
             if reader.has_data() or self.blocked:
                 pos = p + 1  # inside a bulk payload (or queued behind a paused command)
                 continue
+            if data[p] == 10 or data[p] == 13:
+                # An empty line. Between requests Redis reads it as an empty inline
+                # command and skips it (redis-cli --pipe sends them); inside a request
+                # (its '*' header is unmatched) hiredis gives Redis's error.
+                if self.stars == 0 and (data[p] == 10 or data[p + 1:p + 2] == b"\n"):
+                    pos = p + (1 if data[p] == 10 else 2)
+                    while pos < len(data) and (data[pos] == 10 or data[pos:pos + 2] == b"\r\n"):
+                        pos += 1 if data[pos] == 10 else 2
+                    fed = pos
+                else:
+                    pos = p + 1
+                continue
             if data[p] != 42:
                 # an integer or a nil where a request needs bulk strings (hiredis would
                 # hand the command an int or None)
@@ -598,7 +612,11 @@ class Client(asyncio.Protocol):
         what = _HIREDIS_ERRORS.get(what, what)
         m = _HIREDIS_TYPE_ERROR(what)
         if m is not None:  # hiredis met a type byte other than '$' inside a request
-            what = f"expected '$', got '{m.group(1)}'"
+            # hiredis escapes CR/LF; Redis's error replies turn them into spaces
+            got = m.group(1)
+            if got in _ESCAPED_CRLF:
+                got = " "
+            what = f"expected '$', got '{got}'"
         msg = what if what.startswith("Protocol error") else f"Protocol error: {what}"
         log.verbose(f"{msg} from client: {self.info_line()}")
         self.out.append(b"-ERR " + msg.encode() + b"\r\n")
@@ -928,6 +946,7 @@ def unknown_command_msg(argv: list[bytes]) -> str:
         argv[0].decode(errors="replace")[:128], args)
 
 
+_ESCAPED_CRLF = ("\\r", "\\n")
 _suspect = re.compile(rb"\*(?:-|[0-9]{7})").search
 _HIREDIS_TYPE_ERROR = re.compile(r'Protocol error, got "(.*)" as reply type byte').match
 _HIREDIS_ERRORS = {
@@ -940,7 +959,7 @@ _HIREDIS_ERRORS = {
 
 def _next_odd_item(data: bytes, pos: int) -> int:
     """The first place from pos that may hold an item hiredis must not see: a negative
-    or huge multibulk count, an integer, a nil bulk. -1 if none."""
+    or huge multibulk count, an integer, a nil bulk, an empty line. -1 if none."""
     m = _suspect(data, pos)
     best = m.start() if m is not None else -1
     i = data.find(b"\n:", pos)
@@ -949,6 +968,10 @@ def _next_odd_item(data: bytes, pos: int) -> int:
     i = data.find(b"$-", pos)
     if i >= 0 and (best < 0 or i < best):
         best = i
+    for empty in (b"\n\n", b"\n\r\n"):  # an empty line
+        i = data.find(empty, pos)
+        if i >= 0 and (best < 0 or i + 1 < best):
+            best = i + 1
     return best
 
 

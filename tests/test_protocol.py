@@ -58,6 +58,10 @@ CASES = [
     b"*" + b"1" * 70000,
     b"*1\r\n$" + b"1" * 70000,
     b"*1\r\n$4\r\nQUIT\r\n*1\r\n$4\r\nPING\r\n",
+    # empty lines between requests are skipped (redis-cli --pipe), inside one refused
+    b"*1\r\n$4\r\nPING\r\n\r\n*1\r\n$4\r\nPING\r\n\n*2\r\n$4\r\nECHO\r\n$2\r\n\r\n\r\n",
+    b"*2\r\n$4\r\nECHO\r\n$3\r\na\n\n\r\n\r\n\r\n*1\r\n$4\r\nPING\r\n",
+    b"*2\r\n\r\n$4\r\nECHO\r\n$1\r\nx\r\n",
 ]
 
 
@@ -216,3 +220,14 @@ def test_handler_bug_answers_error_and_keeps_serving(server):
         s.sendall(b"*1\r\n$4\r\nPING\r\n")
         assert recv_until(s, lambda b: b.endswith(b"\r\n")) == b"+PONG\r\n"
     assert server.client().ping()
+
+
+def test_redis_cli_pipe_mass_insert(server):
+    """redis-cli --pipe (mass insertion) loads inline and RESP input unchanged."""
+    lines = "".join(f"SET pipe:{i} {i}\r\n" for i in range(200)) + "INCR pipe:7\r\n"
+    res = server.cli("--pipe", input=lines, timeout=30)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "errors: 0, replies: 201" in res.stdout
+    c = server.client()
+    assert c.get("pipe:7") == b"8" and c.get("pipe:199") == b"199"
+    c.close()
