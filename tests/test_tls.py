@@ -341,3 +341,84 @@ def test_same_errors_as_redis(certs, tls_server):
         rb.close()
     finally:
         oracle.cleanup()
+
+
+def test_ciphersuites_and_ciphers(certs, tls_server):
+    r = tls_server.client()
+    port = tls_server.tls_port
+
+    def cipher(**opts) -> str:
+        ctx = ssl.create_default_context(cafile=certs["ca.crt"])
+        ctx.check_hostname = False
+        ctx.load_cert_chain(certs["client.crt"], certs["client.key"])
+        for k, v in opts.items():
+            setattr(ctx, k, v)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            with ctx.wrap_socket(s) as ts:
+                return ts.cipher()[0]
+    try:
+        assert r.config_set("tls-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256")
+        wait_until(lambda: cipher() == "TLS_CHACHA20_POLY1305_SHA256", msg="TLS 1.3 suite")
+        with pytest.raises(redis.ResponseError) as e:
+            r.config_set("tls-ciphersuites", "NO_SUCH_SUITE")
+        assert UPDATE_ERR in str(e.value)
+        assert r.config_set("tls-ciphers", "ECDHE-RSA-AES128-GCM-SHA256")
+        assert r.config_set("tls-prefer-server-ciphers", "yes")
+        wait_until(lambda: cipher(maximum_version=ssl.TLSVersion.TLSv1_2)
+                   == "ECDHE-RSA-AES128-GCM-SHA256", msg="TLS 1.2 cipher")
+    finally:
+        r.execute_command("CONFIG", "SET", "tls-ciphersuites", "", "tls-ciphers", "",
+                          "tls-prefer-server-ciphers", "no")
+
+
+def test_session_cache_directives(certs, tls_server):
+    r = tls_server.client()
+    try:
+        r.execute_command("CONFIG", "SET", "tls-session-caching", "no",
+                          "tls-session-cache-size", "100", "tls-session-cache-timeout", "60")
+        assert not refused(certs, tls_server.tls_port, cert=True)
+        got = r.config_get("tls-session-*")
+        assert got == {"tls-session-caching": "no", "tls-session-cache-size": "100",
+                       "tls-session-cache-timeout": "60"}
+    finally:
+        r.execute_command("CONFIG", "SET", "tls-session-caching", "yes",
+                          "tls-session-cache-size", "20480", "tls-session-cache-timeout", "300")
+
+
+def test_tls_client_survives_busy_script(certs, tls_server):
+    """While a script is busy the plain connections are served (BUSY, SCRIPT KILL); a TLS
+    connection waits (its records are read by its transport only) and goes on after."""
+    import threading
+    r = tls_server.client()
+    r.config_set("busy-reply-threshold", 50)
+    t_cli = tls_client(certs, tls_server.tls_port)
+    assert t_cli.set("tk", "1")
+    runner = tls_server.client()
+    res = {}
+
+    def go():
+        try:
+            runner.eval("while true do end", 0)
+        except redis.ResponseError as e:
+            res["err"] = str(e)
+    t = threading.Thread(target=go)
+    t.start()
+    try:
+        def busy():
+            try:
+                r.ping()
+                return False
+            except redis.ResponseError:
+                return True
+        wait_until(busy, 5, msg="script busy")
+        got = {}
+        t2 = threading.Thread(target=lambda: got.update(v=t_cli.incr("tk")))
+        t2.start()
+        assert r.execute_command("SCRIPT", "KILL") in (b"OK", "OK", True)
+        t.join(10)
+        t2.join(10)
+        assert got.get("v") == 2
+        assert t_cli.get("tk") == b"2"
+    finally:
+        r.config_set("busy-reply-threshold", 5000)
+        t_cli.close()
