@@ -41,6 +41,8 @@ class Server:
         self.tls_ctx: Any = None
         self.tls_client_ctx: Any = None
         self.tls_servers: list[Any] = []
+        self.tls_pending: list[Any] = []  # listening sockets whose server is starting
+        self.tls_gen = 0
         self.start_time = time.time()
         self.start_mono = clock.monotonic_ms()
         self.unixtime = int(self.start_time)
@@ -565,7 +567,7 @@ class Server:
                 os.unlink(pidfile)
             except OSError:
                 pass
-        for srv in self.servers + self.tls_servers:
+        for srv in self.servers + self.tls_servers + self.tls_pending:
             srv.close()
         path = self.config["unixsocket"]
         if path:

@@ -234,10 +234,6 @@ def enabled(cfg: Any) -> bool:
 
 # -- listeners -------------------------------------------------------------------------------
 
-def _server_kwargs(srv: Server) -> dict:
-    return {"ssl": srv.tls_ctx, "backlog": srv.config["tcp-backlog"]}
-
-
 def _factory(srv: Server):
     return lambda: TlsClient(srv)
 
@@ -277,11 +273,16 @@ def listen_at_startup(srv: Server) -> bool:
     loop = srv.loop
     assert loop is not None
     for sock in socks:
-        s = loop.run_until_complete(
-            loop.create_server(_factory(srv), sock=sock, **_server_kwargs(srv)))
+        s = loop.run_until_complete(loop.create_server(
+            _factory(srv), sock=sock, ssl=srv.tls_ctx, backlog=cfg["tcp-backlog"]))
         srv.tls_servers.append(s)
     return True
 
+
+# At run time an asyncio server is created in a task, so a listening socket waits in
+# srv.tls_pending until its task runs; the task takes the context current *then*, and a
+# context changed meanwhile (two reloads in one event) re-serves it. srv.tls_gen counts
+# closes (port/bind changes): a task that finds it moved drops what it made.
 
 def _serve(srv: Server, socks: list[socket.socket]) -> None:
     loop = srv.loop
@@ -289,27 +290,43 @@ def _serve(srv: Server, socks: list[socket.socket]) -> None:
         for s in socks:
             s.close()
         return
-    kwargs = _server_kwargs(srv)
+    srv.tls_pending.extend(socks)
 
     async def start(sock: socket.socket) -> None:
-        s = await loop.create_server(_factory(srv), sock=sock, **kwargs)
+        if sock not in srv.tls_pending:
+            return  # closed before its turn
+        srv.tls_pending.remove(sock)
+        gen, ctx = srv.tls_gen, srv.tls_ctx
+        s = await loop.create_server(_factory(srv), sock=sock, ssl=ctx,
+                                     backlog=srv.config["tcp-backlog"])
+        if srv.tls_gen != gen:
+            s.close()
+            return
         srv.tls_servers.append(s)
+        if srv.tls_ctx is not ctx:
+            _reserve(srv)
 
     for sock in socks:
         asyncio.ensure_future(start(sock), loop=loop)
 
 
 def close_listeners(srv: Server) -> None:
+    srv.tls_gen += 1
     old, srv.tls_servers = srv.tls_servers, []
     for s in old:
         s.close()
+    pending, srv.tls_pending = srv.tls_pending, []
+    for sock in pending:
+        sock.close()
 
 
 def _reserve(srv: Server) -> None:
     """Put the current context in force: the same listening sockets (duplicated, so the
-    kernel's accept queue survives) under new asyncio servers."""
+    kernel's accept queue survives) under new asyncio servers. Sockets still pending
+    will take the new context anyway."""
     socks = []
-    for s in srv.tls_servers:
+    old, srv.tls_servers = srv.tls_servers, []
+    for s in old:
         for ls in getattr(s, "sockets", None) or ():
             try:
                 d = ls.dup()
@@ -317,7 +334,7 @@ def _reserve(srv: Server) -> None:
                 continue
             d.setblocking(False)
             socks.append(d)
-    close_listeners(srv)
+        s.close()
     _serve(srv, socks)
 
 

@@ -422,3 +422,44 @@ def test_tls_client_survives_busy_script(certs, tls_server):
     finally:
         r.config_set("busy-reply-threshold", 5000)
         t_cli.close()
+
+
+def test_two_reloads_in_one_event(certs, tls_server):
+    """Two context changes in one MULTI: the listeners end up with the last one (not the
+    first, whose listener task was still pending when the second came)."""
+    r = tls_server.client()
+    port = tls_server.tls_port
+    try:
+        p = r.pipeline(transaction=True)
+        p.execute_command("CONFIG", "SET", "tls-cert-file", certs["server2.crt"],
+                          "tls-key-file", certs["server2.key"])
+        p.execute_command("CONFIG", "SET", "tls-cert-file", certs["server.crt"],
+                          "tls-key-file", certs["server.key"])
+        p.execute()
+        assert r.ping()  # the listener tasks scheduled by the MULTI have run
+        for _ in range(5):
+            assert peer_cn(certs, port) == "server"
+        p = r.pipeline(transaction=True)
+        p.execute_command("CONFIG", "SET", "tls-ciphers", "ECDHE-RSA-AES128-GCM-SHA256")
+        p.execute_command("CONFIG", "SET", "tls-cert-file", certs["server2.crt"],
+                          "tls-key-file", certs["server2.key"])
+        p.execute()
+        assert r.ping()
+        for _ in range(5):
+            assert peer_cn(certs, port) == "server2"
+    finally:
+        r.config_set("tls-ciphers", "")
+        _restore(r, certs)
+    wait_until(lambda: peer_cn(certs, port) == "server", msg="old certificate back")
+
+
+def test_config_set_bind_moves_tls_listener(certs, tls_server):
+    r = tls_server.client()
+    port = tls_server.tls_port
+    try:
+        assert r.config_set("bind", "127.0.0.1 -::1")
+        wait_until(lambda: not refused(certs, port, cert=True), msg="TLS after bind change")
+    finally:
+        r.config_set("bind", "127.0.0.1")
+    wait_until(lambda: not refused(certs, port, cert=True), msg="TLS after bind back")
+    assert r.ping()
