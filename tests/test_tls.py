@@ -463,3 +463,39 @@ def test_config_set_bind_moves_tls_listener(certs, tls_server):
         r.config_set("bind", "127.0.0.1")
     wait_until(lambda: not refused(certs, port, cert=True), msg="TLS after bind back")
     assert r.ping()
+
+
+def test_pubsub_blocking_and_pause_over_tls(certs, tls_server):
+    import threading
+    port = tls_server.tls_port
+    r = tls_server.client()
+    sub = tls_client(certs, port).pubsub()
+    sub.subscribe("ch")
+    wait_until(lambda: r.pubsub_numsub("ch")[0][1] == 1, msg="TLS subscriber")
+    assert r.publish("ch", "hello") == 1
+    msgs = []
+    wait_until(lambda: (m := sub.get_message(timeout=0.1)) is not None
+               and m["type"] == "message" and msgs.append(m) is None, msg="message over TLS")
+    assert msgs[0]["data"] == b"hello"
+    sub.close()
+
+    b = tls_client(certs, port)
+    got = {}
+    t = threading.Thread(target=lambda: got.update(v=b.blpop("tlsq", 10)))
+    t.start()
+    wait_until(lambda: r.info("clients")["blocked_clients"] == 1, msg="TLS client blocked")
+    r.rpush("tlsq", "x")
+    t.join(10)
+    assert got["v"] == (b"tlsq", b"x")
+
+    r.execute_command("CLIENT", "PAUSE", "10000", "WRITE")
+    t = threading.Thread(target=lambda: got.update(s=b.set("paused", "1")))
+    t.start()
+    try:
+        wait_until(lambda: r.info("clients")["blocked_clients"] == 1, msg="TLS write paused")
+        assert r.get("paused") is None
+    finally:
+        r.execute_command("CLIENT", "UNPAUSE")
+    t.join(10)
+    assert got["s"] and r.get("paused") == b"1"
+    b.close()
