@@ -499,3 +499,24 @@ def test_pubsub_blocking_and_pause_over_tls(certs, tls_server):
     t.join(10)
     assert got["s"] and r.get("paused") == b"1"
     b.close()
+
+
+def test_switch_between_tcp_and_tls_ports(certs, make_server):
+    """As the TCL unit/tls test: one port moves from TLS to plain TCP and back, driven
+    over the connection that is being moved."""
+    port = free_port()
+    srv = make_server(config=tls_config(certs, port) | {"port": 0}, wait_ready=False).start()
+    assert srv.wait_for_log("Ready to accept connections", timeout=20), srv.log()
+    c = tls_client(certs, port)
+    wait_until(lambda: c.ping(), msg="TLS")
+    assert c.config_set("tls-port", 0)
+    assert c.config_set("port", port)
+    c.close()
+    plain = redis.Redis(port=port, socket_timeout=10)
+    wait_until(lambda: plain.ping(), msg="plain TCP on the same port")
+    assert plain.config_set("port", 0)
+    assert plain.config_set("tls-port", port)
+    plain.close()
+    c = tls_client(certs, port)
+    wait_until(lambda: c.ping(), msg="TLS again")
+    c.close()
