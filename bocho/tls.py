@@ -57,6 +57,18 @@ class TlsClient(Client):
     __slots__ = ()
     tls = True
 
+    def connection_made(self, transport: Any) -> None:
+        srv = self.server
+        if len(srv.clients) >= srv.config["maxclients"]:
+            # Redis refuses before the handshake, so nothing is written: the connection
+            # just drops
+            srv.stat_rejected_conn += 1
+            self.transport = transport
+            self.closing = True
+            transport.abort()
+            return
+        super().connection_made(transport)
+
 
 # -- OpenSSL calls Python's ssl does not expose -------------------------------------------
 

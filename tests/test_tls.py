@@ -520,3 +520,26 @@ def test_switch_between_tcp_and_tls_ports(certs, make_server):
     c = tls_client(certs, port)
     wait_until(lambda: c.ping(), msg="TLS again")
     c.close()
+
+
+def test_maxclients_drops_tls_connection(certs, make_server):
+    port = free_port()
+    srv = make_server(config=tls_config(certs, port) | {"maxclients": 1})
+    r = srv.client()
+    assert r.ping()  # the one client allowed
+    c = tls_client(certs, port)
+    with pytest.raises((redis.ConnectionError, OSError)):
+        c.ping()
+    c.close()
+    assert r.info("stats")["rejected_connections"] >= 1
+    r.close()
+    c = tls_client(certs, port)
+    wait_until(lambda: _ping_ok(c), msg="TLS client once a slot is free")
+    c.close()
+
+
+def _ping_ok(c) -> bool:
+    try:
+        return c.ping()
+    except (redis.ConnectionError, OSError):
+        return False
