@@ -190,7 +190,7 @@ def start(config: Config, conf: str | None, argc: int = 2) -> int:
         log.logger.raw(banner(server))
     else:
         mode = "cluster" if config["cluster-enabled"] else "standalone"
-        log.notice(f"Running mode={mode}, port={config['port']}.")
+        log.notice(f"Running mode={mode}, port={config['port'] or config['tls-port']}.")
     if supervised:
         sd_notify("READY=1")
     return server.run()

@@ -93,6 +93,7 @@ class Client(asyncio.Protocol):
         "qbuf_alloc", "qbuf_mark", "qbuf_used", "line_buf", "mid_at", "rbs", "rbp",
         "rb_mark", "rb_reset_at", "stars", "backlog",
     )
+    tls = False  # a connection on the TLS port is a bocho.tls.TlsClient
 
     def __init__(self, server: Server, unix: bool = False) -> None:
         self.server = server

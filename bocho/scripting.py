@@ -633,8 +633,8 @@ def process_events_while_blocked(srv: Server, ctx: RunCtx) -> None:
     caller = ctx.caller
     fds: dict[int, Any] = {}
     for c in list(srv.clients.values()):
-        if c is caller or c.closing or c.fd < 0 or c.transport is None:
-            continue
+        if c is caller or c.closing or c.fd < 0 or c.transport is None or c.tls:
+            continue  # a TLS connection's socket carries records only its transport reads
         fds[c.fd] = c
     listeners = {}
     for server in srv.servers:

@@ -36,6 +36,13 @@ class Server:
         self.flush_scheduled = False
         self.monitors: list[Client] = []
         self.servers: list[Any] = []
+        # TLS (bocho/tls.py): the live contexts and the tls-port listeners, apart from
+        # the plain ones in self.servers
+        self.tls_ctx: Any = None
+        self.tls_client_ctx: Any = None
+        self.tls_servers: list[Any] = []
+        self.tls_pending: list[Any] = []  # listening sockets whose server is starting
+        self.tls_gen = 0
         self.start_time = time.time()
         self.start_mono = clock.monotonic_ms()
         self.unixtime = int(self.start_time)
@@ -435,7 +442,11 @@ class Server:
             except OSError as e:
                 log.warning(f"Failed opening Unix socket: {e.strerror}")
                 return False
-        if not ok_any and port:
+        from bocho import tls
+        if not tls.listen_at_startup(self):
+            return False
+        ok_any = ok_any or bool(self.tls_servers)
+        if not ok_any and (port or cfg["tls-port"]):
             log.warning("Configured to not listen anywhere, exiting.")
             return False
         return True
@@ -556,7 +567,7 @@ class Server:
                 os.unlink(pidfile)
             except OSError:
                 pass
-        for srv in self.servers:
+        for srv in self.servers + self.tls_servers + self.tls_pending:
             srv.close()
         path = self.config["unixsocket"]
         if path:
@@ -648,7 +659,7 @@ def banner(server: Server) -> str:
         "\n"
         f"    bocho {__version__}  (Redis {REDIS_VERSION} compatible) 64 bit\n"
         f"    Running in {mode} mode\n"
-        f"    Port: {cfg['port']}\n"
+        f"    Port: {cfg['port'] or cfg['tls-port']}\n"
         f"    PID: {os.getpid()}\n"
         "\n"
         "    https://github.com/ (bocho: a Redis-compatible server in Python)\n\n"

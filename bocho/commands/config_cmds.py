@@ -218,6 +218,13 @@ def apply_bind(srv) -> None:
     cfg = srv.config
     _relisten(srv, cfg["port"], cfg["bind"], "Failed to bind to specified addresses.",
               close_first=True)
+    if cfg["tls-port"] and srv.loop is not None:  # changeBindAddr moves the TLS port too
+        from bocho import tls
+        tls.close_listeners(srv)
+        try:
+            tls.relisten(srv, cfg["tls-port"])
+        except OSError:
+            raise ConfigError("Failed to bind to specified addresses.") from None
 
 
 def adjust_open_files(srv) -> int:
@@ -297,7 +304,7 @@ def apply_backlog_size(srv) -> None:
         srv.config["repl-backlog-size"] = 16 * 1024
 
 
-TLS_DIRECTIVES = ("tls-port", "tls-cluster", "tls-replication", "tls-session-cache-size",
+TLS_DIRECTIVES = ("tls-cluster", "tls-replication", "tls-session-cache-size",
                   "tls-session-cache-timeout", "tls-prefer-server-ciphers",
                   "tls-session-caching", "tls-cert-file", "tls-key-file", "tls-key-file-pass",
                   "tls-client-cert-file", "tls-client-key-file", "tls-client-key-file-pass",
@@ -307,10 +314,25 @@ TLS_DIRECTIVES = ("tls-port", "tls-cluster", "tls-replication", "tls-session-cac
 
 @on_apply(*TLS_DIRECTIVES)
 def apply_tls(srv) -> None:
-    """bocho serves no TLS: turning it on fails the way an unusable TLS setup does."""
-    cfg = srv.config
-    if cfg["tls-port"] or cfg["tls-replication"] or cfg["tls-cluster"]:
-        raise ConfigError("Unable to update TLS configuration. Check server logs.")
+    """applyTlsCfg: a new context from the tls-* directives (bocho/tls.py)."""
+    from bocho import tls
+    err = tls.apply_cfg(srv)
+    if err:
+        raise ConfigError(err)
+
+
+@on_apply("tls-port")
+def apply_tls_port(srv) -> None:
+    from bocho import tls
+    err = tls.apply_port(srv)
+    if err:
+        raise ConfigError(err)
+
+
+@on_apply("tls-auth-clients")
+def apply_tls_auth_clients(srv) -> None:
+    from bocho import tls
+    tls.apply_auth_clients(srv)
 
 
 OOM_MASTER, OOM_REPLICA, OOM_BGCHILD = 0, 1, 2
