@@ -1116,5 +1116,10 @@ def install_fastpath(server_cls: type) -> None:
         from bocho import _fastpath
     except ImportError:
         return
-    _fastpath.install(TABLE, Client, server_cls, failed_reply)
+    from bocho.db import Database
+    try:
+        _fastpath.install(TABLE, Client, server_cls, failed_reply, Command, Database)
+    except LookupError as e:  # a class changed under it: run the Python path
+        log.warning(f"Compiled request loop not used: {e}")
+        return
     FASTPATH = "compiled"
