@@ -295,11 +295,11 @@ def report(results, mem, names, keys) -> None:
     ref = "redis" if "redis" in names else None
     rated = [n for n in names if ref and n not in (ref, "floor")]
     print()
+    width = {(name, k): max(12 + 4 * k, len(name) + 8 + 4 * k) for name in names for k in (0, 1)}
     hdr = f"{'test':<10}"
-    for name in names:
-        hdr += f"{name + ' ops/s':>14}" + (f"{'ratio':>7}" if name in rated else "")
-    for name in names:
-        hdr += f"{name + ' req/cpu-s':>18}" + (f"{'ratio':>7}" if name in rated else "")
+    for k, unit in ((0, " ops/s"), (1, " req/cpu-s")):
+        for name in names:
+            hdr += f"{name + unit:>{width[name, k]}}" + (f"{'ratio':>7}" if name in rated else "")
     print(hdr)
     print("-" * len(hdr))
     for (t, p), per in results.items():
@@ -308,7 +308,7 @@ def report(results, mem, names, keys) -> None:
         line = f"{t.upper() + ' -P' + str(p):<10}"
         for k in (0, 1):
             for name in names:
-                line += f"{med[name][k]:>{14 + 4 * k}.0f}"
+                line += f"{med[name][k]:>{width[name, k]}.0f}"
                 if name in rated:
                     line += f"{med[name][k] / med[ref][k]:>7.2f}"
         print(line)

@@ -12,12 +12,13 @@ here=$(dirname "$0")
 count() {
     local out
     out=$(mktemp)
-    valgrind --tool=callgrind --callgrind-out-file="$out" \
+    PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file="$out" \
         "$py" "$here/micro.py" --tests "$test" --pipelines "$p" --loops "$1" --clients 1 \
         >/dev/null 2>&1
     grep -m1 '^summary:' "$out" | awk '{print $2}'
     rm -f "$out"
 }
-a=$(count 200)
-b=$(count 1200)
-echo "$test -P $p: $(( (b - a) / (1000 * p) )) instructions/request"
+# 16000 requests between the two runs whatever the pipeline depth
+a=$(count $(( 3200 / p )))
+b=$(count $(( 19200 / p )))
+echo "$test -P $p: $(( (b - a) / 16000 )) instructions/request"

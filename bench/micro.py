@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import pstats
 import sys
 import time
@@ -97,6 +98,7 @@ def main() -> int:
         c.data_received(request(b"SET", b"key:__rand_int__", b"xxx"))
     srv.flush_pending()
     assert all(not c.closing for c in clients) and clients[0].transport.nbytes == 5
+    gc.freeze()  # as the server does once started (Server.serve)
     prof = cProfile.Profile() if args.profile else None
     for p in (int(x) for x in args.pipelines.split(",")):
         for test in args.tests.split(","):

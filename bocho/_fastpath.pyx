@@ -37,6 +37,7 @@ from cpython.dict cimport PyDict_Contains, PyDict_GetItem, PyDict_SetItem
 from cpython.list cimport PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
+from cpython.set cimport PySet_Add
 from libc.stdint cimport int64_t
 from libc.string cimport memcmp, memcpy
 
@@ -137,6 +138,8 @@ cdef Py_ssize_t offset(object cls, str name) except -2:
 # -- set-up ------------------------------------------------------------------------------
 
 cdef dict TABLE = {}
+cdef type reader_type = None
+cdef object reader_has_data = None  # hiredis.Reader.has_data, called unbound
 cdef object py_process_input = None
 cdef object failed_reply = None
 cdef bytes OK = b"+OK\r\n"
@@ -201,6 +204,10 @@ def install(table, client_cls, server_cls, failed_reply_fn, command_cls, db_cls)
     db_type = db_cls
     command_type = command_cls
     TABLE = table
+    import hiredis
+    global reader_type, reader_has_data
+    reader_type = hiredis.Reader
+    reader_has_data = hiredis.Reader.has_data
     py_process_input = client_cls.process_input
     failed_reply = failed_reply_fn
     client_cls.data_received = data_received
@@ -522,8 +529,28 @@ cdef inline bint truth(object o, Py_ssize_t off):
     return bool(<object>v)
 
 
+cdef inline bint reader_holds_data(reader) except -1:
+    if type(reader) is reader_type:
+        return reader_has_data(reader)
+    return reader.has_data()
+
+
+cdef inline int add_to(object pending, object client) except -1:
+    if type(pending) is set:
+        return PySet_Add(pending, client)
+    pending.add(client)
+    return 0
+
+
+# the command of the last request framed here, and its Entry (the table does not change
+# once built: the same Command is the same Entry)
+cdef PyObject *last_cmd = NULL
+cdef Entry last_entry = None
+
+
 def data_received(self, data):
     """Client.data_received: see the module docstring."""
+    global last_cmd, last_entry
     if type(self) is not client_type:
         py_process_input(self, data)
         return
@@ -537,7 +564,7 @@ def data_received(self, data):
             or truth(self, CS.tail) or not truth(self, CS.authenticated)
             or truth(self, CS.blocked) or BOCHO_SLOT(self, CS.pending_argv) != <PyObject *>None
             or BOCHO_SLOT(self, CS.backlog) != <PyObject *>None
-            or sget(self, CS.reader).has_data()):
+            or reader_holds_data(sget(self, CS.reader))):
         flush_counters()
         py_process_input(self, data)
         return
@@ -554,8 +581,6 @@ def data_received(self, data):
     cdef Py_ssize_t prev_len = -1
     cdef Entry e = None
     cdef Entry last = None
-    cdef Entry prev_entry = None
-    cdef PyObject *prev_entry_cmd = NULL
     cdef bint slow = srv.slow or truth(self, CS.slow)
     cdef bint ran_python
     prev_name = None
@@ -582,12 +607,12 @@ def data_received(self, data):
                 prev_name = name
             e = None
             if found is not NULL and not slow:
-                if found == prev_entry_cmd:
-                    e = prev_entry
+                if found == last_cmd:
+                    e = last_entry
                 else:
                     e = entry_for(<object>found)
-                    prev_entry = e
-                    prev_entry_cmd = found
+                    last_entry = e
+                    last_cmd = found
                 nargs = PyList_GET_SIZE(argv)
                 if e.handler is None or not (
                         nargs == e.arity or (e.arity < 0 and nargs >= -e.arity)):
@@ -659,7 +684,7 @@ def data_received(self, data):
         return
     if PyList_GET_SIZE(out) or PENDING or pending_srv is not None:
         # (flush_pending also adds up the counters)
-        srv.pending_writes.add(self)
+        add_to(srv.pending_writes, self)
     if pos < n:
         # the rest is the Python path's, accounted there
         flush_counters()
