@@ -17,9 +17,9 @@ then owns it (errors, limits, hiredis state) exactly as if it had arrived alone.
 `flush_pending` replaces Server.flush_pending (the write of every client's queued
 replies once per event-loop iteration), with Client.flush inlined.
 
-Handlers stay Python, except the common case of GET, SET, INCR and DECR (a plain string
-value, no TTL on the key, no LRU/LFU clock, no keyspace events, no WATCH), done here;
-anything else calls the Python handler.
+Handlers stay Python, except the common case of GET, SET, INCR, DECR and MSET (plain
+string values, no TTL on the key, no LRU/LFU clock, no keyspace events, no WATCH), done
+here; anything else calls the Python handler (strings.py says so beside each).
 
 What makes it cheaper than the Python loop, measured (bench/README.md):
 - attributes of Client, Command and Database (classes with __slots__) are read and
@@ -33,7 +33,7 @@ What makes it cheaper than the Python loop, measured (bench/README.md):
   read and again only after Python code ran."""
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
-from cpython.dict cimport PyDict_Contains, PyDict_GetItem, PyDict_SetItem
+from cpython.dict cimport PyDict_Contains, PyDict_GetItemWithError, PyDict_SetItem
 from cpython.list cimport PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
@@ -135,6 +135,44 @@ cdef Py_ssize_t offset(object cls, str name) except -2:
     return off
 
 
+# -- the server's attributes ---------------------------------------------------------------
+# Server is a plain class (no __slots__): its attributes are read from its instance dict
+# (one lookup with an interned name) when install found that none of these names is a
+# class attribute (a property would otherwise be bypassed); else by getattr.
+
+SERVER_NAMES = ("unixtime", "slowlog_ns", "slow", "pending_writes", "flush_scheduled",
+                "loop", "obuf_limits_on", "notify_flags", "stat_keyspace_hits", "dirty")
+cdef bint server_dict_ok = False
+cdef object view_srv = None
+cdef dict view_dict = None
+
+
+cdef inline dict server_dict(object srv):
+    global view_srv, view_dict
+    if srv is not view_srv:
+        view_dict = srv.__dict__ if server_dict_ok else None
+        view_srv = srv
+    return view_dict
+
+
+cdef inline object sattr(object srv, str name):
+    cdef dict d = server_dict(srv)
+    cdef PyObject *v
+    if d is not None:
+        v = PyDict_GetItemWithError(d, name)
+        if v is not NULL:
+            return <object>v
+    return getattr(srv, name)
+
+
+cdef inline int sattr_set(object srv, str name, object value) except -1:
+    cdef dict d = server_dict(srv)
+    if d is not None:
+        return PyDict_SetItem(d, name, value)
+    setattr(srv, name, value)
+    return 0
+
+
 # -- set-up ------------------------------------------------------------------------------
 
 cdef dict TABLE = {}
@@ -154,6 +192,7 @@ DEF K_GET = 1
 DEF K_SET = 2
 DEF K_INCR = 3
 DEF K_DECR = 4
+DEF K_MSET = 5
 
 # Requests larger than these are left to the Python path (which knows the configured
 # limits: proto-max-bulk-len can't be set below 1 MB, and Redis's multibulk limit).
@@ -210,6 +249,9 @@ def install(table, client_cls, server_cls, failed_reply_fn, command_cls, db_cls)
     reader_has_data = hiredis.Reader.has_data
     py_process_input = client_cls.process_input
     failed_reply = failed_reply_fn
+    global server_dict_ok
+    server_dict_ok = (not hasattr(server_cls, "__slots__")
+                      and not any(hasattr(server_cls, name) for name in SERVER_NAMES))
     client_cls.data_received = data_received
     server_cls.flush_pending = flush_pending
 
@@ -261,6 +303,8 @@ cdef Entry entry_for(object cmd):
         e.kind = K_INCR
     elif e.handler is strings.decr:
         e.kind = K_DECR
+    elif e.handler is strings.mset:
+        e.kind = K_MSET
     else:
         e.kind = K_PYTHON
     ENTRIES[cmd] = e
@@ -294,10 +338,10 @@ cdef int flush_counters() except -1:
         srv = pending_srv
         pending_srv = None
         if pending_hits:
-            srv.stat_keyspace_hits += pending_hits
+            sattr_set(srv, "stat_keyspace_hits", sattr(srv, "stat_keyspace_hits") + pending_hits)
             pending_hits = 0
         if pending_dirty:
-            srv.dirty += pending_dirty
+            sattr_set(srv, "dirty", sattr(srv, "dirty") + pending_dirty)
             pending_dirty = 0
     return 0
 
@@ -343,6 +387,7 @@ cdef class DbState:
     """What GET/SET depend on, read at the first GET/SET of a read and again after
     Python code ran (stale)."""
     cdef bint fresh
+    cdef bint busy
     cdef bint plain  # a Database whose dicts are dicts, no LRU/LFU clock
     cdef bint set_ok  # and no keyspace events or WATCH in force either
     cdef object data
@@ -360,7 +405,7 @@ cdef class DbState:
         self.plain = (BOCHO_SLOT(db, DS.lru) == <PyObject *>None
                       and type(self.data) is dict and type(self.expires) is dict)
         self.set_ok = (self.plain and not sget(db, DS.watched)
-                       and not srv.notify_flags)
+                       and not sattr(srv, "notify_flags"))
         return 0
 
 
@@ -371,7 +416,7 @@ cdef object get_string(DbState st, object srv, list argv):
     if not st.plain:
         return None
     key = <object>PyList_GET_ITEM_1(argv)
-    cdef PyObject *found = PyDict_GetItem(st.data, key)
+    cdef PyObject *found = PyDict_GetItemWithError(st.data, key)
     if found is NULL or type(<object>found) is not bytes:
         return None
     if PyDict_GET_SIZE_(st.expires) and PyDict_Contains(st.expires, key):
@@ -397,6 +442,23 @@ cdef object set_string(DbState st, object srv, list argv):
         flush_counters()
         pending_srv = srv
     pending_dirty += 1
+    return OK
+
+
+cdef object mset_strings(DbState st, object srv, list argv):
+    """MSET with no keyspace events, LRU/LFU, WATCH, or TTL anywhere in the db: store
+    the pairs in order (a repeated key's last value wins) and OK; else None."""
+    global pending_srv, pending_dirty
+    cdef Py_ssize_t n = PyList_GET_SIZE(argv), i
+    if not st.set_ok or n % 2 == 0 or PyDict_GET_SIZE_(st.expires):
+        return None
+    data = st.data
+    for i in range(1, n, 2):
+        PyDict_SetItem(data, argv[i], argv[i + 1])
+    if pending_srv is not srv:
+        flush_counters()
+        pending_srv = srv
+    pending_dirty += n // 2
     return OK
 
 
@@ -436,7 +498,7 @@ cdef object incr_string(DbState st, object srv, list argv, long long by):
     if not st.set_ok:
         return None
     key = <object>PyList_GET_ITEM_1(argv)
-    cdef PyObject *found = PyDict_GetItem(st.data, key)
+    cdef PyObject *found = PyDict_GetItemWithError(st.data, key)
     if found is NULL or type(<object>found) is not bytes:
         return None
     if PyDict_GET_SIZE_(st.expires) and PyDict_Contains(st.expires, key):
@@ -529,6 +591,11 @@ cdef inline bint truth(object o, Py_ssize_t off):
     return bool(<object>v)
 
 
+cdef inline int64_t threshold(object ns) except? -1:
+    """Server.slowlog_ns as a C number (a huge slowlog-log-slower-than: never)."""
+    return ns if ns < (1 << 62) else (1 << 62)
+
+
 cdef inline bint reader_holds_data(reader) except -1:
     if type(reader) is reader_type:
         return reader_has_data(reader)
@@ -542,15 +609,20 @@ cdef inline int add_to(object pending, object client) except -1:
     return 0
 
 
-# the command of the last request framed here, and its Entry (the table does not change
-# once built: the same Command is the same Entry)
+# The name of the last request framed here and what the table gave for it (unchanged
+# while the table's size is: it is built at start-up), its Command and Entry.
+cdef bytes memo_name = b""
+cdef PyObject *memo_found = NULL
+cdef Py_ssize_t memo_table_size = -1
 cdef PyObject *last_cmd = NULL
 cdef Entry last_entry = None
+# one DbState serves every read (data_received does not nest; a new one if it did)
+cdef DbState shared_state = None
 
 
 def data_received(self, data):
     """Client.data_received: see the module docstring."""
-    global last_cmd, last_entry
+    global last_cmd, last_entry, memo_name, memo_found, memo_table_size, shared_state
     if type(self) is not client_type:
         py_process_input(self, data)
         return
@@ -570,20 +642,22 @@ def data_received(self, data):
         return
     srv = sget(self, CS.server)
     sset(self, CS.net_in, sget(self, CS.net_in) + n)
-    sset(self, CS.last_io, srv.unixtime)
+    sset(self, CS.last_io, sattr(srv, "unixtime"))
     out = sget(self, CS.out)
-    cdef DbState st = DbState()
+    cdef DbState st = shared_state
+    if st is None or st.busy:
+        st = DbState()
+    shared_state = None
+    st.busy = True
+    st.fresh = False
     cdef Py_ssize_t pos = 0, nxt = 0, nargs
     cdef int64_t t0, d
-    cdef int64_t slowlog_ns = srv.slowlog_ns
+    cdef int64_t slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
     cdef PyObject *found
-    cdef PyObject *prev_found = NULL
-    cdef Py_ssize_t prev_len = -1
     cdef Entry e = None
     cdef Entry last = None
-    cdef bint slow = srv.slow or truth(self, CS.slow)
+    cdef bint slow = sattr(srv, "slow") or truth(self, CS.slow)
     cdef bint ran_python
-    prev_name = None
     cmd = None
     sset(self, CS.current, True)
     try:
@@ -596,15 +670,16 @@ def data_received(self, data):
             name = <object>PyList_GET_ITEM_0(argv)
             # the same name as the request before: the same command (the table does
             # not change while a read runs)
-            if (prev_found is not NULL and PyBytes_GET_SIZE(name) == prev_len
-                    and memcmp(PyBytes_AS_STRING(name), PyBytes_AS_STRING(prev_name),
-                               prev_len) == 0):
-                found = prev_found
+            if (memo_found is not NULL and PyBytes_GET_SIZE(name) == PyBytes_GET_SIZE(memo_name)
+                    and memcmp(PyBytes_AS_STRING(name), PyBytes_AS_STRING(memo_name),
+                               PyBytes_GET_SIZE(name)) == 0
+                    and PyDict_GET_SIZE_(TABLE) == memo_table_size):
+                found = memo_found
             else:
-                found = PyDict_GetItem(TABLE, name)
-                prev_found = found
-                prev_len = PyBytes_GET_SIZE(name)
-                prev_name = name
+                found = PyDict_GetItemWithError(TABLE, name)
+                memo_found = found
+                memo_name = name
+                memo_table_size = PyDict_GET_SIZE_(TABLE)
             e = None
             if found is not NULL and not slow:
                 if found == last_cmd:
@@ -624,8 +699,8 @@ def data_received(self, data):
                 flush_counters()
                 st.fresh = False
                 self.call(argv)
-                slow = srv.slow or truth(self, CS.slow)
-                slowlog_ns = srv.slowlog_ns
+                slow = sattr(srv, "slow") or truth(self, CS.slow)
+                slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
                 if truth(self, CS.blocked) or truth(self, CS.closing):
                     break
                 continue
@@ -644,6 +719,10 @@ def data_received(self, data):
                 if not st.fresh:
                     st.load(self, srv)
                 r = incr_string(st, srv, argv, 1 if e.kind == K_INCR else -1)
+            elif e.kind == K_MSET:
+                if not st.fresh:
+                    st.load(self, srv)
+                r = mset_strings(st, srv, argv)
             if r is not None:
                 out.append(r)
                 ran_python = False
@@ -659,19 +738,19 @@ def data_received(self, data):
                 except Exception as exc:
                     r = None
                     out.append(failed_reply(srv, cmd, exc))
-                slowlog_ns = srv.slowlog_ns
+                slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
             d = now_ns() - t0
             count_call(e, d)
             if d > slowlog_ns:
                 flush_counters()
                 srv.slowlog_push(self, argv, d)
                 st.fresh = False
-                slowlog_ns = srv.slowlog_ns
+                slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
             if ran_python:
                 # only a handler that gave no reply can have blocked or closed the client
                 if r is None and (truth(self, CS.blocked) or truth(self, CS.closing)):
                     break
-                slow = srv.slow or truth(self, CS.slow)
+                slow = sattr(srv, "slow") or truth(self, CS.slow)
         # CLIENT LIST cmd=: the read's last command (call() records its own)
         if last is not None:
             if not last.container:
@@ -680,28 +759,33 @@ def data_received(self, data):
             self.lastcmd = cmd.fullname
     finally:
         sset(self, CS.current, False)
+        st.busy = False
+        st.data = None
+        st.expires = None
+        shared_state = st
     if truth(self, CS.closing):
+        flush_counters()
         return
     if PyList_GET_SIZE(out) or PENDING or pending_srv is not None:
         # (flush_pending also adds up the counters)
-        add_to(srv.pending_writes, self)
+        add_to(sattr(srv, "pending_writes"), self)
     if pos < n:
         # the rest is the Python path's, accounted there
         flush_counters()
         sset(self, CS.net_in, sget(self, CS.net_in) - (n - pos))
         py_process_input(self, data[pos:])
         return
-    if not srv.flush_scheduled and srv.pending_writes:
-        srv.flush_scheduled = True
-        srv.loop.call_soon(srv.flush_pending)
+    if not sattr(srv, "flush_scheduled") and sattr(srv, "pending_writes"):
+        sattr_set(srv, "flush_scheduled", True)
+        sattr(srv, "loop").call_soon(srv.flush_pending)
 
 
 def flush_pending(srv):
     """Server.flush_pending: each client's queued replies in one write (Client.flush)."""
     flush_counters()
-    srv.flush_scheduled = False
-    pending = srv.pending_writes
-    cdef bint limits_on = srv.obuf_limits_on
+    sattr_set(srv, "flush_scheduled", False)
+    pending = sattr(srv, "pending_writes")
+    cdef bint limits_on = sattr(srv, "obuf_limits_on")
     cdef Py_ssize_t size
     while pending:
         c = pending.pop()

@@ -73,7 +73,8 @@ STRINGS = [
     ("APPEND", "app", "a"), ("APPEND", "app", "b"), ("GET", "app"), ("SET", "app", "c"),
     ("GET", "app"), ("NOSUCHCOMMAND", "x"), ("SET", "bin", b"\x00\r\n*3\r\n$"),
     ("GET", "bin"), ("STRLEN", "bin"), ("DEL", "k"), ("GET", "k"), ("SET", "k", "again"),
-    ("GET", "k"),
+    ("GET", "k"), ("MSET", "m1", "a", "m2", "b", "m1", "c"), ("MGET", "m1", "m2"),
+    ("MSET", "m1"), ("MSET", "m1", "a", "m2"), ("mset", "m2", "z"), ("GET", "m2"),
 ]
 
 
@@ -101,7 +102,8 @@ def test_ttl_keys_take_the_full_path(server, oracle, r):
         ours, theirs = both(server, oracle, ("GET", "gone"), ("INCR", "gone2"),
                             ("GET", "gone2"), ("TTL", "gone2"), ("INCR", "kept"),
                             ("TTL", "kept"), ("GET", "kept"), ("SET", "kept", "1"),
-                            ("TTL", "kept"))
+                            ("TTL", "kept"), ("SET", "k2", "1", "EX", "100"),
+                            ("MSET", "k2", "2", "other", "3"), ("TTL", "k2"), ("GET", "k2"))
         assert ours == theirs
         assert r.info("stats")["expired_keys"] == rr.info("stats")["expired_keys"] == 2
     finally:
