@@ -1099,7 +1099,6 @@ PROTECTED_MODE_ERROR = (
     b"order for the server to start accepting connections from the outside.\r\n")
 
 
-
 # Which request loop runs (INFO server bocho_fastpath): set by install_fastpath.
 FASTPATH = "python"
 
