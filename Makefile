@@ -10,11 +10,18 @@ TESTSTAMP := $(VENV)/.installed-test
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# The install builds the optional compiled request loop (bocho/_fastpath.pyx, Cython): a
+# change to it or to the build files installs (and so compiles) again.
+BUILD_INPUTS := pyproject.toml setup.py bocho/_fastpath.pyx
+# The request-path tests, run a second time on the pure-Python path (BOCHO_PURE=1).
+PURE_TESTS := tests/test_protocol.py tests/test_hotpath.py tests/test_smoke.py \
+	tests/test_strings.py tests/test_fastpath.py
+
+$(STAMP): $(BUILD_INPUTS) | $(BIN)/python
 	$(BIN)/pip install -q -e .
 	touch $@
 
-$(TESTSTAMP): pyproject.toml $(STAMP)
+$(TESTSTAMP): $(BUILD_INPUTS) $(STAMP)
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
@@ -26,6 +33,7 @@ run: $(STAMP)
 
 test: $(TESTSTAMP)
 	$(BIN)/python -m pytest -n auto -q tests
+	BOCHO_PURE=1 $(BIN)/python -m pytest -n auto -q $(PURE_TESTS)
 
 bench: $(TESTSTAMP)
 	$(BIN)/python bench/bench.py
@@ -34,4 +42,4 @@ lint: $(TESTSTAMP)
 	$(BIN)/ruff check bocho tests bench
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info bocho/_fastpath.c bocho/_fastpath.*.so

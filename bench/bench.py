@@ -15,13 +15,15 @@ ZADD, ZPOPMIN, LRANGE_100, LRANGE_600, XADD, and ZADD/ZRANK/ZRANGE on a 1,000,00
 sorted set) and the memory figure is RSS per key for small hashes, sets and zsets.
 
 Usage: python bench/bench.py [--quick] [--rounds N] [--seconds S] [--tests set,get]
-                             [--pipelines 1,16] [--no-memory] [--bocho-cmd CMD] [--types]
+                             [--pipelines 1,16] [--no-memory] [--bocho-cmd [LABEL=]CMD ...]
+                             [--types]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -380,8 +382,11 @@ def main() -> int:
     ap.add_argument("--floor", action="store_true",
                     help="also run bench/floor.py (uvloop answering without parsing): "
                     "the event loop's own cost per request")
-    ap.add_argument("--bocho-cmd", help="command that starts bocho (default: bocho-server), "
-                    "e.g. to compare builds: 'env PYTHONPATH=/tmp/x python -m bocho'")
+    ap.add_argument("--bocho-cmd", action="append",
+                    help="command that starts bocho (default: bocho-server), e.g. to compare "
+                    "builds: 'env PYTHONPATH=/tmp/x python -m bocho'; repeat it as "
+                    "LABEL=CMD to run several in the same rounds (e.g. pure='env "
+                    "BOCHO_PURE=1 bocho-server' compiled='bocho-server')")
     args = ap.parse_args()
     rounds = args.rounds or (1 if args.quick else 3)
     seconds = args.seconds or (1.0 if args.quick else 4.0)
@@ -398,9 +403,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bocho-bench-") as work:
         try:
             if args.only != "redis":
-                port = free_port()
-                start = shlex.split(args.bocho_cmd) if args.bocho_cmd else [bocho_binary()]
-                procs.append(Proc("bocho", [*start, "--port", str(port), *common], port, work))
+                for name, start in bocho_commands(args.bocho_cmd):
+                    port = free_port()
+                    procs.append(Proc(name, [*start, "--port", str(port), *common], port, work))
             if args.only != "bocho":
                 port = free_port()
                 procs.append(Proc("redis", ["redis-server", "--port", str(port), *common],
@@ -425,6 +430,20 @@ def main() -> int:
     if args.floor:
         print("(floor: bench/floor.py, uvloop answering every request without parsing it)")
     return 0
+
+
+def bocho_commands(given: list[str] | None) -> list[tuple[str, list[str]]]:
+    """(label, argv) of each bocho to run: "bocho" for one, LABEL=CMD labels for more."""
+    if not given:
+        return [("bocho", [bocho_binary()])]
+    out = []
+    for i, spec in enumerate(given):
+        m = re.match(r"([A-Za-z][\w-]*)=(.*)", spec)
+        if m:
+            out.append((m.group(1), shlex.split(m.group(2))))
+        else:
+            out.append(("bocho" if len(given) == 1 else f"bocho{i + 1}", shlex.split(spec)))
+    return out
 
 
 def bench_all(procs, tests, pipelines, rounds, seconds, clients):
@@ -454,31 +473,27 @@ def bench_all(procs, tests, pipelines, rounds, seconds, clients):
 
 
 def report(results, mem, names, keys) -> None:
-    both = "bocho" in names and "redis" in names
+    """Per test the median ops/s and req/CPU-s of every server; each bocho's ratio to
+    redis-server beside its figures."""
+    ref = "redis" if "redis" in names else None
+    rated = [n for n in names if ref and n not in (ref, "floor")]
     print()
+    width = {(name, k): max(12 + 4 * k, len(name) + 8 + 4 * k) for name in names for k in (0, 1)}
     hdr = f"{'test':<15}"
-    for name in names:
-        hdr += f"{name + ' ops/s':>14}"
-    if both:
-        hdr += f"{'ratio':>7}"
-    for name in names:
-        hdr += f"{name + ' req/cpu-s':>18}"
-    if both:
-        hdr += f"{'ratio':>7}"
+    for k, unit in ((0, " ops/s"), (1, " req/cpu-s")):
+        for name in names:
+            hdr += f"{name + unit:>{width[name, k]}}" + (f"{'ratio':>7}" if name in rated else "")
     print(hdr)
     print("-" * len(hdr))
     for (t, p), per in results.items():
         med = {name: (statistics.median(r[0] for r in per[name]),
                       statistics.median(r[1] for r in per[name])) for name in names}
         line = f"{t.upper() + ' -P' + str(p):<15}"
-        for name in names:
-            line += f"{med[name][0]:>14.0f}"
-        if both:
-            line += f"{med['bocho'][0] / med['redis'][0]:>7.2f}"
-        for name in names:
-            line += f"{med[name][1]:>18.0f}"
-        if both:
-            line += f"{med['bocho'][1] / med['redis'][1]:>7.2f}"
+        for k in (0, 1):
+            for name in names:
+                line += f"{med[name][k]:>{width[name, k]}.0f}"
+                if name in rated:
+                    line += f"{med[name][k] / med[ref][k]:>7.2f}"
         print(line)
     if mem:
         print()
@@ -490,8 +505,8 @@ def report(results, mem, names, keys) -> None:
             line = f"RSS per key ({what}):"
             for name in per:
                 line += f"  {name} {per[name]:.0f} B"
-            if both and per["redis"] > 0:
-                line += f"  ratio {per['bocho'] / per['redis']:.2f}"
+                if name in rated and per[ref] > 0:
+                    line += f" (ratio {per[name] / per[ref]:.2f})"
             print(line)
 
 

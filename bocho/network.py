@@ -1132,3 +1132,27 @@ PROTECTED_MODE_ERROR = (
     b"password for the default user. NOTE: You only need to do one of the above things in "
     b"order for the server to start accepting connections from the outside.\r\n")
 
+
+# Which request loop runs (INFO server bocho_fastpath): set by install_fastpath.
+FASTPATH = "python"
+
+
+def install_fastpath(server_cls: type) -> None:
+    """The compiled request loop (bocho/_fastpath.pyx) takes over Client.data_received
+    and Server.flush_pending, unless BOCHO_PURE is set (non-empty, not "0") or it was
+    not built. server.py calls this once, after defining Server."""
+    global FASTPATH
+    import os
+    if os.environ.get("BOCHO_PURE", "") not in ("", "0"):
+        return
+    try:
+        from bocho import _fastpath
+    except ImportError:
+        return
+    from bocho.db import Database
+    try:
+        _fastpath.install(TABLE, Client, server_cls, failed_reply, Command, Database)
+    except LookupError as e:  # a class changed under it: run the Python path
+        log.warning(f"Compiled request loop not used: {e}")
+        return
+    FASTPATH = "compiled"

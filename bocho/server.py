@@ -15,7 +15,7 @@ from bocho import REDIS_VERSION, __version__, blocking, clock, log, notify
 from bocho.config import APPLY_HOOKS, Config, ConfigError
 from bocho.db import Database
 from bocho.listen import bind_listener
-from bocho.network import F_MONITOR, Client, client_cron
+from bocho.network import F_MONITOR, Client, client_cron, install_fastpath
 
 
 class Server:
@@ -666,3 +666,4 @@ def banner(server: Server) -> str:
     )
 
 
+install_fastpath(Server)

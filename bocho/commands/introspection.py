@@ -16,7 +16,7 @@ import resource
 import time
 from collections.abc import Callable
 
-from bocho import REDIS_VERSION, __version__, evict, resp
+from bocho import REDIS_VERSION, __version__, evict, network, resp
 from bocho.commands import all_commands, command
 
 SRV = "server"
@@ -57,6 +57,7 @@ def section_server(srv) -> list[str]:
     lines = [
         f"redis_version:{REDIS_VERSION}",
         f"bocho_version:{__version__}",
+        f"bocho_fastpath:{network.FASTPATH}",
         "redis_git_sha1:00000000",
         "redis_git_dirty:0",
         f"redis_build_id:{BUILD_ID}",

@@ -165,6 +165,7 @@ def bulk_reply(v, c) -> bytes:
 @command("get", 2, "readonly fast", keys=(1, 1, 1), group=STR, acl=("string",),
          summary="Get the value of a key", complexity="O(1)")
 def get(c, argv):
+    # bocho/_fastpath.pyx (get_string) does this hit path in C: keep the two in step
     db = c.db
     key = argv[1]
     v = db.data.get(key)
@@ -228,6 +229,7 @@ def set_generic(c, argv: list[bytes], name: str, key: bytes, value: bytes, flags
          key_specs=[key_spec("RW access update variable_flags",
                              notes="RW and ACCESS due to the optional `GET` argument")])
 def set_(c, argv):
+    # bocho/_fastpath.pyx (set_string) does the plain case in C: keep the two in step
     db = c.db
     key = argv[1]
     if len(argv) == 3:
@@ -367,6 +369,7 @@ def mget(c, argv):
 
 
 def mset_generic(c, argv, nx: bool) -> bytes:
+    # bocho/_fastpath.pyx (mset_strings) does MSET's dict.update case in C: keep in step
     if len(argv) % 2 == 0:
         raise wrong_args("msetnx" if nx else "mset")
     db = c.db
@@ -537,7 +540,9 @@ _last_counter: list = [None, 0]
 def counter_command(sign: int, by_arg: bool):
     """incrDecrCommand as one handler per command (INCR/DECR add sign; INCRBY/DECRBY take
     argv[2], negated for DECRBY): 64-bit signed arithmetic with Redis's overflow error.
-    Kept flat, no helper calls on the common path: a counter is as hot as GET/SET."""
+    Kept flat, no helper calls on the common path: a counter is as hot as GET/SET.
+    bocho/_fastpath.pyx (incr_string) does INCR/DECR of an existing plain counter in C:
+    keep the two in step."""
 
     def handler(c, argv):
         if by_arg:

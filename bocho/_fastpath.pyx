@@ -1,0 +1,810 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False
+"""The compiled request loop (optional; BOCHO_PURE=1 or a missing build selects the
+pure-Python path in network.py, which stays the reference for every behaviour).
+
+`data_received` replaces Client.data_received. It frames the read's requests itself,
+straight out of the bytes object uvloop hands over (no hiredis, no batch list), and runs
+each one the way Client.process_input's loop does: the lookup in the command TABLE,
+the arity test, the handler, the per-command statistics (calls, usec, slow log) with
+one clock read per command. Only the common case is handled here: a read that starts a
+new request ('*'), from an authenticated client whose reader holds nothing, with plain
+`*N $len payload` requests. At the first request that is anything else (incomplete,
+inline, a nested array, an odd or oversized length, a protocol error), or when a
+command blocked the client, the rest of the read goes to Client.process_input, which
+then owns it (errors, limits, hiredis state) exactly as if it had arrived alone.
+
+`flush_pending` replaces Server.flush_pending (the write of every client's queued
+replies once per event-loop iteration), with Client.flush inlined.
+
+Handlers stay Python, except the common case of GET, SET, INCR, DECR and MSET (plain
+string values, no TTL on the key, no LRU/LFU clock, no keyspace events, no WATCH), done
+here; anything else calls the Python handler (strings.py says so beside each).
+
+What makes it cheaper than the Python loop, measured (bench/README.md):
+- attributes of Client, Command and Database (classes with __slots__) are read and
+  written at their slot's offset, found once from the class's member descriptors
+  (install refuses to run, leaving the Python path, if one is not a plain object slot);
+- counters (a command's calls/usec, keyspace hits, dirty) add up in C and reach the
+  Python objects before any Python code that may read them runs (a handler of a command
+  that is neither `write` nor `fast`, call(), the slow log, the Python path) and when the
+  iteration's replies are written (flush_pending);
+- the state GET/SET depend on (the db's dicts, the notify flags, WATCH) is read once per
+  read and again only after Python code ran."""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
+from cpython.dict cimport PyDict_Contains, PyDict_GetItemWithError, PyDict_SetItem
+from cpython.list cimport PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF
+from cpython.set cimport PySet_Add
+from libc.stdint cimport int64_t
+from libc.string cimport memcmp, memcpy
+
+
+cdef extern from "<time.h>" nogil:
+    ctypedef long time_t
+    cdef struct timespec:
+        time_t tv_sec
+        long tv_nsec
+    int clock_gettime(int clk, timespec *ts)
+    int CLOCK_MONOTONIC
+
+
+cdef extern from *:
+    """
+    #include "structmember.h"
+
+    /* The offset of an object slot (a __slots__ entry) of a class, -1 if `name` is not
+       a plain writable object slot there. */
+    static Py_ssize_t bocho_slot_offset(PyObject *cls, PyObject *name) {
+        PyObject *d;
+        PyMemberDef *m;
+        if (!PyType_Check(cls))
+            return -1;
+        d = _PyType_Lookup((PyTypeObject *)cls, name);
+        if (d == NULL || Py_TYPE(d) != &PyMemberDescr_Type)
+            return -1;
+        m = ((PyMemberDescrObject *)d)->d_member;
+        if (m->type != T_OBJECT_EX || (m->flags & READONLY))
+            return -1;
+        return m->offset;
+    }
+    #define BOCHO_SLOT(o, off) (*(PyObject **)((char *)(o) + (off)))
+    #define PyDict_GET_SIZE_(d) PyDict_GET_SIZE(d)
+    #define PyList_GET_ITEM_0(l) PyList_GET_ITEM((l), 0)
+    #define PyList_GET_ITEM_1(l) PyList_GET_ITEM((l), 1)
+    #define PyList_GET_ITEM_2(l) PyList_GET_ITEM((l), 2)
+    """
+    Py_ssize_t bocho_slot_offset(object cls, object name)
+    PyObject *BOCHO_SLOT(object o, Py_ssize_t off)
+    Py_ssize_t PyDict_GET_SIZE_(object d)
+    PyObject *PyList_GET_ITEM_0(object l)
+    PyObject *PyList_GET_ITEM_1(object l)
+    PyObject *PyList_GET_ITEM_2(object l)
+    void Py_XDECREF(PyObject *o)
+
+
+cdef inline int64_t now_ns() noexcept nogil:
+    # the clock of time.perf_counter_ns on Linux: the Python path's readings compare
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
+
+
+# -- slots -------------------------------------------------------------------------------
+
+cdef struct ClientSlots:
+    Py_ssize_t closing, server, inline_buf, tail, authenticated, blocked, pending_argv
+    Py_ssize_t backlog, reader, net_in, net_out, last_io, out, current, slow, db, lastcmd
+    Py_ssize_t obuf_hard, obuf_soft_since, write, wbuf_size
+
+cdef struct DbSlots:
+    Py_ssize_t data, expires, lru, watched
+
+cdef struct CommandSlots:
+    Py_ssize_t calls, usec
+
+cdef ClientSlots CS
+cdef DbSlots DS
+cdef CommandSlots MS
+cdef type client_type = None
+cdef type db_type = None
+cdef type command_type = None
+
+
+cdef inline object sget(object o, Py_ssize_t off):
+    """The object in a slot (AttributeError if unset, as Python)."""
+    cdef PyObject *v = BOCHO_SLOT(o, off)
+    if v is NULL:
+        raise AttributeError("slot at offset %d of %s is not set" % (off, type(o).__name__))
+    return <object>v
+
+
+cdef inline void sset(object o, Py_ssize_t off, object v) noexcept:
+    cdef PyObject *old = BOCHO_SLOT(o, off)
+    Py_INCREF(v)
+    (<PyObject **>(<char *><PyObject *>o + off))[0] = <PyObject *>v
+    Py_XDECREF(old)
+
+
+cdef Py_ssize_t offset(object cls, str name) except -2:
+    cdef Py_ssize_t off = bocho_slot_offset(cls, name)
+    if off < 0:
+        raise LookupError(f"{cls.__name__}.{name} is not an object slot")
+    return off
+
+
+# -- the server's attributes ---------------------------------------------------------------
+# Server is a plain class (no __slots__): its attributes are read from its instance dict
+# (one lookup with an interned name) when install found that none of these names is a
+# class attribute (a property would otherwise be bypassed); else by getattr.
+
+SERVER_NAMES = ("unixtime", "slowlog_ns", "slow", "pending_writes", "flush_scheduled",
+                "loop", "obuf_limits_on", "notify_flags", "stat_keyspace_hits", "dirty")
+cdef bint server_dict_ok = False
+cdef object view_srv = None
+cdef dict view_dict = None
+
+
+cdef inline dict server_dict(object srv):
+    global view_srv, view_dict
+    if srv is not view_srv:
+        view_dict = srv.__dict__ if server_dict_ok else None
+        view_srv = srv
+    return view_dict
+
+
+cdef inline object sattr(object srv, str name):
+    cdef dict d = server_dict(srv)
+    cdef PyObject *v
+    if d is not None:
+        v = PyDict_GetItemWithError(d, name)
+        if v is not NULL:
+            return <object>v
+    return getattr(srv, name)
+
+
+cdef inline int sattr_set(object srv, str name, object value) except -1:
+    cdef dict d = server_dict(srv)
+    if d is not None:
+        return PyDict_SetItem(d, name, value)
+    setattr(srv, name, value)
+    return 0
+
+
+# -- set-up ------------------------------------------------------------------------------
+
+cdef dict TABLE = {}
+cdef type reader_type = None
+cdef object reader_has_data = None  # hiredis.Reader.has_data, called unbound
+cdef object py_process_input = None
+cdef object failed_reply = None
+cdef bytes OK = b"+OK\r\n"
+
+# flags of bocho.commands
+DEF F_WRITE = 1
+DEF F_FAST = 1 << 11
+
+# how an Entry's command runs
+DEF K_PYTHON = 0
+DEF K_GET = 1
+DEF K_SET = 2
+DEF K_INCR = 3
+DEF K_DECR = 4
+DEF K_MSET = 5
+
+# Requests larger than these are left to the Python path (which knows the configured
+# limits: proto-max-bulk-len can't be set below 1 MB, and Redis's multibulk limit).
+DEF BULK_FAST_MAX = 1024 * 1024
+DEF MULTIBULK_MAX = 1024 * 1024
+
+
+def install(table, client_cls, server_cls, failed_reply_fn, command_cls, db_cls):
+    """Take over Client.data_received and Server.flush_pending (network.py calls this
+    once at import unless BOCHO_PURE is set). Raises LookupError, changing nothing, if
+    an attribute this module reads at its slot is not a plain slot any more."""
+    global TABLE, py_process_input, failed_reply, client_type, db_type, command_type
+    global CS, DS, MS
+    cdef ClientSlots cs
+    cs.closing = offset(client_cls, "closing")
+    cs.server = offset(client_cls, "server")
+    cs.inline_buf = offset(client_cls, "inline_buf")
+    cs.tail = offset(client_cls, "tail")
+    cs.authenticated = offset(client_cls, "authenticated")
+    cs.blocked = offset(client_cls, "blocked")
+    cs.pending_argv = offset(client_cls, "pending_argv")
+    cs.backlog = offset(client_cls, "backlog")
+    cs.reader = offset(client_cls, "reader")
+    cs.net_in = offset(client_cls, "net_in")
+    cs.net_out = offset(client_cls, "net_out")
+    cs.last_io = offset(client_cls, "last_io")
+    cs.out = offset(client_cls, "out")
+    cs.current = offset(client_cls, "current")
+    cs.slow = offset(client_cls, "slow")
+    cs.db = offset(client_cls, "db")
+    cs.lastcmd = offset(client_cls, "lastcmd")
+    cs.obuf_hard = offset(client_cls, "obuf_hard")
+    cs.obuf_soft_since = offset(client_cls, "obuf_soft_since")
+    cs.write = offset(client_cls, "_write")
+    cs.wbuf_size = offset(client_cls, "_wbuf_size")
+    cdef DbSlots ds
+    ds.data = offset(db_cls, "data")
+    ds.expires = offset(db_cls, "expires")
+    ds.lru = offset(db_cls, "lru")
+    ds.watched = offset(db_cls, "watched")
+    cdef CommandSlots ms
+    ms.calls = offset(command_cls, "calls")
+    ms.usec = offset(command_cls, "usec")
+    CS = cs
+    DS = ds
+    MS = ms
+    client_type = client_cls
+    db_type = db_cls
+    command_type = command_cls
+    TABLE = table
+    import hiredis
+    global reader_type, reader_has_data
+    reader_type = hiredis.Reader
+    reader_has_data = hiredis.Reader.has_data
+    py_process_input = client_cls.process_input
+    failed_reply = failed_reply_fn
+    global server_dict_ok
+    server_dict_ok = (not hasattr(server_cls, "__slots__")
+                      and not any(hasattr(server_cls, name) for name in SERVER_NAMES))
+    client_cls.data_received = data_received
+    server_cls.flush_pending = flush_pending
+
+
+# -- commands and their counters -----------------------------------------------------------
+
+cdef class Entry:
+    """What the loop needs of one Command, read once (a Command's handler, arity and
+    flags do not change once the table is built), and its calls/usec not yet added to
+    the Command."""
+    cdef object cmd
+    cdef object handler
+    cdef object fullname
+    cdef Py_ssize_t arity
+    cdef int kind
+    cdef bint defer  # a `write` or `fast` command: its handler reads no statistics
+    cdef bint container
+    cdef long long calls
+    cdef long long usec
+
+
+cdef dict ENTRIES = {}  # Command -> Entry
+cdef list PENDING = []  # Entries with calls not yet added to their Command
+# keyspace hits and dirty changes not yet added to the server they belong to
+cdef object pending_srv = None
+cdef long long pending_hits = 0
+cdef long long pending_dirty = 0
+
+
+cdef Entry entry_for(object cmd):
+    cdef Entry e = ENTRIES.get(cmd)
+    if e is not None:
+        return e
+    from bocho.commands import strings
+    e = Entry()
+    e.cmd = cmd
+    e.handler = cmd.handler
+    e.fullname = cmd.fullname
+    e.arity = cmd.arity
+    e.container = cmd.subcommands is not None
+    flags = cmd.flags
+    # commands that may read the statistics (INFO, CONFIG RESETSTAT...) are neither
+    e.defer = bool(flags & (F_WRITE | F_FAST)) and not e.container and type(cmd) is command_type
+    if e.handler is strings.get:
+        e.kind = K_GET
+    elif e.handler is strings.set_:
+        e.kind = K_SET
+    elif e.handler is strings.incr:
+        e.kind = K_INCR
+    elif e.handler is strings.decr:
+        e.kind = K_DECR
+    elif e.handler is strings.mset:
+        e.kind = K_MSET
+    else:
+        e.kind = K_PYTHON
+    ENTRIES[cmd] = e
+    return e
+
+
+cdef int add_stats(Entry e) except -1:
+    cmd = e.cmd
+    cdef long long calls = e.calls, usec = e.usec
+    e.calls = 0
+    e.usec = 0
+    if type(cmd) is command_type:
+        sset(cmd, MS.calls, sget(cmd, MS.calls) + calls)
+        sset(cmd, MS.usec, sget(cmd, MS.usec) + usec)
+    else:
+        cmd.calls += calls
+        cmd.usec += usec
+    return 0
+
+
+cdef int flush_counters() except -1:
+    """Everything counted in C reaches the Python objects: before Python code that may
+    read it runs, and once per event-loop iteration (flush_pending)."""
+    global pending_srv, pending_hits, pending_dirty
+    cdef Entry e
+    if PENDING:
+        for e in PENDING:
+            add_stats(e)
+        del PENDING[:]
+    if pending_srv is not None:
+        srv = pending_srv
+        pending_srv = None
+        if pending_hits:
+            sattr_set(srv, "stat_keyspace_hits", sattr(srv, "stat_keyspace_hits") + pending_hits)
+            pending_hits = 0
+        if pending_dirty:
+            sattr_set(srv, "dirty", sattr(srv, "dirty") + pending_dirty)
+            pending_dirty = 0
+    return 0
+
+
+cdef inline int count_call(Entry e, int64_t d) except -1:
+    if e.calls == 0:
+        PENDING.append(e)
+    e.calls += 1
+    e.usec += d
+    if not e.defer:
+        flush_counters()
+    return 0
+
+
+# -- GET and SET ---------------------------------------------------------------------------
+
+cdef object bulk_reply(object v):
+    """$<len>\r\n<v>\r\n in one allocation."""
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(v)
+    cdef char digits[24]
+    cdef int nd = 0, i
+    cdef Py_ssize_t x = n
+    while True:
+        digits[nd] = 48 + x % 10
+        nd += 1
+        x //= 10
+        if x == 0:
+            break
+    r = PyBytes_FromStringAndSize(NULL, n + nd + 5)
+    cdef char *p = PyBytes_AS_STRING(r)
+    p[0] = 36
+    for i in range(nd):
+        p[1 + i] = digits[nd - 1 - i]
+    p[nd + 1] = 13
+    p[nd + 2] = 10
+    memcpy(p + nd + 3, PyBytes_AS_STRING(v), n)
+    p[n + nd + 3] = 13
+    p[n + nd + 4] = 10
+    return r
+
+
+cdef class DbState:
+    """What GET/SET depend on, read at the first GET/SET of a read and again after
+    Python code ran (stale)."""
+    cdef bint fresh
+    cdef bint busy
+    cdef bint plain  # a Database whose dicts are dicts, no LRU/LFU clock
+    cdef bint set_ok  # and no keyspace events or WATCH in force either
+    cdef object data
+    cdef object expires
+
+    cdef int load(self, client, srv) except -1:
+        db = sget(client, CS.db)
+        self.fresh = True
+        self.plain = False
+        self.set_ok = False
+        if type(db) is not db_type:
+            return 0
+        self.data = sget(db, DS.data)
+        self.expires = sget(db, DS.expires)
+        self.plain = (BOCHO_SLOT(db, DS.lru) == <PyObject *>None
+                      and type(self.data) is dict and type(self.expires) is dict)
+        self.set_ok = (self.plain and not sget(db, DS.watched)
+                       and not sattr(srv, "notify_flags"))
+        return 0
+
+
+cdef object get_string(DbState st, object srv, list argv):
+    """GET of a plain bytes value on a key without TTL: the reply, or None for the
+    Python handler (misses, TTLs, other types, LRU/LFU)."""
+    global pending_srv, pending_hits
+    if not st.plain:
+        return None
+    key = <object>PyList_GET_ITEM_1(argv)
+    cdef PyObject *found = PyDict_GetItemWithError(st.data, key)
+    if found is NULL or type(<object>found) is not bytes:
+        return None
+    if PyDict_GET_SIZE_(st.expires) and PyDict_Contains(st.expires, key):
+        return None
+    if pending_srv is not srv:
+        flush_counters()
+        pending_srv = srv
+    pending_hits += 1
+    return bulk_reply(<object>found)
+
+
+cdef object set_string(DbState st, object srv, list argv):
+    """SET key value (no options) with no keyspace events, TTL, LRU/LFU or WATCH in
+    play: store and OK; else None for the Python handler."""
+    global pending_srv, pending_dirty
+    if PyList_GET_SIZE(argv) != 3 or not st.set_ok:
+        return None
+    key = <object>PyList_GET_ITEM_1(argv)
+    if PyDict_GET_SIZE_(st.expires) and PyDict_Contains(st.expires, key):
+        return None
+    PyDict_SetItem(st.data, key, <object>PyList_GET_ITEM_2(argv))
+    if pending_srv is not srv:
+        flush_counters()
+        pending_srv = srv
+    pending_dirty += 1
+    return OK
+
+
+cdef object mset_strings(DbState st, object srv, list argv):
+    """MSET with no keyspace events, LRU/LFU, WATCH, or TTL anywhere in the db: store
+    the pairs in order (a repeated key's last value wins) and OK; else None."""
+    global pending_srv, pending_dirty
+    cdef Py_ssize_t n = PyList_GET_SIZE(argv), i
+    if not st.set_ok or n % 2 == 0 or PyDict_GET_SIZE_(st.expires):
+        return None
+    data = st.data
+    for i in range(1, n, 2):
+        PyDict_SetItem(data, argv[i], argv[i + 1])
+    if pending_srv is not srv:
+        flush_counters()
+        pending_srv = srv
+    pending_dirty += n // 2
+    return OK
+
+
+cdef object decimal(long long v, bint reply):
+    """The decimal of v as bytes; as a RESP integer (":v\r\n") if reply."""
+    cdef char tmp[24]
+    cdef char out[32]
+    cdef int nd = 0, k = 0, i
+    cdef unsigned long long x = <unsigned long long>(-v) if v < 0 else <unsigned long long>v
+    while True:
+        tmp[nd] = 48 + x % 10
+        nd += 1
+        x //= 10
+        if x == 0:
+            break
+    if reply:
+        out[k] = 58
+        k += 1
+    if v < 0:
+        out[k] = 45
+        k += 1
+    for i in range(nd):
+        out[k] = tmp[nd - 1 - i]
+        k += 1
+    if reply:
+        out[k] = 13
+        out[k + 1] = 10
+        k += 2
+    return PyBytes_FromStringAndSize(out, k)
+
+
+cdef object incr_string(DbState st, object srv, list argv, long long by):
+    """INCR/DECR of an existing plain bytes counter of at most 18 digits (no overflow
+    possible) on a key without TTL, with no keyspace events, LRU/LFU or WATCH in play;
+    else None for the Python handler (which owns new keys, errors, the rest)."""
+    global pending_srv, pending_dirty
+    if not st.set_ok:
+        return None
+    key = <object>PyList_GET_ITEM_1(argv)
+    cdef PyObject *found = PyDict_GetItemWithError(st.data, key)
+    if found is NULL or type(<object>found) is not bytes:
+        return None
+    if PyDict_GET_SIZE_(st.expires) and PyDict_Contains(st.expires, key):
+        return None
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(<object>found)
+    cdef const char *p = PyBytes_AS_STRING(<object>found)
+    cdef Py_ssize_t i = 0
+    cdef bint neg = False
+    cdef long long v = 0
+    if n and p[0] == 45:
+        neg = True
+        i = 1
+    # string2ll's form: no leading zero (but "0"), no "-0", at most 18 digits
+    if n - i < 1 or n - i > 18 or (p[i] == 48 and (n - i > 1 or neg)):
+        return None
+    while i < n:
+        if p[i] < 48 or p[i] > 57:
+            return None
+        v = v * 10 + (p[i] - 48)
+        i += 1
+    if neg:
+        v = -v
+    v += by
+    PyDict_SetItem(st.data, key, decimal(v, False))
+    if pending_srv is not srv:
+        flush_counters()
+        pending_srv = srv
+    pending_dirty += 1
+    return decimal(v, True)
+
+
+# -- the loop ------------------------------------------------------------------------------
+
+cdef inline Py_ssize_t read_len(const char *buf, Py_ssize_t p, Py_ssize_t end,
+                                Py_ssize_t limit, Py_ssize_t *val) noexcept:
+    """The decimal at buf[p] up to its CRLF, as string2ll takes it (digits only, no
+    leading zero): the position after the CRLF, or -1 when the line is incomplete,
+    odd, or over `limit` (all of them the Python path's business)."""
+    cdef Py_ssize_t start = p
+    cdef Py_ssize_t v = 0
+    cdef char ch
+    while p < end:
+        ch = buf[p]
+        if ch == 13:
+            break
+        if ch < 48 or ch > 57:
+            return -1
+        v = v * 10 + (ch - 48)
+        if v > limit:
+            return -1
+        p += 1
+    if p + 1 >= end or p == start or buf[p + 1] != 10:
+        return -1
+    if buf[start] == 48 and p - start > 1:
+        return -1
+    val[0] = v
+    return p + 2
+
+
+cdef object parse_request(const char *buf, Py_ssize_t pos, Py_ssize_t end,
+                          Py_ssize_t *nxt):
+    """The complete plain request at buf[pos] ('*') as a list of bytes, its end in
+    *nxt; None for anything else."""
+    cdef Py_ssize_t count = 0, blen = 0, i
+    cdef Py_ssize_t p = read_len(buf, pos + 1, end, MULTIBULK_MAX, &count)
+    if p < 0 or count == 0:
+        return None
+    argv = PyList_New(count)
+    for i in range(count):
+        if p >= end or buf[p] != 36:
+            return None
+        p = read_len(buf, p + 1, end, BULK_FAST_MAX, &blen)
+        if p < 0 or p + blen + 2 > end or buf[p + blen] != 13 or buf[p + blen + 1] != 10:
+            return None
+        item = PyBytes_FromStringAndSize(buf + p, blen)
+        Py_INCREF(item)
+        PyList_SET_ITEM(argv, i, item)
+        p += blen + 2
+    nxt[0] = p
+    return argv
+
+
+cdef inline bint truth(object o, Py_ssize_t off):
+    """bool() of an attribute that holds a bool (or, for `tail`, bytes) at its slot."""
+    cdef PyObject *v = BOCHO_SLOT(o, off)
+    if v == <PyObject *>True:
+        return True
+    if v == <PyObject *>False or v == <PyObject *>None or v is NULL:
+        return False
+    return bool(<object>v)
+
+
+cdef inline int64_t threshold(object ns) except? -1:
+    """Server.slowlog_ns as a C number (a huge slowlog-log-slower-than: never)."""
+    return ns if ns < (1 << 62) else (1 << 62)
+
+
+cdef inline bint reader_holds_data(reader) except -1:
+    if type(reader) is reader_type:
+        return reader_has_data(reader)
+    return reader.has_data()
+
+
+cdef inline int add_to(object pending, object client) except -1:
+    if type(pending) is set:
+        return PySet_Add(pending, client)
+    pending.add(client)
+    return 0
+
+
+# The name of the last request framed here and what the table gave for it (unchanged
+# while the table's size is: it is built at start-up), its Command and Entry.
+cdef bytes memo_name = b""
+cdef PyObject *memo_found = NULL
+cdef Py_ssize_t memo_table_size = -1
+cdef PyObject *last_cmd = NULL
+cdef Entry last_entry = None
+# one DbState serves every read (data_received does not nest; a new one if it did)
+cdef DbState shared_state = None
+
+
+def data_received(self, data):
+    """Client.data_received: see the module docstring."""
+    global last_cmd, last_entry, memo_name, memo_found, memo_table_size, shared_state
+    if type(self) is not client_type:
+        py_process_input(self, data)
+        return
+    if truth(self, CS.closing):
+        return
+    if type(data) is not bytes:
+        data = bytes(data)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
+    cdef const char *buf = PyBytes_AS_STRING(data)
+    if (n == 0 or buf[0] != 42 or BOCHO_SLOT(self, CS.inline_buf) != <PyObject *>None
+            or truth(self, CS.tail) or not truth(self, CS.authenticated)
+            or truth(self, CS.blocked) or BOCHO_SLOT(self, CS.pending_argv) != <PyObject *>None
+            or BOCHO_SLOT(self, CS.backlog) != <PyObject *>None
+            or reader_holds_data(sget(self, CS.reader))):
+        flush_counters()
+        py_process_input(self, data)
+        return
+    srv = sget(self, CS.server)
+    sset(self, CS.net_in, sget(self, CS.net_in) + n)
+    sset(self, CS.last_io, sattr(srv, "unixtime"))
+    out = sget(self, CS.out)
+    cdef DbState st = shared_state
+    if st is None or st.busy:
+        st = DbState()
+    shared_state = None
+    st.busy = True
+    st.fresh = False
+    cdef Py_ssize_t pos = 0, nxt = 0, nargs
+    cdef int64_t t0, d
+    cdef int64_t slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
+    cdef PyObject *found
+    cdef Entry e = None
+    cdef Entry last = None
+    cdef bint slow = sattr(srv, "slow") or truth(self, CS.slow)
+    cdef bint ran_python
+    cmd = None
+    sset(self, CS.current, True)
+    try:
+        while pos < n and buf[pos] == 42:
+            argv = parse_request(buf, pos, n, &nxt)
+            if argv is None:
+                break
+            pos = nxt
+            t0 = now_ns()
+            name = <object>PyList_GET_ITEM_0(argv)
+            # the same name as the request before: the same command (the table does
+            # not change while a read runs)
+            if (memo_found is not NULL and PyBytes_GET_SIZE(name) == PyBytes_GET_SIZE(memo_name)
+                    and memcmp(PyBytes_AS_STRING(name), PyBytes_AS_STRING(memo_name),
+                               PyBytes_GET_SIZE(name)) == 0
+                    and PyDict_GET_SIZE_(TABLE) == memo_table_size):
+                found = memo_found
+            else:
+                found = PyDict_GetItemWithError(TABLE, name)
+                memo_found = found
+                memo_name = name
+                memo_table_size = PyDict_GET_SIZE_(TABLE)
+            e = None
+            if found is not NULL and not slow:
+                if found == last_cmd:
+                    e = last_entry
+                else:
+                    e = entry_for(<object>found)
+                    last_entry = e
+                    last_cmd = found
+                nargs = PyList_GET_SIZE(argv)
+                if e.handler is None or not (
+                        nargs == e.arity or (e.arity < 0 and nargs >= -e.arity)):
+                    e = None
+            if e is None:
+                # the full path (processCommand's checks, MULTI, unknown commands...)
+                cmd = <object>found if found is not NULL else None
+                last = None
+                flush_counters()
+                st.fresh = False
+                self.call(argv)
+                slow = sattr(srv, "slow") or truth(self, CS.slow)
+                slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
+                if truth(self, CS.blocked) or truth(self, CS.closing):
+                    break
+                continue
+            cmd = e.cmd
+            last = e
+            r = None
+            if e.kind == K_GET:
+                if not st.fresh:
+                    st.load(self, srv)
+                r = get_string(st, srv, argv)
+            elif e.kind == K_SET:
+                if not st.fresh:
+                    st.load(self, srv)
+                r = set_string(st, srv, argv)
+            elif e.kind == K_INCR or e.kind == K_DECR:
+                if not st.fresh:
+                    st.load(self, srv)
+                r = incr_string(st, srv, argv, 1 if e.kind == K_INCR else -1)
+            elif e.kind == K_MSET:
+                if not st.fresh:
+                    st.load(self, srv)
+                r = mset_strings(st, srv, argv)
+            if r is not None:
+                out.append(r)
+                ran_python = False
+            else:
+                ran_python = True
+                if not e.defer:
+                    flush_counters()
+                st.fresh = False
+                try:
+                    r = e.handler(self, argv)
+                    if r is not None:
+                        out.append(r)
+                except Exception as exc:
+                    r = None
+                    out.append(failed_reply(srv, cmd, exc))
+                slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
+            d = now_ns() - t0
+            count_call(e, d)
+            if d > slowlog_ns:
+                flush_counters()
+                srv.slowlog_push(self, argv, d)
+                st.fresh = False
+                slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
+            if ran_python:
+                # only a handler that gave no reply can have blocked or closed the client
+                if r is None and (truth(self, CS.blocked) or truth(self, CS.closing)):
+                    break
+                slow = sattr(srv, "slow") or truth(self, CS.slow)
+        # CLIENT LIST cmd=: the read's last command (call() records its own)
+        if last is not None:
+            if not last.container:
+                sset(self, CS.lastcmd, last.fullname)
+        elif cmd is not None and cmd.subcommands is None:
+            self.lastcmd = cmd.fullname
+    finally:
+        sset(self, CS.current, False)
+        st.busy = False
+        st.data = None
+        st.expires = None
+        shared_state = st
+    if truth(self, CS.closing):
+        flush_counters()
+        return
+    if PyList_GET_SIZE(out) or PENDING or pending_srv is not None:
+        # (flush_pending also adds up the counters)
+        add_to(sattr(srv, "pending_writes"), self)
+    if pos < n:
+        # the rest is the Python path's, accounted there
+        flush_counters()
+        sset(self, CS.net_in, sget(self, CS.net_in) - (n - pos))
+        py_process_input(self, data[pos:])
+        return
+    if not sattr(srv, "flush_scheduled") and sattr(srv, "pending_writes"):
+        sattr_set(srv, "flush_scheduled", True)
+        sattr(srv, "loop").call_soon(srv.flush_pending)
+
+
+def flush_pending(srv):
+    """Server.flush_pending: each client's queued replies in one write (Client.flush)."""
+    flush_counters()
+    sattr_set(srv, "flush_scheduled", False)
+    pending = sattr(srv, "pending_writes")
+    cdef bint limits_on = sattr(srv, "obuf_limits_on")
+    cdef Py_ssize_t size
+    while pending:
+        c = pending.pop()
+        if type(c) is not client_type:
+            if c.out and not c.closing:
+                c.flush()
+            continue
+        out = sget(c, CS.out)
+        if not PyList_GET_SIZE(out) or truth(c, CS.closing):
+            continue
+        if PyList_GET_SIZE(out) == 1:
+            data = <object>PyList_GET_ITEM_0(out)
+        else:
+            data = b"".join(out)
+        del out[:]
+        size = PyBytes_GET_SIZE(data) if type(data) is bytes else len(data)
+        sset(c, CS.net_out, sget(c, CS.net_out) + size)
+        if truth(c, CS.obuf_hard) and c.over_hard_limit(size):
+            continue
+        sget(c, CS.write)(data)
+        if limits_on and (truth(c, CS.obuf_soft_since) or sget(c, CS.wbuf_size)()):
+            c.check_output_limits()

@@ -1,0 +1,18 @@
+"""The optional compiled request loop (bocho/_fastpath.pyx). Everything else about the
+package is in pyproject.toml. Without Cython or a C compiler bocho installs anyway and
+runs its pure-Python path (INFO server: bocho_fastpath:python)."""
+
+from setuptools import Extension, setup
+
+try:
+    from Cython.Build import cythonize
+except ImportError:  # no Cython: pure-Python install
+    ext_modules = []
+else:
+    ext_modules = cythonize(
+        [Extension("bocho._fastpath", ["bocho/_fastpath.pyx"], optional=True)],
+        compiler_directives={"language_level": "3"}, quiet=True)
+    for ext in ext_modules:
+        ext.optional = True  # a failed compile leaves the pure-Python path
+
+setup(ext_modules=ext_modules)

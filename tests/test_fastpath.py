@@ -1,0 +1,243 @@
+"""The compiled request loop (bocho/_fastpath.pyx) against the real redis-server: its
+GET/SET/INCR/DECR shortcuts, the counters it adds up in C (INFO commandstats/stats, the
+slow log), and where it must hand over to the Python path (TTLs, WATCH, keyspace
+events, LRU, CLIENT PAUSE, unfinished requests). `make test` runs this file under both
+paths (BOCHO_PURE=1 selects the Python one); the replies must not differ."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import socket
+import time
+
+import pytest
+from raw import cmd, recv_until
+
+from bocho.testing.server import wait_until
+
+MARK = b"$11\r\nend-of-test\r\n"
+
+
+def pipeline(srv, data: bytes) -> bytes:
+    """Send `data` and an ECHO marker in one write; the replies up to the marker."""
+    with socket.create_connection((srv.host, srv.port), timeout=10) as s:
+        s.sendall(data + cmd("ECHO", "end-of-test"))
+        got = recv_until(s, lambda b: b.endswith(MARK), 10)
+    assert got.endswith(MARK), got[-200:]
+    return got[: -len(MARK)]
+
+
+def both(server, oracle, *cmds) -> tuple[bytes, bytes]:
+    data = b"".join(cmd(*c) for c in cmds)
+    return pipeline(server, data), pipeline(oracle, data)
+
+
+def reset(*conns) -> None:
+    for r in conns:
+        r.flushall()
+        r.config_set("notify-keyspace-events", "")
+        r.config_set("maxmemory-policy", "noeviction")
+        r.config_set("slowlog-log-slower-than", 10000)
+
+
+def test_mode_in_info(r):
+    if os.environ.get("BOCHO_PURE", "") not in ("", "0"):
+        want = "python"
+    else:
+        want = "compiled" if importlib.util.find_spec("bocho._fastpath") else "python"
+    assert r.info("server")["bocho_fastpath"] == want
+
+
+COUNTERS = [
+    ("SET", "n", "0"), ("INCR", "n"), ("DECR", "n"), ("DECR", "n"), ("DECR", "n"),
+    ("INCR", "n"), ("GET", "n"), ("INCR", "fresh"), ("DECR", "fresh2"),
+    ("SET", "z", "007"), ("INCR", "z"), ("SET", "m0", "-0"), ("INCR", "m0"),
+    ("SET", "sp", " 1"), ("INCR", "sp"), ("SET", "e", ""), ("INCR", "e"),
+    ("SET", "big", "999999999999999999"), ("INCR", "big"), ("INCR", "big"),
+    ("SET", "nbig", "-999999999999999999"), ("DECR", "nbig"), ("DECR", "nbig"),
+    ("SET", "max", "9223372036854775806"), ("INCR", "max"), ("INCR", "max"),
+    ("SET", "min", "-9223372036854775807"), ("DECR", "min"), ("DECR", "min"),
+    ("SET", "f", "1.5"), ("INCR", "f"), ("APPEND", "ba", "12"), ("INCR", "ba"), ("GET", "ba"),
+    ("INCR", "n", "extra"), ("DECR",), ("INCRBY", "n", "10"), ("DECRBY", "n", "3"),
+    ("GET", "n"),
+]
+
+STRINGS = [
+    ("SET", "k", "v"), ("GET", "k"), ("GET", "missing"), ("SET", "k", "w"), ("GET", "k"),
+    ("SET", "empty", ""), ("GET", "empty"), ("SET", "big", "x" * 70000), ("GET", "big"),
+    ("SET", "k", "v", "GET"), ("SET", "k", "v2", "NX"), ("SET", "k", "v3", "XX"),
+    ("GET", "k"), ("SET", "k"), ("GET", "k", "extra"), ("get", "k"), ("gEt", "k"),
+    ("set", "lower", "1"), ("sEt", "mixed", "2"), ("MGET", "lower", "mixed"),
+    ("APPEND", "app", "a"), ("APPEND", "app", "b"), ("GET", "app"), ("SET", "app", "c"),
+    ("GET", "app"), ("NOSUCHCOMMAND", "x"), ("SET", "bin", b"\x00\r\n*3\r\n$"),
+    ("GET", "bin"), ("STRLEN", "bin"), ("DEL", "k"), ("GET", "k"), ("SET", "k", "again"),
+    ("GET", "k"), ("MSET", "m1", "a", "m2", "b", "m1", "c"), ("MGET", "m1", "m2"),
+    ("MSET", "m1"), ("MSET", "m1", "a", "m2"), ("mset", "m2", "z"), ("GET", "m2"),
+]
+
+
+@pytest.mark.parametrize("cmds", [COUNTERS, STRINGS], ids=["counters", "strings"])
+def test_pipelined_replies_byte_exact(server, oracle, r, cmds):
+    rr = oracle.client()
+    reset(r, rr)
+    ours, theirs = both(server, oracle, *cmds)
+    assert ours == theirs
+    for key in ("n", "big", "nbig", "k", "app", "bin"):
+        assert r.get(key) == rr.get(key)
+
+
+def test_ttl_keys_take_the_full_path(server, oracle, r):
+    rr = oracle.client()
+    reset(r, rr)
+    for c in (r, rr):
+        c.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+        c.set("gone", "1", px=1)
+        c.set("gone2", "5", px=1)
+        c.set("kept", "7", ex=1000)
+    t0 = time.monotonic()
+    wait_until(lambda: time.monotonic() - t0 > 0.02, timeout=5)
+    try:
+        ours, theirs = both(server, oracle, ("GET", "gone"), ("INCR", "gone2"),
+                            ("GET", "gone2"), ("TTL", "gone2"), ("INCR", "kept"),
+                            ("TTL", "kept"), ("GET", "kept"), ("SET", "kept", "1"),
+                            ("TTL", "kept"), ("SET", "k2", "1", "EX", "100"),
+                            ("MSET", "k2", "2", "other", "3"), ("TTL", "k2"), ("GET", "k2"))
+        assert ours == theirs
+        assert r.info("stats")["expired_keys"] == rr.info("stats")["expired_keys"] == 2
+    finally:
+        for c in (r, rr):
+            c.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+
+
+def _calls(info: dict, name: str) -> int:
+    return info.get(f"cmdstat_{name}", {}).get("calls", 0)
+
+
+def test_counters_seen_by_info_in_the_same_read(server, oracle, r):
+    """Calls, keyspace hits and dirty that the loop adds up in C are in place when INFO
+    runs later in the same pipeline, and on another connection afterwards."""
+    rr = oracle.client()
+    reset(r, rr)
+    for c in (r, rr):
+        c.config_resetstat()
+    before = [c.info("persistence")["rdb_changes_since_last_save"] for c in (r, rr)]
+    data = (cmd("SET", "a", "1") * 3 + cmd("GET", "a") * 4 + cmd("GET", "nope")
+            + cmd("INCR", "a") * 2 + cmd("INFO", "commandstats") + cmd("INFO", "stats")
+            + cmd("INFO", "persistence") + cmd("INFO", "commandstats"))
+    ours, theirs = pipeline(server, data), pipeline(oracle, data)
+
+    def figures(raw: bytes) -> list:
+        out = []
+        for name in (b"set", b"get", b"incr", b"info"):
+            out.append(re.findall(rb"cmdstat_" + name + rb":calls=(\d+)", raw))
+        for name in (b"keyspace_hits", b"keyspace_misses"):
+            out.append(re.findall(name + rb":(\d+)", raw))
+        return out
+
+    for raw, b in ((ours, before[0]), (theirs, before[1])):
+        assert re.findall(rb"rdb_changes_since_last_save:(\d+)", raw) == [b"%d" % (b + 5)]
+
+    assert figures(ours) == figures(theirs)
+    assert figures(ours)[0] == [b"3", b"3"]
+    for name in ("set", "get", "incr"):
+        assert _calls(r.info("commandstats"), name) == _calls(rr.info("commandstats"), name)
+    assert r.info("stats")["keyspace_hits"] == rr.info("stats")["keyspace_hits"] == 4
+
+
+def test_slowlog_logs_fast_commands(server, oracle, r):
+    rr = oracle.client()
+    reset(r, rr)
+    logs = []
+    for srv, c in ((server, r), (oracle, rr)):
+        c.config_set("slowlog-log-slower-than", 0)
+        c.slowlog_reset()
+        pipeline(srv, cmd("SET", "s", "1") + cmd("GET", "s") + cmd("INCR", "s")
+                 + cmd("GET", "s"))
+        c.config_set("slowlog-log-slower-than", 10000)
+        logs.append([e["command"] for e in c.slowlog_get(20)])
+    assert logs[0] == logs[1]
+    assert [b"GET s", b"INCR s", b"GET s", b"SET s 1"] == [
+        x for x in logs[0] if x.endswith(b" s") or x == b"SET s 1"]
+
+
+def test_watch_sees_fast_writes(server, r):
+    r.flushall()
+    w = server.client()
+    try:
+        w.set("wk", "0")
+        p = w.pipeline()
+        p.watch("wk")
+        p.multi()
+        p.set("wk", "from-exec")
+        pipeline(server, cmd("INCR", "wk") + cmd("SET", "wk", "x"))
+        with pytest.raises(Exception, match="[Ww]atch"):
+            p.execute()
+        assert r.get("wk") == b"x"
+    finally:
+        w.close()
+
+
+def test_keyspace_events_of_fast_commands(server, oracle, r):
+    rr = oracle.client()
+    reset(r, rr)
+    got = []
+    for srv, c in ((server, r), (oracle, rr)):
+        c.config_set("notify-keyspace-events", "KEA")
+        sub = c.pubsub()
+        sub.psubscribe("__keyspace@0__:*")
+        wait_until(lambda s=sub: s.get_message(timeout=0.1) is not None, timeout=5)
+        pipeline(srv, cmd("SET", "ev", "1") + cmd("INCR", "ev") + cmd("DECR", "ev")
+                 + cmd("GET", "ev") + cmd("SET", "ev", "2"))
+        events = []
+        deadline = time.monotonic() + 5
+        while len(events) < 4 and time.monotonic() < deadline:
+            m = sub.get_message(timeout=0.2)
+            if m and m["type"] == "pmessage":
+                events.append(m["data"])
+        sub.close()
+        c.config_set("notify-keyspace-events", "")
+        got.append(events)
+    assert got[0] == got[1] == [b"set", b"incrby", b"incrby", b"set"]
+
+
+def test_lru_policy_takes_the_python_path(server, oracle, r):
+    rr = oracle.client()
+    reset(r, rr)
+    try:
+        for c in (r, rr):
+            c.config_set("maxmemory-policy", "allkeys-lru")
+        ours, theirs = both(server, oracle, ("SET", "l", "1"), ("GET", "l"), ("INCR", "l"),
+                            ("GET", "l"), ("OBJECT", "FREQ", "l"))
+        assert ours == theirs
+    finally:
+        reset(r, rr)
+
+
+def test_pause_holds_the_rest_of_a_read(server, r):
+    """CLIENT PAUSE WRITE: the GET before the SET is answered, the SET and what follows it
+    wait for UNPAUSE, in order."""
+    r.flushall()
+    r.set("p", "old")
+    with socket.create_connection((server.host, server.port), timeout=10) as s:
+        r.execute_command("CLIENT", "PAUSE", "10000", "WRITE")
+        try:
+            s.sendall(cmd("GET", "p") + cmd("SET", "p", "new") + cmd("GET", "p"))
+            first = recv_until(s, lambda b: len(b) >= 9, 5)
+            assert first == b"$3\r\nold\r\n"
+        finally:
+            r.execute_command("CLIENT", "UNPAUSE")
+        rest = recv_until(s, lambda b: len(b) >= 14, 5)
+        assert rest == b"+OK\r\n$3\r\nnew\r\n"
+
+
+def test_unfinished_request_after_fast_ones(server, r):
+    r.flushall()
+    req = cmd("SET", "u", "0123456789")
+    with socket.create_connection((server.host, server.port), timeout=10) as s:
+        s.sendall(cmd("SET", "a", "1") + cmd("GET", "a") + req[:9])
+        assert recv_until(s, lambda b: len(b) >= 12, 5) == b"+OK\r\n$1\r\n1\r\n"
+        s.sendall(req[9:] + cmd("GET", "u") + cmd("PING"))
+        want = b"+OK\r\n$10\r\n0123456789\r\n+PONG\r\n"
+        assert recv_until(s, lambda b: len(b) >= len(want), 5) == want
