@@ -86,9 +86,9 @@ class Tracking:
 
     def set_hook(self, on: bool) -> None:
         """Put the sentinel in (or take it out of) every db.watched."""
-        if on == self.hooked:
+        if not on and not self.hooked:
             return
-        self.hooked = on
+        self.hooked = on  # (on: again each time, for databases made since)
         for db in self.srv.dbs:
             if on:
                 db.watched[SENTINEL] = _NO_WATCHERS
@@ -365,7 +365,7 @@ def remember_keys(c: Client, cmd: Any, argv: list[bytes]) -> None:
     ctx = srv.script_ctx
     if ctx is not None and c is ctx.sc:
         c = ctx.caller
-        argv = c.argv
+        argv = ctx.argv  # EVAL/FCALL's own arguments (also when run by EXEC)
         if not argv:
             return
         from bocho.commands import lookup

@@ -222,6 +222,16 @@ def test_script_tracks_declared_keys_when_it_reads(conns):
     r("EVAL", "redis.call('get', 'k3')", "2", "k1", "k2")
     other("MSET", "k2", "2", "k1", "2")
     assert r.read(until=inv(b"k1")) == inv(b"k2") + inv(b"k1")
+    # queued in MULTI: EXEC runs it, the script's declared keys are still the ones kept
+    r("MULTI")
+    r("EVAL", "return redis.call('get', 'k3')", "1", "k9")
+    r("EXEC", until=b"_\r\n")
+    other("SET", "k9", "1")
+    assert r.read(until=inv(b"k9")) == inv(b"k9")
+    # EVAL_RO itself is not a tracked read; its reads are
+    r("EVAL_RO", "return 1", "1", "k8")
+    other("SET", "k8", "1")
+    assert r.quiet() == b""
 
 
 ERROR_CASES = [
