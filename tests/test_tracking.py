@@ -308,6 +308,16 @@ def test_wire_bytes_match_redis(server, oracle):
     assert _wire_scenario(server.port) == _wire_scenario(oracle.port)
 
 
+def test_reset_turns_tracking_off(conns):
+    r = conns(resp3=True)
+    other = conns()
+    r("CLIENT", "TRACKING", "on", "BCAST")
+    assert r("RESET") == b"+RESET\r\n"
+    assert r("CLIENT", "GETREDIR") == b":-1\r\n"
+    other("SET", "k", "1")
+    assert r.quiet() == b""
+
+
 def test_client_list_flags(conns):
     r = conns(resp3=True)
     other = conns()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bocho import clock, resp, tracking
 from bocho.commands import MAY_REPLICATE, WRITE, command
+from bocho.commands.connection import RESET_HOOKS
 from bocho.config import on_apply
 from bocho.errors import SYNTAX, CommandError
 from bocho.network import (
@@ -659,6 +660,8 @@ def client_caching(c, argv):
 
 
 __all__ = ["F_MULTI", "F_PUBSUB"]
+
+RESET_HOOKS.append(tracking.client_gone)  # RESET turns tracking off
 
 
 @command("client|no-touch", 3, "noscript loading stale", group=CONN, acl=(CONN,),
