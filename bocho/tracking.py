@@ -158,7 +158,9 @@ class Tracking:
         """trackingBroadcastInvalidationMessages: one message per prefix with the keys
         changed since the last turn (NOLOOP clients without their own changes)."""
         self.bcast_scheduled = False
-        for st in list(self.prefixes.values()):
+        prefixes = self.prefixes
+        for p in sorted(prefixes):  # prefix order, as Redis's radix tree walk
+            st = prefixes[p]
             keys = st.keys
             if not keys:
                 continue

@@ -148,6 +148,9 @@ def client_memory(c) -> int:
         mem += sum(_argv_mem(a) + 8 * len(a) for _, a in c.multi) + 40 * len(c.multi)
     mem += 56 * len(c.watched_keys)
     mem += 24 * (len(c.channels) + len(c.patterns) + len(c.shard_channels))
+    tr = c.tracking
+    if tr is not None and tr.prefixes:  # its BCAST prefixes (a radix tree in Redis)
+        mem += sum(len(p) + 32 for p in tr.prefixes)
     return mem
 
 
