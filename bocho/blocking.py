@@ -318,12 +318,28 @@ def serve_ready_keys(srv: Server) -> None:
                 if not isinstance(st, BlockState) or c.closing:
                     continue
                 t0 = perf_counter_ns()
-                if st.kind == kind:
-                    reply = st.serve(c, key, value)
+                trk = srv.tracking
+                if trk is not None and trk.clients:
+                    # the served client runs its command now: its own invalidations
+                    # (BLMOVE's push) follow its reply (bocho/tracking.py)
+                    prev = trk.current
+                    trk.current = c
+                    trk.in_cmd += 1
                 else:
-                    reply = st.on_other(c, key, value) if st.on_other is not None else None
-                if reply is not None:
-                    unblock(c, reply, perf_counter_ns() - t0)
+                    trk = None
+                try:
+                    if st.kind == kind:
+                        reply = st.serve(c, key, value)
+                    else:
+                        reply = st.on_other(c, key, value) if st.on_other is not None else None
+                    if reply is not None:
+                        unblock(c, reply, perf_counter_ns() - t0)
+                finally:
+                    if trk is not None:
+                        trk.in_cmd -= 1
+                        if trk.pending:
+                            trk.flush_pending(c)
+                        trk.current = prev
                 if value is not None and db.data.get(key) is not value:
                     break  # emptied (deleted) or replaced: the rest keep waiting
     if srv.pending_writes and not srv.flush_scheduled and srv.loop is not None:

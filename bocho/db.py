@@ -283,7 +283,15 @@ class Database:
         srv = self.server
         lazy = srv.lazyfree_lazy_expire
         v = self.data.get(key)
-        self._remove(key)
+        trk = srv.tracking
+        if trk is not None:  # the server deletes it: no client to exclude (NOLOOP)
+            trk.internal += 1
+            try:
+                self._remove(key)
+            finally:
+                trk.internal -= 1
+        else:
+            self._remove(key)
         if lazy and v is not None:
             free_async(srv, v)
         srv.notify(srv.NOTIFY_EXPIRED, b"expired", key, self.id)
@@ -390,11 +398,16 @@ class Database:
             lru[key] = srv.lruclock
 
     def signal_modified(self, key: bytes) -> None:
-        """WATCH: a write to key makes every transaction watching it fail."""
+        """signalModifiedKey: a write to key makes every transaction watching it fail
+        and invalidates it for the clients tracking it (bocho/tracking.py keeps a
+        sentinel in db.watched while tracking is on, so writes come here)."""
         clients = self.watched.get(key)
         if clients:
             for c in clients:
                 c.dirty_cas = True
+        trk = self.server.tracking
+        if trk is not None and trk.hooked:
+            trk.invalidate(key)
 
     def _touch_watched(self, other: Database | None = None) -> None:
         """touchAllWatchedKeysInDb: this db is emptied (FLUSH*) or replaced by `other`

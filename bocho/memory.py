@@ -11,8 +11,9 @@ what Redis would call it, estimated:
 The average cost of a key (entry + key + value, see key_cost) is measured per database:
 exactly when it holds up to SAMPLE keys, from a window of SAMPLE keys otherwise, and
 cached. The cache is refreshed only when the number of keys moved by more than an
-eighth, or a second passed (values grow in place). Between refreshes, adding or evicting
-a key changes the estimate by exactly one average: that is what lets eviction bring
+eighth (at all, for a db of up to 64 keys), or a second passed (values grow in place).
+Between refreshes, adding or evicting a key changes the estimate by exactly one
+average: that is what lets eviction bring
 used_memory under maxmemory key by key, and INFO agree with what eviction saw. When
 maxmemory is set, only the eviction check refreshes the cache (INFO just reads it), so
 INFO never reports more than the last eviction check allowed. Nothing of this runs on the
@@ -138,8 +139,8 @@ class Model:
         e = self.avg.get(db.id)
         if e is not None:
             n0, avg, t = e
-            if not refresh or (n0 - (n0 >> 3) <= n <= n0 + (n0 >> 3)
-                               and self.server.unixtime == t):
+            band = _band(n0)
+            if not refresh or (n0 - band <= n <= n0 + band and self.server.unixtime == t):
                 return avg
         avg = self.measure(db)
         self.avg[db.id] = (n, avg, self.server.unixtime)
@@ -165,7 +166,7 @@ class Model:
                 n = len(data)
                 e = avgs.get(db.id)
                 if (e is not None and e[2] == now
-                        and e[0] - (e[0] >> 3) <= n <= e[0] + (e[0] >> 3)):
+                        and e[0] - _band(e[0]) <= n <= e[0] + _band(e[0])):
                     avg = e[1]
                 else:
                     avg = self.db_avg(db, True)
@@ -199,6 +200,13 @@ def model(server: Server) -> Model:
     except AttributeError:
         m = server._mem_model = Model(server)  # type: ignore[attr-defined]
         return m
+
+
+def _band(n: int) -> int:
+    """How far a db's key count may move before its cached average is measured again:
+    an eighth, but not at all for a small db (cheap to measure, and one big new value,
+    e.g. a SETBIT far out, is most of its size)."""
+    return n >> 3 if n > 64 else 0
 
 
 def dataset(server: Server, refresh: bool | None = None) -> int:

@@ -24,6 +24,7 @@ from bocho.commands import (
     DENYOOM,
     NO_AUTH,
     NO_MULTI,
+    READONLY,
     SKIP_MONITOR,
     TABLE,
     Command,
@@ -168,7 +169,7 @@ class Client(asyncio.Protocol):
     def update_slow(self) -> None:
         """Recompute whether this client's commands must take the full path."""
         self.slow = (not self.authenticated or self.multi is not None
-                     or self.reply_mode != REPLY_ON or bool(self.flags & (F_PUBSUB | F_MONITOR | F_NO_TOUCH))
+                     or self.reply_mode != REPLY_ON or bool(self.flags & (F_PUBSUB | F_MONITOR | F_NO_TOUCH | F_TRACKING))
                      or self.resp == 2 and bool(self.channels or self.patterns or self.shard_channels))
 
     def select(self, dbid: int) -> None:
@@ -710,12 +711,16 @@ class Client(asyncio.Protocol):
                     "QUIT / RESET are allowed in this context")
             if srv.slow and srv.pause_end and srv.check_paused(self, cmd, argv):
                 return
+            if srv.tracking is not None and srv.tracking.clients:
+                srv.tracking.limit()
             if in_multi and lname not in _EXEC_LIKE_NAMES:
                 self.multi.append((cmd, argv))
                 out.append(resp.QUEUED)
                 if srv.config["maxmemory-clients"]:  # queued commands are client memory
                     from bocho.evict import evict_clients
                     evict_clients(srv)
+            elif srv.tracking is not None and srv.tracking.clients:
+                self.execute_tracked(cmd, argv)
             else:
                 self.execute(cmd, argv)
                 if srv.ready_keys:
@@ -741,6 +746,31 @@ class Client(asyncio.Protocol):
         elif rm == REPLY_SKIP_NEXT:
             self.reply_mode = REPLY_SKIP
 
+    def execute_tracked(self, cmd: Command, argv: list[bytes]) -> None:
+        """execute() while clients track keys (bocho/tracking.py): the table's size limit
+        is enforced first; this client's own invalidations follow its reply; CLIENT
+        CACHING lasts for one command (or one transaction)."""
+        srv = self.server
+        trk = srv.tracking
+        prev = trk.current
+        trk.current = self
+        trk.in_cmd += 1
+        try:
+            self.execute(cmd, argv)
+        finally:
+            trk.in_cmd -= 1
+            if trk.pending:
+                trk.flush_pending(self)
+            tr = self.tracking
+            if tr is not None and tr.caching and self.multi is None and (
+                    cmd.parent is None or cmd.parent.name != "client"):
+                tr.caching = False
+        try:
+            if srv.ready_keys:
+                serve_ready_keys(srv)
+        finally:
+            trk.current = prev
+
     def execute(self, cmd: Command, argv: list[bytes]) -> Any:
         """call(): run a resolved command, time it, feed MONITOR, propagate writes.
         Also used by EXEC for each queued command."""
@@ -764,6 +794,9 @@ class Client(asyncio.Protocol):
         self.lastcmd = cmd.fullname
         if d > srv.slowlog_ns:
             srv.slowlog_push(self, argv, d)
+        if cmd.flags & READONLY and srv.tracking is not None and srv.tracking.clients:
+            from bocho.tracking import remember_keys
+            remember_keys(self, cmd, argv)
         if srv.monitors and not cmd.flags & (SKIP_MONITOR | ADMIN):
             srv.feed_monitors(self, argv, cmd)
         if srv.dirty != dirty and not failed and srv.propagating:

@@ -48,6 +48,8 @@ class Server:
         self.unixtime = int(self.start_time)
         self.lruclock = self.unixtime
         self.no_touch = False  # see current_client_no_touch
+        # client-side caching state (bocho/tracking.py), None until first used
+        self.tracking: Any = None
         self.dirty = 0
         self.lastsave = self.unixtime
         self.run_id = os.urandom(20).hex()
@@ -292,6 +294,17 @@ class Server:
             hook(c)
 
     client_gone_hooks: list[Callable[[Client], None]] = []
+
+    @staticmethod
+    def tracking_totals(srv: Server) -> tuple[int, int, int]:
+        """INFO stats: tracking_total_keys / _items / _prefixes."""
+        trk = srv.tracking
+        return trk.totals() if trk is not None else (0, 0, 0)
+
+    @property
+    def tracking_clients(self) -> int:
+        trk = self.tracking
+        return trk.clients if trk is not None else 0
 
     def flush_pending(self) -> None:
         self.flush_scheduled = False

@@ -3,8 +3,9 @@ line, client types, pause)."""
 
 from __future__ import annotations
 
-from bocho import clock, resp
+from bocho import clock, resp, tracking
 from bocho.commands import MAY_REPLICATE, WRITE, command
+from bocho.commands.connection import RESET_HOOKS
 from bocho.config import on_apply
 from bocho.errors import SYNTAX, CommandError
 from bocho.network import (
@@ -79,6 +80,12 @@ def _flag_letters(c) -> str:
         out.append("b")
     if f & F_TRACKING:
         out.append("t")
+        tr = c.tracking
+        if tr is not None:
+            if tr.broken:
+                out.append("R")
+            if tr.bcast:
+                out.append("B")
     if c.dirty_cas or f & F_DIRTY_CAS:
         out.append("d")
     if c.closing and not f & F_CLOSE_ASAP:
@@ -141,6 +148,9 @@ def client_memory(c) -> int:
         mem += sum(_argv_mem(a) + 8 * len(a) for _, a in c.multi) + 40 * len(c.multi)
     mem += 56 * len(c.watched_keys)
     mem += 24 * (len(c.channels) + len(c.patterns) + len(c.shard_channels))
+    tr = c.tracking
+    if tr is not None and tr.prefixes:  # its BCAST prefixes (a radix tree in Redis)
+        mem += sum(len(p) + 32 for p in tr.prefixes)
     return mem
 
 
@@ -166,9 +176,9 @@ def client_info_string(server, c) -> str:
 
 def _redir(c) -> int:
     tr = c.tracking
-    if tr is None:
+    if tr is None or not c.flags & F_TRACKING:
         return -1
-    return getattr(tr, "redirect", 0)
+    return tr.redirect
 
 
 # -- CLIENT ------------------------------------------------------------------------------
@@ -541,36 +551,120 @@ def _resume(x) -> None:
 @command("client|tracking", -3, "noscript loading stale", group=CONN, acl=(CONN,),
          since="6.0.0", summary="Enable or disable server assisted client side caching support")
 def client_tracking(c, argv):
+    redirect = 0
+    bcast = optin = optout = noloop = False
+    prefixes: list[bytes] = []
+    n = len(argv)
+    j = 3
+    while j < n:
+        opt = argv[j].lower()
+        more = j + 1 < n
+        if opt == b"redirect" and more:
+            j += 1
+            if redirect:
+                raise CommandError(b"ERR A client can only redirect to a single other client")
+            redirect = parse_int(argv[j])
+            if redirect not in c.server.clients:
+                raise CommandError(b"ERR The client ID you want redirect to does not exist")
+        elif opt == b"bcast":
+            bcast = True
+        elif opt == b"optin":
+            optin = True
+        elif opt == b"optout":
+            optout = True
+        elif opt == b"noloop":
+            noloop = True
+        elif opt == b"prefix" and more:
+            j += 1
+            prefixes.append(argv[j])
+        else:
+            raise CommandError(SYNTAX)
+        j += 1
     mode = argv[2].lower()
     if mode == b"off":
+        tracking.disable(c)
         return resp.OK
     if mode != b"on":
         raise CommandError(SYNTAX)
-    raise CommandError(b"ERR client tracking is not supported by this server yet")
+    if prefixes and not bcast:
+        raise CommandError(b"ERR PREFIX option requires BCAST mode to be enabled")
+    tr = c.tracking if c.flags & F_TRACKING else None
+    if tr is not None and tr.bcast != bcast:
+        raise CommandError(b"ERR You can't switch BCAST mode on/off before disabling tracking "
+                           b"for this client, and then re-enabling it with a different mode.")
+    if bcast and (optin or optout):
+        raise CommandError(b"ERR OPTIN and OPTOUT are not compatible with BCAST")
+    if optin and optout:
+        raise CommandError(b"ERR You can't specify both OPTIN mode and OPTOUT mode")
+    if tr is not None and (optin and tr.optout or optout and tr.optin):
+        raise CommandError(b"ERR You can't switch OPTIN/OPTOUT mode before disabling tracking "
+                           b"for this client, and then re-enabling it with a different mode.")
+    if bcast:
+        err = tracking.check_prefixes(tr, prefixes)
+        if err is not None:
+            raise CommandError(err)
+    tracking.enable(c, redirect, bcast, optin, optout, noloop, prefixes)
+    return resp.OK
 
 
 @command("client|trackinginfo", 2, "noscript loading stale", group=CONN, acl=(CONN,),
          since="6.2.0", summary="Return information about server assisted client side caching "
          "for the current connection")
 def client_trackinginfo(c, argv):
-    return resp.encode({"flags": ["off"], "redirect": -1, "prefixes": []}, c.resp)
+    tr = c.tracking if c.flags & F_TRACKING else None
+    if tr is None:
+        return resp.encode({"flags": ["off"], "redirect": -1, "prefixes": []}, c.resp)
+    flags = ["on"]
+    if tr.bcast:
+        flags.append("bcast")
+    if tr.optin:
+        flags.append("optin")
+        if tr.caching:
+            flags.append("caching-yes")
+    if tr.optout:
+        flags.append("optout")
+        if tr.caching:
+            flags.append("caching-no")
+    if tr.noloop:
+        flags.append("noloop")
+    if tr.broken:
+        flags.append("broken_redirect")
+    return resp.encode({"flags": flags, "redirect": tr.redirect,
+                        "prefixes": sorted(tr.prefixes)}, c.resp)
 
 
 @command("client|getredir", 2, "noscript loading stale", group=CONN, acl=(CONN,),
          since="6.0.0", summary="Get tracking notifications redirection client ID if any")
 def client_getredir(c, argv):
-    return resp.integer(-1)
+    return resp.integer(c.tracking.redirect if c.flags & F_TRACKING else -1)
 
 
 @command("client|caching", 3, "noscript loading stale", group=CONN, acl=(CONN,),
          since="6.0.0", summary="Instruct the server about tracking or not keys in the next "
          "request")
 def client_caching(c, argv):
-    raise CommandError(b"ERR CLIENT CACHING can be called only when the client is in tracking "
-                       b"mode with OPTIN or OPTOUT mode enabled")
+    tr = c.tracking if c.flags & F_TRACKING else None
+    if tr is None:
+        raise CommandError(b"ERR CLIENT CACHING can be called only when the client is in "
+                           b"tracking mode with OPTIN or OPTOUT mode enabled")
+    opt = argv[2].lower()
+    if opt == b"yes":
+        if not tr.optin:
+            raise CommandError(b"ERR CLIENT CACHING YES is only valid when tracking is enabled "
+                               b"in OPTIN mode.")
+    elif opt == b"no":
+        if not tr.optout:
+            raise CommandError(b"ERR CLIENT CACHING NO is only valid when tracking is enabled "
+                               b"in OPTOUT mode.")
+    else:
+        raise CommandError(SYNTAX)
+    tr.caching = True
+    return resp.OK
 
 
 __all__ = ["F_MULTI", "F_PUBSUB"]
+
+RESET_HOOKS.append(tracking.client_gone)  # RESET turns tracking off
 
 
 @command("client|no-touch", 3, "noscript loading stale", group=CONN, acl=(CONN,),

@@ -595,6 +595,8 @@ def flushdb(c, argv):
     lazy = flush_option(c, argv)
     # A flush is propagated even when there was nothing to remove (dirty must move).
     c.server.dirty += c.db.flush(lazy) or 1
+    if c.server.tracking is not None:
+        c.server.tracking.invalidate_flush()
     return resp.OK
 
 
@@ -613,6 +615,8 @@ def flushall(c, argv):
     for db in srv.dbs:
         n += db.flush(lazy)
     srv.dirty += n or 1
+    if srv.tracking is not None:
+        srv.tracking.invalidate_flush()
     for hook in FLUSHALL_HOOKS:
         hook(srv)
     return resp.OK
