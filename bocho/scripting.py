@@ -348,6 +348,9 @@ class LuaEngine:
             fl = cmd.flags
             if fl & NOSCRIPT and not getattr(srv, "script_disable_deny_script", False):
                 err = b"ERR This Redis command is not allowed from script"
+            elif ctx.caller.user not in srv.acl_free and (
+                    err := srv.acl.check_script(ctx.caller, ctx.sc, cmd, argv)) is not None:
+                pass
             elif ctx.readonly and fl & (WRITE | MAY_REPLICATE):
                 err = b"ERR Write commands are not allowed from read-only scripts."
             elif (not ctx.allow_oom and srv.maxmemory and not ctx.wrote and ctx.pre_oom

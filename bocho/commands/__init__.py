@@ -192,7 +192,7 @@ def all_commands() -> list[Command]:
 MODULES = (
     "connection", "strings", "bitops", "keys", "server_cmds", "client_cmds", "config_cmds",
     "introspection", "command_cmd", "debug", "multi", "pubsub", "monitor", "sort",
-    "functions", "lists", "zsets", "geo", "hyperloglog", "eval",
+    "functions", "lists", "zsets", "geo", "hyperloglog", "eval", "acl_cmds",
 )
 
 
