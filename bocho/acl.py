@@ -411,7 +411,7 @@ def command_keys(cmd, argv: list[bytes]) -> list[tuple[int, int]]:
     except Exception:
         return []
     for pos, flags in pairs:
-        if pos >= len(argv):
+        if pos >= len(argv) or "not_key" in flags:
             continue
         perm = 0
         for f in flags:
@@ -783,7 +783,23 @@ class Acl:
                DENIED_CHANNEL: b"can't publish to the channel mentioned in the command"}
         return b"ERR The user executing the script " + msg[reason]
 
-    def authenticate(self, c, name: bytes, pw: bytes) -> bool:
+    def unrestricted_read(self, c, argv: list[bytes]) -> bool:
+        """ACLUserCheckCmdWithUnrestrictedKeyAccess(..., access): some selector runs the
+        command and reads every key (~*, %R~* or allkeys)."""
+        from bocho.commands import lookup
+        u = self.users.get(c.user) or self.default
+        cmd = lookup(argv[0])
+        if cmd is None:
+            return False
+        cache: dict = {}
+        for s in u.selectors:
+            if s.check_cmd(cmd, argv, cache)[0]:
+                continue
+            if s.allkeys or any(p == b"*" and f & READ for p, f in s.patterns):
+                return True
+        return False
+
+    def authenticate(self, c, name: bytes, pw: bytes, argv0: bytes = b"AUTH") -> bool:
         u = self.users.get(name)
         if u is not None and u.check_password(pw):
             c.authenticated = True
@@ -791,7 +807,7 @@ class Acl:
             c.update_slow()
             return True
         self.add_log(c, DENIED_AUTH, "multi" if c.multi is not None else "toplevel",
-                     0, username=name, obj=c.argv[0] if c.argv else b"auth")
+                     0, username=name, obj=argv0)
         return False
 
     def add_log(self, c, reason: int, context: str, pos: int, username: bytes | None = None,
@@ -916,9 +932,10 @@ class Acl:
         users[b"default"] = d
         old = self.users
         self.users = users
-        # clients of users that are gone (or were replaced) are disconnected
+        # the old users are freed: their clients are disconnected (the default user
+        # object is kept, so its clients stay)
         for name in old:
-            if name != b"default" and name not in users:
+            if name != b"default":
                 self.kill_clients_of(name)
         self.refresh()
         return None

@@ -400,3 +400,46 @@ def test_bad_user_line_refuses_to_start(make_server):
     srv.start()
     wait_until(lambda: srv.proc.poll() is not None, 10)
     assert srv.proc.returncode != 0
+
+
+def test_sort_by_get_need_full_read_access(pair):
+    a, b = pair()
+    cmds = [["ACL", "SETUSER", "sorter", "on", "nopass", "+@all", "~l*", "%R~w*"],
+            ["ACL", "DRYRUN", "sorter", "sort", "l1"],
+            ["ACL", "SETUSER", "sorter2", "on", "nopass", "+@all", "%R~*", "%W~l*"],
+            ["ACL", "DRYRUN", "sorter2", "sort", "l1", "by", "w*"]]
+    try:
+        _same(a, b, cmds)
+    finally:
+        for c in (a, b):
+            c.execute_command("ACL", "DELUSER", "sorter", "sorter2")
+
+
+def test_sort_by_get_denied(server, r):
+    r.execute_command(*"ACL SETUSER sorter on nopass +@all ~l* ~w*".split())
+    r.rpush("l1", 2, 1)
+    a = _login(server, "sorter", "x")
+    try:
+        assert a.sort("l1") == [b"1", b"2"]
+        with pytest.raises(redis.ResponseError, match="BY option of SORT denied due to "
+                                                      "insufficient ACL permissions"):
+            a.sort("l1", by="w*")
+        with pytest.raises(redis.ResponseError, match="GET option of SORT denied"):
+            a.sort("l1", get="w*")
+        r.execute_command(*"ACL SETUSER sorter %R~*".split())
+        assert len(a.sort("l1", by="w*")) == 2
+    finally:
+        a.close()
+        _deluser(r, "sorter")
+
+
+def test_shard_channels_are_channels_not_keys(server, r):
+    r.execute_command(*"ACL SETUSER sh on nopass +@all resetkeys resetchannels &ok".split())
+    a = _login(server, "sh", "x")
+    try:
+        assert a.execute_command("SPUBLISH", "ok", "m") == 0
+        with pytest.raises(redis.ResponseError, match="one of the channels"):
+            a.execute_command("SPUBLISH", "no", "m")
+    finally:
+        a.close()
+        _deluser(r, "sh")

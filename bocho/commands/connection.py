@@ -74,7 +74,7 @@ def auth(c, argv):
         user, pw = b"default", argv[1]
     else:
         user, pw = argv[1], argv[2]
-    if srv.acl.authenticate(c, user, pw):
+    if srv.acl.authenticate(c, user, pw, argv[0]):
         return resp.OK
     raise CommandError(WRONGPASS)
 
@@ -103,7 +103,7 @@ def hello(c, argv):
         else:
             raise CommandError(b"ERR Syntax error in HELLO option '%s'" % argv[i])
     if creds is not None:
-        if not c.server.acl.authenticate(c, *creds):
+        if not c.server.acl.authenticate(c, *creds, argv[0]):
             raise CommandError(WRONGPASS)
     if not c.authenticated:
         raise CommandError(b"NOAUTH HELLO must be called with the client already "
