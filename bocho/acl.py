@@ -87,11 +87,14 @@ def has_spaces(s: bytes) -> bool:
 
 _ALL: list | None = None  # every Command, containers followed by their subcommands
 _CATS: dict = {}  # Command -> frozenset of category names
+_TABLE_SIZE = -1  # len(TABLE) when _ALL was built (modules may register more later)
 
 
 def all_cmds() -> list:
-    global _ALL
-    if _ALL is None:
+    global _ALL, _TABLE_SIZE
+    from bocho.commands import TABLE
+    if _ALL is None or len(TABLE) != _TABLE_SIZE:
+        _TABLE_SIZE = len(TABLE)
         from bocho.commands import all_commands
         from bocho.commands.command_cmd import acl_categories
         out = []
