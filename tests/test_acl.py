@@ -173,6 +173,8 @@ def test_setuser_getuser_list_like_redis(pair):
                 ["ACL", "DRYRUN", "s", "set", "y1", "v"], ["ACL", "DRYRUN", "s", "set", "x1", "v"],
                 ["ACL", "DRYRUN", "s", "del", "x1"], ["ACL", "DRYRUN", "nouser", "get", "x"],
                 ["ACL", "DRYRUN", "s", "nocmd"], ["ACL", "DRYRUN", "s", "get"],
+                ["ACL", "DRYRUN", "s", "config"], ["ACL", "DRYRUN", "s", "config", "nosub"],
+                ["ACL", "DRYRUN", "s", "config", "get", "x"],
                 ["ACL", "SETUSER", "c", "on", "nopass", "&news.*", "+publish", "+subscribe",
                  "+psubscribe"],
                 ["ACL", "DRYRUN", "c", "publish", "news.a", "x"],
@@ -443,3 +445,15 @@ def test_shard_channels_are_channels_not_keys(server, r):
     finally:
         a.close()
         _deluser(r, "sh")
+
+
+def test_getuser_resp3_like_redis(pair):
+    a, b = pair(protocol=3)
+    cmds = [["ACL", "SETUSER", "r3", "on", ">x", "~a*", "&c", "-@all", "+get",
+             "(%R~b* +set)"],
+            ["ACL", "GETUSER", "r3"], ["ACL", "GETUSER", "nobody"], ["ACL", "CAT"]]
+    try:
+        _same(a, b, cmds)
+    finally:
+        for c in (a, b):
+            c.execute_command("ACL", "DELUSER", "r3")

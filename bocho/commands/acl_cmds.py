@@ -215,11 +215,8 @@ def acl_dryrun(c, argv):
         raise CommandError(b"ERR User '%s' not found" % argv[2])
     target = argv[3:]
     cmd = lookup(target[0])
-    if cmd is not None and cmd.subcommands is not None:
-        if len(target) >= 2:
-            cmd = cmd.subcommands.get(target[1].lower())
-        elif cmd.handler is None:
-            cmd = None
+    if cmd is not None and cmd.subcommands is not None and len(target) >= 2:
+        cmd = cmd.subcommands.get(target[1].lower())
     if cmd is None:
         raise CommandError(b"ERR Command '%s' not found" % target[0])
     if not cmd.arity_ok(len(target)):
