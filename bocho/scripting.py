@@ -257,7 +257,13 @@ class LuaEngine:
         cmd = _resolve(argv)
         if cmd is None:
             return None
-        return True
+        ctx = self.ctx
+        caller = ctx.caller if ctx is not None else None
+        srv = self.server
+        if caller is None or caller.user in srv.acl_free:
+            return True
+        u = srv.acl.users.get(caller.user) or srv.acl.default
+        return not u.check(cmd, argv)[0]
 
     def _log(self, level: int, msg: bytes) -> None:
         if level >= log.logger.level:

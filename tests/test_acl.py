@@ -457,3 +457,17 @@ def test_getuser_resp3_like_redis(pair):
     finally:
         for c in (a, b):
             c.execute_command("ACL", "DELUSER", "r3")
+
+
+def test_script_acl_check_cmd(server, r):
+    r.execute_command("ACL", "SETUSER", "bob", "on", ">123", "+@scripting", "+set", "~x*")
+    a = _login(server, "bob", "123")
+    try:
+        assert a.eval("return redis.acl_check_cmd('set','xx',1)", 1, "xx") == 1
+        assert a.eval("return redis.acl_check_cmd('lpush','xx','f')", 1, "xx") is None
+        assert a.eval("return redis.acl_check_cmd('set','yy',1)", 0) is None
+        with pytest.raises(redis.ResponseError, match="Invalid command passed"):
+            a.eval("return redis.acl_check_cmd('invalid-cmd','arg')", 0)
+    finally:
+        a.close()
+        _deluser(r, "bob")
