@@ -169,8 +169,10 @@ class Client(asyncio.Protocol):
     def update_slow(self) -> None:
         """Recompute whether this client's commands must take the full path."""
         self.slow = (not self.authenticated or self.multi is not None
-                     or self.reply_mode != REPLY_ON or bool(self.flags & (F_PUBSUB | F_MONITOR | F_NO_TOUCH | F_TRACKING))
-                     or self.resp == 2 and bool(self.channels or self.patterns or self.shard_channels))
+                     or self.reply_mode != REPLY_ON
+                     or bool(self.flags & (F_PUBSUB | F_MONITOR | F_NO_TOUCH | F_TRACKING))
+                     or self.resp == 2 and bool(self.channels or self.patterns or self.shard_channels)
+                     or self.user not in self.server.acl_free)
 
     def select(self, dbid: int) -> None:
         self.db = self.server.dbs[dbid]
@@ -691,6 +693,8 @@ class Client(asyncio.Protocol):
                 raise CommandError(b"ERR Command not allowed inside a transaction")
             if not self.authenticated and not cmd.flags & NO_AUTH:
                 raise CommandError(NOAUTH)
+            if self.user not in srv.acl_free:
+                srv.acl.check_call(self, cmd, argv)
             if srv.busy_script is not None:
                 from bocho.scripting import busy_refusal
                 refused = busy_refusal(srv, cmd, argv)

@@ -257,7 +257,13 @@ class LuaEngine:
         cmd = _resolve(argv)
         if cmd is None:
             return None
-        return True
+        ctx = self.ctx
+        caller = ctx.caller if ctx is not None else None
+        srv = self.server
+        if caller is None or caller.user in srv.acl_free:
+            return True
+        u = srv.acl.users.get(caller.user) or srv.acl.default
+        return not u.check(cmd, argv)[0]
 
     def _log(self, level: int, msg: bytes) -> None:
         if level >= log.logger.level:
@@ -348,6 +354,9 @@ class LuaEngine:
             fl = cmd.flags
             if fl & NOSCRIPT and not getattr(srv, "script_disable_deny_script", False):
                 err = b"ERR This Redis command is not allowed from script"
+            elif ctx.caller.user not in srv.acl_free and (
+                    err := srv.acl.check_script(ctx.caller, ctx.sc, cmd, argv)) is not None:
+                pass
             elif ctx.readonly and fl & (WRITE | MAY_REPLICATE):
                 err = b"ERR Write commands are not allowed from read-only scripts."
             elif (not ctx.allow_oom and srv.maxmemory and not ctx.wrote and ctx.pre_oom

@@ -130,6 +130,12 @@ class Server:
         self.shutdown_waiters: list[Client] = []  # SHUTDOWN callers while it waits
         self.last_sig = ""
         self.latency_ns = 2**62
+        # ACL (bocho/acl.py): users; acl_free names the unrestricted ones (fast path)
+        self.acl_free: set[bytes] = {b"default"}
+        self.default_needs_auth = False
+        from bocho.acl import Acl
+        self.acl = Acl(self)
+        config.rewrite_users = lambda: None if config["aclfile"] else self.acl.config_lines()
         for name in ("requirepass", "maxmemory", "maxmemory-policy", "slowlog-log-slower-than",
                      "latency-monitor-threshold", "client-output-buffer-limit", "lazyfree-lazy-expire",
                      "notify-keyspace-events", "loglevel"):
@@ -170,7 +176,9 @@ class Server:
         for hook in APPLY_HOOKS.get(name, ()):
             hook(self)
         if name == "requirepass":
-            self.requirepass = cfg["requirepass"]
+            self.acl.set_requirepass(cfg["requirepass"])
+            # truthy while the default user needs AUTH (protected mode, new clients)
+            self.requirepass = "x" if self.default_needs_auth else ""
         elif name == "maxmemory":
             self.maxmemory = cfg["maxmemory"]
             self.update_slow()
@@ -635,6 +643,8 @@ class Server:
         self.loop = loop
         self.stopped = loop.create_future()
         log.notice("Server initialized")
+        if not self.load_acl_at_startup():
+            return 1
         if not self.listen():
             return 1
         self.install_signals()
@@ -652,6 +662,34 @@ class Server:
         for c in list(self.clients.values()):
             c.close()
         return self.exit_code
+
+    def load_acl_at_startup(self) -> bool:
+        """ACLLoadUsersAtStartup: `user` lines of the config file, or the aclfile."""
+        cfg = self.config
+        if cfg["aclfile"] and cfg.users:
+            log.warning("Configuring Redis with users defined in redis.conf and at the same "
+                        "setting an ACL file path is invalid. This setup is very likely to "
+                        "lead to configuration errors and security holes, please define "
+                        "either an ACL file or declare users directly in your redis.conf, "
+                        "but not both.")
+            return False
+        if cfg.users:
+            err = self.acl.load_configured(cfg.users)
+            if err is not None:
+                log.warning(err)
+                log.warning("Critical error while loading ACLs. Exiting.")
+                return False
+        if cfg["aclfile"]:
+            err = self.acl.load_file(cfg["aclfile"])
+            if err is not None:
+                log.warning(f"Aborting Redis startup because of ACL errors: {err}")
+                return False
+        self.sync_default_auth()
+        return True
+
+    def sync_default_auth(self) -> None:
+        """Mirror the default user's state into the cached requirepass flag."""
+        self.requirepass = "x" if self.default_needs_auth else ""
 
     def write_pidfile(self) -> None:
         path = self.config["pidfile"]

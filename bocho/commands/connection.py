@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
-
 from bocho import REDIS_VERSION, resp
 from bocho.commands import command
 from bocho.errors import WRONGPASS, CommandError, wrong_args
@@ -56,17 +54,6 @@ def select(c, argv):
     return resp.OK
 
 
-def check_password(c, user: bytes, password: bytes) -> bool:
-    """Authenticate against the default user (ACL users are a later issue)."""
-    srv = c.server
-    if user.lower() != b"default":
-        return False
-    need = srv.requirepass.encode()
-    if not need:
-        return True  # nopass
-    return hmac.compare_digest(need, password)
-
-
 def auth_ok(c, user: bytes = b"default") -> None:
     c.authenticated = True
     c.user = user
@@ -80,15 +67,14 @@ def auth(c, argv):
         raise CommandError(b"ERR syntax error")
     srv = c.server
     if len(argv) == 2:
-        if not srv.requirepass:
+        if srv.acl.default.nopass:
             raise CommandError(
                 b"ERR AUTH <password> called without any password configured for the default "
                 b"user. Are you sure your configuration is correct?")
         user, pw = b"default", argv[1]
     else:
         user, pw = argv[1], argv[2]
-    if check_password(c, user, pw):
-        auth_ok(c, user)
+    if srv.acl.authenticate(c, user, pw, argv[0]):
         return resp.OK
     raise CommandError(WRONGPASS)
 
@@ -117,9 +103,8 @@ def hello(c, argv):
         else:
             raise CommandError(b"ERR Syntax error in HELLO option '%s'" % argv[i])
     if creds is not None:
-        if not check_password(c, *creds):
+        if not c.server.acl.authenticate(c, *creds, argv[0]):
             raise CommandError(WRONGPASS)
-        auth_ok(c, creds[0])
     if not c.authenticated:
         raise CommandError(b"NOAUTH HELLO must be called with the client already "
                            b"authenticated, otherwise the HELLO <proto> AUTH <user> <pass> "
@@ -166,7 +151,7 @@ def reset(c, argv):
     c.reply_mode = 0
     c.flags &= ~(F_READONLY | F_NO_TOUCH)  # Redis 7.2 (which has NO-TOUCH) clears it
     c.user = b"default"
-    c.authenticated = not srv.requirepass
+    c.authenticated = not srv.default_needs_auth
     c.update_slow()
     return b"+RESET\r\n"
 

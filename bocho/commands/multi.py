@@ -124,7 +124,13 @@ def exec_(c, argv):
     srv.also_propagate = buf
     srv.in_exec = True
     try:
+        acl = srv.acl
         for cmd, args in queued:
+            denied = acl.check_exec(c, cmd, args)
+            if denied is not None:
+                srv.count_error(denied[1:-2])
+                out.append(denied)
+                continue
             c.execute(cmd, args)
     finally:
         srv.in_exec = False

@@ -78,6 +78,14 @@ def lookup_by_pattern(db, pattern: bytes, subst: bytes) -> bytes | None:
     return None
 
 
+def _full_read(c, argv) -> bool:
+    """BY/GET patterns read keys no key spec names: only users who may read every key
+    (and run this command) can use them."""
+    if c.user in c.server.acl_free:
+        return True
+    return c.server.acl.unrestricted_read(c, argv)
+
+
 def sort_generic(c, argv, readonly: bool) -> bytes:
     desc = alpha = dontsort = False
     limit_start, limit_count = 0, -1
@@ -107,10 +115,16 @@ def sort_generic(c, argv, readonly: bool) -> bytes:
                 dontsort = True
             elif cluster:
                 raise CommandError(b"ERR BY option of SORT denied in Cluster mode.")
+            elif not _full_read(c, argv):
+                raise CommandError(b"ERR BY option of SORT denied due to insufficient ACL "
+                                   b"permissions.")
             j += 1
         elif opt == b"get" and left >= 1:
             if cluster:
                 raise CommandError(b"ERR GET option of SORT denied in Cluster mode.")
+            if not _full_read(c, argv):
+                raise CommandError(b"ERR GET option of SORT denied due to insufficient ACL "
+                                   b"permissions.")
             gets.append(argv[j + 1])
             j += 1
         else:
