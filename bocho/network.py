@@ -33,6 +33,8 @@ from bocho.commands import (
 from bocho.errors import NOAUTH, OOM, CommandError, wrong_args
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from bocho.server import Server
 
 INLINE_MAX = 64 * 1024
@@ -846,6 +848,24 @@ class Client(asyncio.Protocol):
             return False
         self.output_limit_reached()
         return True
+
+    def bounded_reply(self, parts: Iterable[bytes]) -> bytes | None:
+        """Join a reply made piece by piece (HRANDFIELD/SRANDMEMBER/ZRANDMEMBER with a
+        huge negative count), stopping as soon as it would pass this client's hard output
+        limit: the client is then dropped and None returned (Redis stops such commands
+        mid-run instead of building a reply it will never send)."""
+        if not self.obuf_hard:
+            return b"".join(parts)
+        room = self.obuf_hard - self._wbuf_size() - sum(len(x) for x in self.out)
+        out = []
+        size = 0
+        for part in parts:
+            size += len(part)
+            if size >= room:
+                self.output_limit_reached()
+                return None
+            out.append(part)
+        return b"".join(out)
 
     def output_limit_reached(self) -> None:
         srv = self.server

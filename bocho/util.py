@@ -27,6 +27,14 @@ def parse_int(b: bytes, err: bytes = NOT_INTEGER) -> int:
     raise CommandError(err)
 
 
+def chunk_sizes(count: int, size: int = 1024):
+    """count split into chunks of at most `size` (replies made a piece at a time)."""
+    while count > 0:
+        k = size if count > size else count
+        yield k
+        count -= k
+
+
 def index_span(start: int, end: int, n: int) -> tuple[int, int] | None:
     """LRANGE/LTRIM/ZRANGE-by-rank index arithmetic: start/end count from the tail when
     negative and are inclusive; the clamped (start, end), or None when the span is empty."""

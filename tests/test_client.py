@@ -209,3 +209,28 @@ def test_pause_write_holds_exec_with_writes_and_counts_blocked(r, server):
     assert result["exec"] == [b"OK"] or result["exec"] == [True]
     assert r.get("pk") == b"1"
     tx.close()
+
+
+@pytest.mark.parametrize("cmd", [("HRANDFIELD", "h"), ("HRANDFIELD", "h", "WITHVALUES"),
+                                 ("SRANDMEMBER", "s"), ("ZRANDMEMBER", "z"),
+                                 ("ZRANDMEMBER", "z", "WITHSCORES")])
+def test_huge_random_count_stops_at_output_limit(make_server, cmd):
+    """A huge negative count is stopped mid-run at the client's hard output limit (the
+    client is dropped), as Redis does; the server neither builds the reply nor dies."""
+    srv = make_server(config={"client-output-buffer-limit": ["normal", "1000000", "0", "0"]})
+    c = srv.client()
+    c.hset("h", "a", "b")
+    c.sadd("s", "m")
+    c.zadd("z", {"m": 1})
+    victim = srv.client()
+    args = list(cmd)
+    args.insert(2, "-999999999")
+    with pytest.raises(redis.ConnectionError):
+        victim.execute_command(*args)
+    assert c.ping()
+    assert srv.wait_for_log("for overcoming of output buffer limits")
+    # a count that fits is answered in full
+    args[2] = "-5000"
+    assert len(victim.execute_command(*args)) == 5000  # (redis-py pairs WITH* replies)
+    c.close()
+    victim.close()

@@ -24,7 +24,7 @@ from bocho.commands.keys import EMPTY_SCAN, parse_scan_options, scan_container, 
 from bocho.db import register_type
 from bocho.errors import NOT_FLOAT, OVERFLOW, CommandError, syntax, wrong_args, wrongtype
 from bocho.glob import compile_glob
-from bocho.util import I64_MAX, I64_MIN, parse_cursor, parse_int
+from bocho.util import I64_MAX, I64_MIN, chunk_sizes, parse_cursor, parse_int
 
 HASH = "hash"
 NOTIFY_HASH = notify.HASH
@@ -640,9 +640,15 @@ def hrandfield(c, argv):
     size = len(h)
     flat2 = withvalues and c.resp == 2
     if count < 0 or count == 1:
-        # Repeats allowed: `count` independent picks.
+        # Repeats allowed: `count` independent picks, made and encoded a chunk at a time
+        # so that a huge count stops at the client's output limit.
         count = -count if count < 0 else count
-        fields = random.choices(list(h), k=count) if size > 1 else [next(iter(h))] * count
+        pool = list(h)
+        hdr = resp.array_header(count * 2 if flat2 else count)
+        body = c.bounded_reply(
+            b"".join(_pairs_reply(c, random.choices(pool, k=k), h, withvalues))
+            for k in chunk_sizes(count))
+        return None if body is None else hdr + body
     elif count >= size:
         fields = list(h)
     else:

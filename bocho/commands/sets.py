@@ -25,7 +25,7 @@ from bocho.commands.keys import EMPTY_SCAN, parse_scan_options, scan_container, 
 from bocho.db import _is_long, register_type
 from bocho.errors import CommandError, syntax, wrongtype
 from bocho.glob import compile_glob
-from bocho.util import I64_MAX, parse_cursor, parse_int
+from bocho.util import I64_MAX, chunk_sizes, parse_cursor, parse_int
 
 SET = "set"
 NOTIFY_SET = notify.SET
@@ -467,12 +467,12 @@ def srandmember(c, argv):
         return EMPTY_ARRAY
     size = len(s)
     if count < 0 or count == 1:
+        # Repeats allowed, a chunk at a time (see HRANDFIELD)
         count = -count if count < 0 else count
-        members = ordered(s) if type(s) is IntSet or size > 1 else None
-        if size == 1:
-            chosen = [next(iter(s)) if members is None else members[0]] * count
-        else:
-            chosen = random.choices(members, k=count)
+        members = ordered(s) if type(s) is IntSet else list(s)
+        body = c.bounded_reply(bulks(random.choices(members, k=k))
+                               for k in chunk_sizes(count))
+        return None if body is None else resp.array_header(count) + body
     elif count >= size:
         chosen = ordered(s)
     else:

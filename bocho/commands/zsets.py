@@ -18,7 +18,15 @@ from bocho.commands.keys import parse_scan_options
 from bocho.errors import NOT_FLOAT, NOT_INTEGER, CommandError, syntax, wrongtype
 from bocho.glob import compile_glob
 from bocho.types.zset import LexBound, ZSet
-from bocho.util import I64_MAX, index_span, parse_cursor, parse_double, parse_int, parse_strtod
+from bocho.util import (
+    I64_MAX,
+    chunk_sizes,
+    index_span,
+    parse_cursor,
+    parse_double,
+    parse_int,
+    parse_strtod,
+)
 
 GROUP = "sorted_set"
 ACL = ("sortedset",)
@@ -120,6 +128,11 @@ def pairs_reply(pairs, withscores: bool, r: int) -> bytes:
         t = b"%.17g" % s
         out.append(b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(m), m, len(t), t))
     return b"".join(out)
+
+
+def _body(reply: bytes) -> bytes:
+    """An array reply without its header line."""
+    return reply[reply.index(b"\n") + 1:]
 
 
 def modified(c, key: bytes, event: bytes) -> None:
@@ -1114,8 +1127,16 @@ def zrandmember(c, argv):
     size = len(z)
     at = z.at
     if count < 0:
+        # Repeats allowed, a chunk at a time (see HRANDFIELD); the header counts what
+        # pairs_reply's would for the whole reply
         rr = random.randrange
-        pairs = [at(rr(size)) for _ in range(-count)]
+        count = -count
+        body = c.bounded_reply(
+            _body(pairs_reply([at(rr(size)) for _ in range(k)], withscores, r))
+            for k in chunk_sizes(count))
+        if body is None:
+            return None
+        return resp.array_header(count * 2 if withscores and r == 2 else count) + body
     elif count >= size:
         pairs = z.slice(0, size)[::-1]  # the zset iterator walks from the tail
     else:
