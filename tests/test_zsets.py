@@ -653,3 +653,28 @@ def test_command_getkeys_matches_redis(pair, sub):
         c.set_response_callback("COMMAND", lambda x, **kw: x)
     cmds = [("COMMAND", sub, *args) for args in GETKEYS]
     assert_same(run(a, cmds), run(b, cmds), cmds)
+
+
+def test_interleaved_zscans_each_see_every_member(r):
+    """Two ZSCANs of one skiplist set walked in turns (one starting while the other is
+    midway) each return every member: each has its own snapshot (keys.scan_container)."""
+    r.zadd("zs", {f"x{i}": i for i in range(100)})  # removed while the scans run
+    r.zadd("zs", {f"m{i}": i for i in range(500)})
+    assert r.object("encoding", "zs") == b"skiplist"
+    extra = [f"x{i}" for i in range(100)]
+    seen = [set(), set()]
+    cursors = [0, 0]
+    started = [False, False]
+    while not all(started) or any(cursors):
+        for k in (0, 1):
+            if k == 1 and not seen[0]:
+                continue  # the second scan starts once the first is midway
+            if started[k] and cursors[k] == 0:
+                continue
+            started[k] = True
+            cursors[k], items = r.zscan("zs", cursors[k], count=20)
+            seen[k].update(m for m, _ in items if m.startswith(b"m"))
+            if extra:
+                r.zrem("zs", *extra[:10])
+                del extra[:10]
+    assert seen[0] == seen[1] == {f"m{i}".encode() for i in range(500)}

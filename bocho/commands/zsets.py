@@ -14,7 +14,7 @@ from bocho import blocking, notify, resp
 from bocho import db as _db
 from bocho.commands import TABLE, command
 from bocho.commands.debug import register_digest
-from bocho.commands.keys import parse_scan_options
+from bocho.commands.keys import EMPTY_SCAN, parse_scan_options, scan_container, scan_reply
 from bocho.errors import NOT_FLOAT, NOT_INTEGER, CommandError, syntax, wrongtype
 from bocho.glob import compile_glob
 from bocho.types.zset import LexBound, ZSet
@@ -37,7 +37,6 @@ NAN_ERR = b"ERR resulting score is not a number (NaN)"
 RANGE_ERR = b"ERR min or max is not a float"
 LEX_ERR = b"ERR min or max not valid string range item"
 POSITIVE_ERR = b"ERR value is out of range, must be positive"
-EMPTY_SCAN = b"*2\r\n$1\r\n0\r\n*0\r\n"
 EMPTY_ARRAY = resp.EMPTY_ARRAY
 ZERO = resp.ZERO
 _WITHSCORES = b"withscores"
@@ -690,7 +689,12 @@ def zscan(c, argv):
     if z is None:
         return EMPTY_SCAN
     count, pat, _ = parse_scan_options(argv, 3, False)
-    nxt, pairs = z.scan(cursor, count)
+    if z.d is None:  # a listpack is returned whole, in score order, as Redis does
+        nxt, pairs = 0, z.slice(0, len(z))
+    else:
+        d = z.d
+        nxt, members = scan_container(z, cursor, count, _members)
+        pairs = [(d[m], m) for m in members if m in d]
     m_ok = compile_glob(pat) if pat is not None else None
     out = []
     for s, m in pairs:
@@ -698,8 +702,11 @@ def zscan(c, argv):
             continue
         out.append(m)
         out.append(d2string(s))
-    cur = b"%d" % nxt
-    return b"*2\r\n$%d\r\n%s\r\n" % (len(cur), cur) + resp.bulk_array(out)
+    return scan_reply(nxt, out)
+
+
+def _members(z: ZSet) -> list[bytes]:
+    return list(z.d)
 
 
 # -- ZUNION, ZINTER, ZDIFF and their STORE forms, ZINTERCARD -----------------------------

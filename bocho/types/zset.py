@@ -10,8 +10,8 @@ members cost ~450 bytes instead of the ~2 KB of a dict plus a list of tuples, so
 millions of small sets fit much as in Redis.
 
 "skiplist" (big sets): `d`, a dict member -> score, answers ZSCORE in O(1); `x`, a
-SortedList of (score, member) pairs, answers ranks and ranges in O(log n); `y`, ZSCAN's
-snapshot of the members while a scan walks the set.
+SortedList of (score, member) pairs, answers ranks and ranges in O(log n); `y`, the
+member snapshots of the ZSCANs under way (keys.scan_container, as for HSCAN/SSCAN).
 
 `d is None` means listpack. The encoding follows Redis 7.0: a set starts as listpack
 when its first element fits zset-max-listpack-entries/value, converts once a new
@@ -199,23 +199,15 @@ class ZSet:
             return {m: s for s, m in self.slice(0, len(self))}
         return self.d
 
-    def scan(self, cursor: int, count: int) -> tuple[int, list[tuple[float, bytes]]]:
-        """One ZSCAN step: (next cursor, pairs). A listpack is returned whole, in score
-        order, as Redis does. A skiplist set is walked through the members it had when
-        the scan started (cursor 0): one present for the whole scan is returned at least
-        once, whatever is added, removed or rescored meanwhile."""
-        if self.d is None:
-            return 0, self.slice(0, len(self))
-        d = self.d
-        allm = self.y
-        if cursor == 0 or allm is None:
-            allm = self.y = list(d)
-        members = allm[cursor:cursor + count]
-        nxt = cursor + len(members)
-        if nxt >= len(allm):
-            nxt = 0
-            self.y = None
-        return nxt, [(d[m], m) for m in members if m in d]
+    # A skiplist-encoded set has no use for `y` (the listpack's scores): there it holds
+    # the snapshots of the ZSCANs under way (keys.scan_container), as `snaps`.
+    @property
+    def snaps(self) -> dict | None:
+        return self.y
+
+    @snaps.setter
+    def snaps(self, value: dict | None) -> None:
+        self.y = value
 
     def insert(self, member: bytes, score: float) -> None:
         """Add a member known to be absent (the caller checked the encoding limits)."""
