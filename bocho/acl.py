@@ -59,6 +59,14 @@ SETUSER_ERRORS = {
 }
 
 
+
+# SETUSER flags that exclude each other: rule -> (flag set, flag cleared)
+_FLAG_PAIRS = {
+    b"on": ("on", "off"), b"off": ("off", "on"),
+    b"sanitize-payload": ("sanitize-payload", "skip-sanitize-payload"),
+    b"skip-sanitize-payload": ("skip-sanitize-payload", "sanitize-payload"),
+}
+
 class AclError(Exception):
     """A rule ACLSetUser refuses; .code names the errno Redis would set."""
 
@@ -482,18 +490,10 @@ class User:
             return
         lo = op.lower()
         fl = self.flags
-        if lo == b"on":
-            fl.discard("off")
-            fl.add("on")
-        elif lo == b"off":
-            fl.discard("on")
-            fl.add("off")
-        elif lo == b"skip-sanitize-payload":
-            fl.discard("sanitize-payload")
-            fl.add("skip-sanitize-payload")
-        elif lo == b"sanitize-payload":
-            fl.discard("skip-sanitize-payload")
-            fl.add("sanitize-payload")
+        pair = _FLAG_PAIRS.get(lo)
+        if pair is not None:  # a flag and the one it excludes
+            fl.discard(pair[1])
+            fl.add(pair[0])
         elif lo == b"nopass":
             fl.add("nopass")
             self.passwords = []
