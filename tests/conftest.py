@@ -117,3 +117,19 @@ def inproc():
     run.log = log
     run.argvs = lambda: [argv for _, argv in log]
     return run
+
+
+@pytest.fixture
+def deferred(server):
+    """Factory of deferring clients (raw.Deferred) of `server`, closed at test end."""
+    from raw import Deferred
+    made = []
+
+    def make(protocol=2):
+        d = Deferred(server, protocol)
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        d.close()

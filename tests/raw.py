@@ -1,10 +1,15 @@
-"""Raw-socket helpers for tests that need the bytes on the wire: encoding a request and
-reading replies until a condition, EOF or a deadline."""
+"""Low-level client helpers: raw-socket ones for tests that need the bytes on the wire
+(encoding a request, reading replies until a condition, EOF or a deadline), and the
+deferring client of blocking-command tests (send now, read the reply later)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+
+import redis
+
+from bocho.testing.server import wait_until
 
 
 def cmd(*args) -> bytes:
@@ -30,3 +35,41 @@ def recv_until(sock, done: Callable[[bytes], bool], timeout: float = 5.0) -> byt
             break
         buf += chunk
     return buf
+
+
+class Deferred:
+    """A connection that sends a command now and reads its reply later (the TCL
+    suite's deferring client). An error reply reads as ("error", text)."""
+
+    def __init__(self, server, protocol=2):
+        self.conn = redis.Connection(host=server.host, port=server.port, protocol=protocol)
+        self.conn.connect()
+
+    def send(self, *args):
+        self.conn.send_command(*args)
+
+    def read(self, timeout=5):
+        if not self.conn.can_read(timeout=timeout):
+            raise AssertionError("no reply")
+        try:
+            return self.conn.read_response()
+        except redis.ResponseError as e:
+            return ("error", str(e))
+
+    def pending(self, timeout=0.05) -> bool:
+        return self.conn.can_read(timeout=timeout)
+
+    def id(self):
+        self.send("CLIENT", "ID")
+        return self.read()
+
+    def close(self):
+        self.conn.disconnect()
+
+
+def blocked(r) -> int:
+    return int(r.info("clients")["blocked_clients"])
+
+
+def wait_blocked(r, n=1):
+    wait_until(lambda: blocked(r) == n, msg=f"{n} blocked clients")

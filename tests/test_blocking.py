@@ -8,60 +8,9 @@ import time
 
 import pytest
 import redis
+from raw import blocked, wait_blocked
 
 from bocho.testing.server import wait_until
-
-
-class Deferred:
-    """A connection that sends a command now and reads its reply later (the TCL
-    suite's deferring client)."""
-
-    def __init__(self, server, protocol=2):
-        self.conn = redis.Connection(host=server.host, port=server.port, protocol=protocol)
-        self.conn.connect()
-
-    def send(self, *args):
-        self.conn.send_command(*args)
-
-    def read(self, timeout=5):
-        if not self.conn.can_read(timeout=timeout):
-            raise AssertionError("no reply")
-        try:
-            return self.conn.read_response()
-        except redis.ResponseError as e:
-            return ("error", str(e))
-
-    def pending(self, timeout=0.05) -> bool:
-        return self.conn.can_read(timeout=timeout)
-
-    def id(self):
-        self.send("CLIENT", "ID")
-        return self.read()
-
-    def close(self):
-        self.conn.disconnect()
-
-
-@pytest.fixture
-def deferred(server):
-    made = []
-
-    def make(protocol=2):
-        d = Deferred(server, protocol)
-        made.append(d)
-        return d
-
-    yield make
-    for d in made:
-        d.close()
-
-
-def blocked(r) -> int:
-    return int(r.info("clients")["blocked_clients"])
-
-
-def wait_blocked(r, n=1):
-    wait_until(lambda: blocked(r) == n, msg=f"{n} blocked clients")
 
 
 def test_fifo_service_order(r, deferred):

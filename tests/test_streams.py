@@ -10,8 +10,8 @@ import random
 import time
 
 import pytest
-import redis
 from oracle import assert_same, run
+from raw import wait_blocked
 
 from bocho.testing.server import wait_until
 
@@ -469,48 +469,6 @@ def test_group_propagation(inproc):
 
 
 # -- blocking ------------------------------------------------------------------------------
-
-class Deferred:
-    def __init__(self, server, protocol=2):
-        self.conn = redis.Connection(host=server.host, port=server.port, protocol=protocol)
-        self.conn.connect()
-
-    def send(self, *args):
-        self.conn.send_command(*args)
-
-    def read(self, timeout=5):
-        if not self.conn.can_read(timeout=timeout):
-            raise AssertionError("no reply")
-        try:
-            return self.conn.read_response()
-        except redis.ResponseError as e:
-            return ("error", str(e))
-
-    def pending(self, timeout=0.05) -> bool:
-        return self.conn.can_read(timeout=timeout)
-
-    def close(self):
-        self.conn.disconnect()
-
-
-@pytest.fixture
-def deferred(server):
-    made = []
-
-    def make(protocol=2):
-        d = Deferred(server, protocol)
-        made.append(d)
-        return d
-
-    yield make
-    for d in made:
-        d.close()
-
-
-def wait_blocked(r, n=1):
-    wait_until(lambda: int(r.info("clients")["blocked_clients"]) == n,
-               msg=f"{n} blocked clients")
-
 
 def test_xread_block_served_by_xadd(r, deferred):
     r.xadd("s", {"old": "x"}, id="1-0")
