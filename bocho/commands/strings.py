@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from bocho import clock, longdouble, notify, resp
 from bocho.commands import TABLE, command
-from bocho.db import signal_key_as_ready
 from bocho.errors import OVERFLOW, CommandError, syntax, wrong_args, wrongtype
 from bocho.network import F_MASTER
 from bocho.util import I64_MAX, I64_MIN, parse_int
@@ -235,19 +234,10 @@ def set_(c, argv):
     if len(argv) == 3:
         srv = c.server
         if db.expires and key in db.expires:
-            # The old value's TTL goes; an already expired key is first deleted as
-            # Redis's lookupKeyWrite does (DEL propagated, "expired" fired).
+            # An already expired key is first deleted as Redis's lookupKeyWrite does
+            # (DEL propagated, "expired" fired); set_key drops the TTL.
             db.expire_if_needed(key)
-            db.expires.pop(key, None)
-        if srv.notify_flags & NOTIFY_NEW and key not in db.data:
-            srv.notify(NOTIFY_NEW, b"new", key, db.id)
-        db.data[key] = argv[2]
-        if db.lru is not None:
-            db.touch(key)
-        if db.watched:
-            db.signal_modified(key)
-        if db.blocking and key in db.blocking:  # a stream overwritten under XREADGROUP
-            signal_key_as_ready(db, key)
+        db.set_key(key, argv[2])
         srv.dirty += 1
         if srv.notify_flags & NOTIFY_STRING:
             srv.notify(NOTIFY_STRING, b"set", key, db.id)
