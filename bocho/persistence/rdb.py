@@ -1,0 +1,357 @@
+"""The RDB file format (rdb.c): a whole dataset to a file and back, and one value to a
+DUMP payload and back.
+
+File: "REDIS" + 4-digit version, AUX fields, the function libraries, then per non-empty
+database SELECTDB + RESIZEDB and its keys ([EXPIRETIME_MS] [IDLE|FREQ] type key value),
+EOF and the CRC-64 of everything before it (zero when rdbchecksum is off).
+
+Value codecs are registered per type, so each type's module (or the codec module next
+to it) owns its encoding:
+- SAVERS[python class](buf, value, compress) appends the value's payload to buf and
+  returns its RDB type byte (the caller has already written the type slot and the key);
+- LOADERS[rdb type](reader, ctx) reads one value and returns it (raising RdbError or
+  ValueError on malformed input).
+
+save() writes to any binary file object (snapshot.py does the temp file, fsync and
+rename); load() reads a whole file's bytes into the server's databases."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from bocho.persistence import rdbio
+from bocho.persistence.rdbio import (
+    OPCODE_AUX,
+    OPCODE_EOF,
+    OPCODE_EXPIRETIME,
+    OPCODE_EXPIRETIME_MS,
+    OPCODE_FREQ,
+    OPCODE_FUNCTION2,
+    OPCODE_FUNCTION_PRE_GA,
+    OPCODE_IDLE,
+    OPCODE_MODULE_AUX,
+    OPCODE_RESIZEDB,
+    OPCODE_SELECTDB,
+    RDB_VERSION,
+    TYPE_STRING,
+    RdbError,
+    Reader,
+    Writer,
+    put_len,
+    put_str,
+)
+
+if TYPE_CHECKING:
+    from bocho.server import Server
+
+REDIS_VER = b"7.0.15"
+
+SAVERS: dict[type, Callable[[bytearray, Any, bool], int]] = {}
+LOADERS: dict[int, Callable[[Reader, LoadContext], Any]] = {}
+
+
+class LoadContext:
+    """What a value loader may consult: the encoding limits of the current config (a
+    loaded value is encoded as the running config says, as Redis converts on load) and
+    whether to check payloads deeply (sanitize-dump-payload)."""
+
+    __slots__ = ("config", "deep", "server")
+
+    def __init__(self, server: Server | None, config: dict, deep: bool = False) -> None:
+        self.server = server
+        self.config = config
+        self.deep = deep
+
+
+def register(cls: type, saver: Callable[[bytearray, Any, bool], int],
+             loaders: dict[int, Callable[[Reader, LoadContext], Any]]) -> None:
+    SAVERS[cls] = saver
+    LOADERS.update(loaders)
+
+
+# -- strings ---------------------------------------------------------------------------------
+
+def _save_string(buf: bytearray, v, compress: bool) -> int:
+    put_str(buf, v, compress)
+    return TYPE_STRING
+
+
+def _load_string(r: Reader, ctx: LoadContext) -> bytes:
+    return r.string()
+
+
+register(bytes, _save_string, {TYPE_STRING: _load_string})
+SAVERS[bytearray] = _save_string
+
+
+def save_value(buf: bytearray, value: Any, compress: bool) -> int:
+    saver = SAVERS.get(type(value))
+    if saver is None:
+        raise TypeError(f"no RDB encoding for {type(value).__name__}")
+    return saver(buf, value, compress)
+
+
+def load_value(r: Reader, rdbtype: int, ctx: LoadContext) -> Any:
+    loader = LOADERS.get(rdbtype)
+    if loader is None:
+        raise RdbError(f"Unknown RDB encoding type {rdbtype}", r.pos - 1)
+    try:
+        return loader(r, ctx)
+    except (ValueError, IndexError, KeyError) as e:
+        raise RdbError(f"Bad value of RDB type {rdbtype}: {e}", r.pos) from None
+
+
+# -- DUMP / RESTORE payloads ----------------------------------------------------------------
+
+def dump(value: Any, compress: bool = True) -> bytes:
+    """A DUMP payload: type, value, RDB version, CRC-64."""
+    buf = bytearray(b"\x00")
+    buf[0] = save_value(buf, value, compress)
+    return rdbio.dump_footer(bytes(buf))
+
+
+def undump(payload: bytes, ctx: LoadContext, verify_crc: bool = True) -> Any:
+    """The value of a DUMP payload; RdbError when the footer or the body is bad."""
+    if not rdbio.check_dump_footer(payload, verify_crc):
+        raise RdbError("DUMP payload version or checksum are wrong")
+    r = Reader(payload, 0, len(payload) - 10)
+    value = load_value(r, r.byte(), ctx)
+    return value
+
+
+# -- whole files -----------------------------------------------------------------------------
+
+def _aux(buf: bytearray, key: bytes, value: bytes) -> None:
+    buf.append(OPCODE_AUX)
+    put_str(buf, key, False)
+    put_str(buf, value, False)
+
+
+def aux_fields(srv: Server, rsi: dict[bytes, bytes] | None) -> list[tuple[bytes, bytes]]:
+    """rdbSaveInfoAuxFields: what Redis 7.0 writes ahead of the data."""
+    from bocho.memory import used_memory
+    fields = [(b"redis-ver", REDIS_VER), (b"redis-bits", b"64"),
+              (b"ctime", b"%d" % int(time.time())),
+              (b"used-mem", b"%d" % used_memory(srv))]
+    if rsi:
+        fields += list(rsi.items())
+    fields.append((b"aof-base", b"0"))
+    return fields
+
+
+def save(srv: Server, f: BinaryIO, rsi: dict[bytes, bytes] | None = None,
+         aof_base: bool = False) -> int:
+    """rdbSaveRio: the whole dataset to f. Returns the number of keys written."""
+    cfg = srv.config
+    compress = cfg["rdbcompression"]
+    w = Writer(f, cfg["rdbchecksum"])
+    buf = w.buf
+    buf += b"REDIS%04d" % RDB_VERSION
+    for k, v in aux_fields(srv, rsi):
+        _aux(buf, k, b"1" if aof_base and k == b"aof-base" else v)
+    _save_functions(srv, buf)
+    policy = cfg["maxmemory-policy"]
+    save_lru = policy.endswith("lru")
+    save_lfu = policy.endswith("lfu")
+    keys = 0
+    now_ms = int(time.time() * 1000)
+    for db in srv.dbs:
+        data = db.data
+        if not data:
+            continue
+        expires = db.expires
+        lru = db.lru if (save_lru or save_lfu) else None
+        buf.append(OPCODE_SELECTDB)
+        put_len(buf, db.id)
+        buf.append(OPCODE_RESIZEDB)
+        put_len(buf, len(data))
+        put_len(buf, len(expires))
+        for key, value in data.items():
+            if expires:
+                when = expires.get(key)
+                if when is not None:
+                    buf.append(OPCODE_EXPIRETIME_MS)
+                    buf += when.to_bytes(8, "little", signed=True)
+            if lru is not None:
+                meta = lru.get(key)
+                if meta is not None:
+                    if save_lru:
+                        buf.append(OPCODE_IDLE)
+                        put_len(buf, max(0, srv.lruclock - meta))
+                    else:
+                        buf.append(OPCODE_FREQ)
+                        buf.append(_lfu_count(meta, now_ms))
+            slot = len(buf)
+            buf.append(0)
+            put_str(buf, key, compress)
+            buf[slot] = save_value(buf, value, compress)
+            keys += 1
+            if len(buf) >= Writer.FLUSH_AT:
+                w.flush()
+    w.finish()
+    return keys
+
+
+def _lfu_count(meta: int, now_ms: int) -> int:
+    return meta & 0xFF
+
+
+def _save_functions(srv: Server, buf: bytearray) -> None:
+    reg = getattr(srv, "functions", None)
+    if reg is None:
+        return
+    for lib in reg.libraries.values():
+        buf.append(OPCODE_FUNCTION2)
+        put_str(buf, lib.code, False)
+
+
+class LoadResult:
+    __slots__ = ("keys_loaded", "keys_expired", "aux", "version", "functions")
+
+    def __init__(self) -> None:
+        self.keys_loaded = 0
+        self.keys_expired = 0
+        self.aux: dict[bytes, bytes] = {}
+        self.version = 0
+        self.functions: list[bytes] = []
+
+
+def check_header(data) -> int:
+    """The RDB version of a file's header; RdbError when it is not an RDB file."""
+    if len(data) < 9 or bytes(data[:5]) != b"REDIS":
+        raise RdbError("Wrong signature trying to load DB from file", 0)
+    try:
+        version = int(bytes(data[5:9]))
+    except ValueError:
+        raise RdbError("Wrong signature trying to load DB from file", 0) from None
+    if version < 1 or version > RDB_VERSION + 1:
+        raise RdbError(f"Can't handle RDB format version {version}", 5)
+    return version
+
+
+def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = False,
+         progress: Callable[[int], None] | None = None,
+         on_key: Callable[[int, bytes, Any, int, int | None], None] | None = None,
+         verify_crc: bool = True) -> LoadResult:
+    """rdbLoad: a whole file's bytes into srv's databases (which the caller has emptied
+    unless merging). Keys already expired are dropped when `expire` (a master's load).
+    on_key(dbid, key, value, expire_ms, lru_meta) replaces storing (bocho-check-rdb uses
+    it with srv None). progress(offset) is called now and then. Raises RdbError."""
+    res = LoadResult()
+    res.version = check_header(data)
+    r = Reader(data, 9)
+    ctx = LoadContext(srv, srv.config if srv is not None else _default_limits(),
+                      deep=_deep_sanitize(srv))
+    db = srv.dbs[0] if srv is not None else None
+    dbid = 0
+    expire_ms = -1
+    lru_idle = None
+    lfu_freq = None
+    now_ms = int(time.time() * 1000)
+    n_since = 0
+    while True:
+        op = r.byte()
+        if op == OPCODE_EXPIRETIME_MS:
+            expire_ms = r.millis()
+            continue
+        if op == OPCODE_EXPIRETIME:
+            expire_ms = int.from_bytes(r.take(4), "little", signed=True) * 1000
+            continue
+        if op == OPCODE_IDLE:
+            lru_idle = r.length()
+            continue
+        if op == OPCODE_FREQ:
+            lfu_freq = r.byte()
+            continue
+        if op == OPCODE_EOF:
+            break
+        if op == OPCODE_SELECTDB:
+            at = r.pos
+            dbid = r.length()
+            if srv is not None:
+                if dbid >= len(srv.dbs):
+                    raise RdbError(f"FATAL: Data file was created with a Redis server "
+                                   f"configured to handle more than {len(srv.dbs)} "
+                                   f"databases. Exiting", at)
+                db = srv.dbs[dbid]
+            continue
+        if op == OPCODE_RESIZEDB:
+            r.length()
+            r.length()
+            continue
+        if op == OPCODE_AUX:
+            k = r.string()
+            res.aux[k] = r.string()
+            continue
+        if op == OPCODE_MODULE_AUX:
+            raise RdbError("The RDB file contains AUX module data I can't load: "
+                           "no matching module", r.pos)
+        if op == OPCODE_FUNCTION2:
+            res.functions.append(r.string())
+            continue
+        if op == OPCODE_FUNCTION_PRE_GA:
+            raise RdbError("Pre-release function format not supported.", r.pos)
+        key = r.string()
+        value = load_value(r, op, ctx)
+        if on_key is not None:
+            on_key(dbid, key, value, expire_ms, lru_idle if lfu_freq is None else lfu_freq)
+        elif expire and expire_ms != -1 and expire_ms < now_ms:
+            res.keys_expired += 1
+        else:
+            _store(db, key, value, expire_ms, lru_idle, lfu_freq, allow_dup, r.pos)
+            res.keys_loaded += 1
+        expire_ms = -1
+        lru_idle = lfu_freq = None
+        n_since += 1
+        if progress is not None and n_since >= 1024:
+            n_since = 0
+            progress(r.pos)
+    if res.version >= 5:
+        end = r.pos
+        stored = int.from_bytes(r.take(8), "little")
+        if verify_crc and stored and stored != rdbio.crc64(data[:end]):
+            raise RdbError("Wrong RDB checksum", end)
+    if srv is not None and res.functions:
+        _load_functions(srv, res.functions)
+    return res
+
+
+def _store(db, key: bytes, value: Any, expire_ms: int, idle: int | None,
+           freq: int | None, allow_dup: bool, pos: int) -> None:
+    data = db.data
+    if key in data:
+        if not allow_dup:
+            raise RdbError(f"RDB has duplicated key '{key.decode('latin-1')}' in DB "
+                           f"{db.id}", pos)
+        db.delete(key)
+    data[key] = value
+    if expire_ms != -1:
+        db.expires[key] = expire_ms
+    if db.lru is not None:
+        if idle is not None:
+            db.set_idle(key, idle)
+        elif freq is not None:
+            db.set_freq(key, freq)
+        else:
+            db.touch(key, new=True)
+
+
+def _load_functions(srv: Server, codes: list[bytes]) -> None:
+    from bocho.commands.functions import registry
+    reg = registry(srv)
+    for code in codes:
+        try:
+            reg.create(code, True, 0)
+        except Exception as e:  # noqa: BLE001 - the library's own compile error
+            raise RdbError(f"Failed loading library: {e}") from None
+
+
+def _deep_sanitize(srv: Server | None) -> bool:
+    return srv is not None and srv.config.get("sanitize-dump-payload") == "yes"
+
+
+def _default_limits():
+    from bocho.config import Config
+    return Config()
