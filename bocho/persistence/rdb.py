@@ -355,3 +355,7 @@ def _deep_sanitize(srv: Server | None) -> bool:
 def _default_limits():
     from bocho.config import Config
     return Config()
+
+
+# The other types' codecs register themselves; imported last since they use register().
+from bocho.persistence import rdb_stream, rdb_types  # noqa: E402,F401,I001

@@ -1,0 +1,1 @@
+"""RDB codec of streams (listpack nodes, consumer groups)."""
