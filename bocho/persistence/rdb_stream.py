@@ -102,22 +102,29 @@ def _put_id(buf: bytearray, sid: int) -> None:
     put_len(buf, sid & MASK)
 
 
-def save_stream(buf: bytearray, s: Stream, compress: bool) -> int:
+def write_stream(buf: bytearray, s: Stream, compress: bool,
+                 layout: int = TYPE_STREAM_LISTPACKS_2) -> None:
+    """The stream's payload in one of the three layouts: 19 is what Redis 7.0 writes;
+    15 (before 7.0) and 21 (7.2, where a consumer's active time is its seen time here)
+    are for interop tests and tools."""
     put_len(buf, len(s.nodes))
     for node in s.nodes:
         put_str(buf, node.master.to_bytes(16, "big"), compress)
         put_str(buf, node_listpack(node), compress)
     put_len(buf, s.length)
     _put_id(buf, s.last_id)
-    _put_id(buf, s.first_id)
-    _put_id(buf, s.max_deleted)
-    put_len(buf, s.entries_added)
+    old = layout == TYPE_STREAM_LISTPACKS
+    if not old:
+        _put_id(buf, s.first_id)
+        _put_id(buf, s.max_deleted)
+        put_len(buf, s.entries_added)
     groups = s.sorted_groups()
     put_len(buf, len(groups))
     for name, g in groups:
         put_str(buf, name, compress)
         _put_id(buf, g.last_id)
-        put_len(buf, g.entries_read & MASK)
+        if not old:
+            put_len(buf, g.entries_read & MASK)
         put_len(buf, len(g.pel))
         for sid, nack in g.pel.items():
             buf += sid.to_bytes(16, "big")
@@ -128,9 +135,15 @@ def save_stream(buf: bytearray, s: Stream, compress: bool) -> int:
         for c in consumers:
             put_str(buf, c.name, compress)
             put_millis(buf, c.seen_time)
+            if layout == TYPE_STREAM_LISTPACKS_3:
+                put_millis(buf, c.seen_time)
             put_len(buf, len(c.pel))
             for sid in c.pel:
                 buf += sid.to_bytes(16, "big")
+
+
+def save_stream(buf: bytearray, s: Stream, compress: bool) -> int:
+    write_stream(buf, s, compress)
     return TYPE_STREAM_LISTPACKS_2
 
 
