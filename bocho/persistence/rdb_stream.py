@@ -25,6 +25,8 @@ The errors carry Redis's messages, which the caller logs as Redis does."""
 
 from __future__ import annotations
 
+import hiredis
+
 from bocho.persistence import listpack, rdb
 from bocho.persistence.rdbio import (
     TYPE_STREAM_LISTPACKS,
@@ -46,7 +48,6 @@ from bocho.types.stream import (
     Node,
     Stream,
     encode_entry,
-    fields,
     lp_int_size,
 )
 
@@ -72,29 +73,58 @@ def _delta(a: int, b: int) -> int:
 
 # -- saving ---------------------------------------------------------------------------------
 
+_SMALL = [bytes((i, 1)) for i in range(128)]  # listpack's 7-bit integers 0..127
+_encode = listpack.encode
+_encode_int = listpack.encode_int
+
+
+def _int_el(v: int) -> bytes:
+    return _SMALL[v] if 0 <= v < 128 else _encode_int(v)
+
+
+def _str_el(v: bytes) -> bytes:
+    """A field or value element; the common short non-numeric string inline."""
+    n = len(v)
+    if n < 64 and (not n or not (48 <= v[0] <= 57 or v[0] == 45)):
+        return b"%c%s%c" % (0x80 | n, v, n + 1)
+    return _encode(v)
+
+
 def node_listpack(node: Node) -> bytes:
     """The node's listpack, as Redis holds it after the same appends and deletions."""
     mf = node.mfields
     nmf = len(mf)
-    els: list = [node.live, node.dead, nmf, *mf, 0]
-    mms, mseq = node.mms, node.mseq
+    parts = [_int_el(node.live), _int_el(node.dead), _int_el(nmf), *map(_str_el, mf),
+             _SMALL[0]]
+    count = 4 + nmf
+    vals = node.vals
     tombs = node.tombs
-    for i, (sid, enc) in enumerate(zip(node.ids, node.vals, strict=True)):
-        flags = 0
-        if enc is None:
-            enc = tombs[i]  # type: ignore[index]
-            flags = FLAG_DELETED
-        fv = fields(enc)
+    rd = hiredis.Reader()
+    rd.feed(b"".join(vals) if tombs is None  # type: ignore[arg-type]
+            else b"".join([tombs[i] if e is None else e for i, e in enumerate(vals)]))
+    mms, mseq = node.mms, node.mseq
+    same_count = _int_el(nmf + 3)
+    for sid, enc in zip(node.ids, vals, strict=True):
+        fv = rd.gets()[1]
+        flags = 0 if enc is not None else FLAG_DELETED
+        d = (sid >> 64) - mms
+        dms = _SMALL[d] if 0 <= d < 128 else _int_el(_delta(sid >> 64, mms))
+        d = (sid & MASK) - mseq
+        dseq = _SMALL[d] if 0 <= d < 128 else _int_el(_delta(sid & MASK, mseq))
         nf = len(fv) >> 1
-        if nf == nmf and tuple(fv[0::2]) == mf:
-            els += (flags | FLAG_SAMEFIELDS, _delta(sid >> 64, mms), _delta(sid & MASK, mseq))
-            els += fv[1::2]
-            els.append(nf + 3)
+        if nf == nmf and (nf == 1 and fv[0] == mf[0] or tuple(fv[0::2]) == mf):
+            parts += (_SMALL[flags | FLAG_SAMEFIELDS], dms, dseq)
+            parts += map(_str_el, fv[1::2])
+            parts.append(same_count)
+            count += nf + 4
         else:
-            els += (flags, _delta(sid >> 64, mms), _delta(sid & MASK, mseq), nf)
-            els += fv
-            els.append(2 * nf + 4)
-    return listpack.build(els)
+            parts += (_SMALL[flags], dms, dseq, _int_el(nf))
+            parts += map(_str_el, fv)
+            parts.append(_int_el(2 * nf + 4))
+            count += 2 * nf + 5
+    body = b"".join(parts)
+    return ((len(body) + 7).to_bytes(4, "little")
+            + min(count, listpack.COUNT_UNKNOWN).to_bytes(2, "little") + body + b"\xff")
 
 
 def _put_id(buf: bytearray, sid: int) -> None:
@@ -184,34 +214,44 @@ def load_node(master: int, lp: bytes) -> Node:
         mms, mseq = node.mms, node.mseq
         ids = node.ids
         vals = node.vals
+        fbulks = [b"$%d\r\n%s\r\n" % (len(f), f) for f in mf]
+        same_count = nmf + 3
         p = 4 + nmf
         seen_dead = 0
         while p < n:
-            flags = _as_int(els[p])
-            sid = ((((mms + _as_int(els[p + 1])) & MASK) << 64)
-                   | ((mseq + _as_int(els[p + 2])) & MASK))
+            flags, dms, dseq = els[p:p + 3]
+            if type(flags) is not int:
+                flags = _as_int(flags)
+            if type(dms) is not int:
+                dms = _as_int(dms)
+            if type(dseq) is not int:
+                dseq = _as_int(dseq)
+            sid = (((mms + dms) & MASK) << 64) | ((mseq + dseq) & MASK)
+            idb = b"%d-%d" % (sid >> 64, sid & MASK)
             p += 3
             if flags & FLAG_SAMEFIELDS:
-                nf = nmf
-                if p + nf > n:
+                q = p + nmf
+                if q >= n:
                     raise StreamCorrupt(LISTPACK_CORRUPT)
-                fv: list[bytes] = []
-                for f, v in zip(mf, els[p:p + nf], strict=True):
-                    fv += (f, _as_bytes(v))
-                p += nf
-                want = nf + 3
+                parts = [b"*2\r\n$%d\r\n%s\r\n*%d\r\n" % (len(idb), idb, 2 * nmf)]
+                for fb, v in zip(fbulks, els[p:q], strict=True):
+                    if type(v) is not bytes:
+                        v = b"%d" % v
+                    parts += (fb, b"$%d\r\n%s\r\n" % (len(v), v))
+                enc = b"".join(parts)
+                want = same_count
             else:
                 nf = _as_int(els[p])
-                if nf < 0 or p + 1 + 2 * nf > n:
+                q = p + 1 + 2 * nf
+                if nf < 0 or q >= n:
                     raise StreamCorrupt(LISTPACK_CORRUPT)
-                fv = [_as_bytes(e) for e in els[p + 1:p + 1 + 2 * nf]]
-                p += 1 + 2 * nf
+                enc = encode_entry(idb, [_as_bytes(e) for e in els[p + 1:q]])
                 want = 2 * nf + 4
+            p = q
             if _as_int(els[p]) != want:
                 raise StreamCorrupt(LISTPACK_CORRUPT)
             p += 1
             ids.append(sid)
-            enc = encode_entry(b"%d-%d" % (sid >> 64, sid & MASK), fv)
             if flags & FLAG_DELETED:
                 vals.append(None)
                 if node.tombs is None:
