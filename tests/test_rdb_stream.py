@@ -428,9 +428,18 @@ def test_file_checks_and_loads_in_redis(tmp_path, make_server):
                 assert red("XPENDING", key, g) == s("XPENDING", key, g)
         red("SELECT", "3")
         assert red("XRANGE", "s3", "-", "+") == [[b"1-1", [b"k", b"v"]]]
+        # and the file Redis writes back loads here to the same streams
+        os.unlink(path)
+        assert red("SAVE") == b"OK"
+        with open(path, "rb") as f:
+            data = f.read()
     finally:
         red.close()
-    os.unlink(path)
+    t = InProc()
+    assert rdb.load(t.server, data).keys_loaded == 5
+    for key in (b"s", b"t", b"e"):
+        assert t("XINFO", "STREAM", key, "FULL") == s("XINFO", "STREAM", key, "FULL")
+        assert rdb.dump(t.value(key)) == rdb.dump(s.value(key))
 
 
 # -- property: random histories -----------------------------------------------------------
