@@ -458,6 +458,10 @@ def _exchange(c, cs: _Cached, request: bytes, keys: list[bytes], auth: bool, sel
             deleted.append(k)
     if deleted:
         c.prop = [[b"DEL", *deleted]]
+        if (failed is not None or error is not None) and srv.propagating:
+            # MIGRATE replies an error but the keys it moved are gone all the same:
+            # their DEL leaves now (Client.execute propagates nothing for an error)
+            srv.propagate(db.id, [b"DEL", *deleted])
     if failed is not None:
         return failed
     if error is not None:

@@ -116,9 +116,10 @@ def undump(payload: bytes, ctx: LoadContext, verify_crc: bool = True) -> Any:
     """The value of a DUMP payload; RdbError when the footer or the body is bad."""
     if not rdbio.check_dump_footer(payload, verify_crc):
         raise RdbError("DUMP payload version or checksum are wrong")
-    r = Reader(payload, 0, len(payload) - 10)
-    value = load_value(r, r.byte(), ctx)
-    return value
+    # As Redis, the value is read from the whole payload: a value that runs into the
+    # footer is read from its bytes, bytes left before the footer are ignored.
+    r = Reader(payload, 0, len(payload))
+    return load_value(r, r.byte(), ctx)
 
 
 # -- whole files -----------------------------------------------------------------------------
