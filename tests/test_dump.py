@@ -86,7 +86,8 @@ def contents(c, key):
         v = (c.xrange(key), c.xinfo_stream(key)["last-generated-id"],
              sorted((g["name"], g["pending"], g["last-delivered-id"], g["consumers"])
                     for g in groups),
-             [c.xpending_range(key, g["name"], "-", "+", 100) for g in groups])
+             [[(p["message_id"], p["consumer"], p["times_delivered"])
+               for p in c.xpending_range(key, g["name"], "-", "+", 100)] for g in groups])
     else:
         v = None
     return t, enc, v
