@@ -203,8 +203,8 @@ def dump_footer(body: bytes) -> bytes:
 
 
 def check_dump_footer(payload: bytes, verify_crc: bool = True) -> bool:
-    """verifyDumpPayload: a known RDB version and (unless disabled) a matching CRC.
-    A zero CRC is accepted as 'not computed', as Redis does."""
+    """verifyDumpPayload: a known RDB version and (unless disabled) a matching CRC
+    (a zero CRC is no exception: Redis 7.0 refuses it too)."""
     if len(payload) < 10:
         return False
     if int.from_bytes(payload[-10:-8], "little") > RDB_VERSION:
@@ -212,7 +212,7 @@ def check_dump_footer(payload: bytes, verify_crc: bool = True) -> bool:
     if not verify_crc:
         return True
     crc = int.from_bytes(payload[-8:], "little")
-    return crc == 0 or crc == crc64(payload[:-8])
+    return crc == crc64(payload[:-8])
 
 
 class Writer:
