@@ -476,13 +476,17 @@ _INT_ENTRY = {i: lp_encode_int(i) for i in range(-4096, 4096)}
 
 
 def score_entry(d: float) -> bytes:
-    """A score as zzlInsertAt stores it in a listpack."""
+    """A score as zzlInsertAt stores it in a listpack (a float key finds the entry of the
+    equal small integer in _INT_ENTRY: -0.0 that of 0)."""
+    x = _INT_ENTRY.get(d)
+    if x is not None:
+        return x
     if -LL_HALF <= d <= LL_HALF:
         i = int(d)
         if i == d:
-            x = _INT_ENTRY.get(i)
-            return lp_encode_int(i) if x is None else x
-    return lp_encode_str(d2string(d))
+            return lp_encode_int(i)
+    t = d2string(d)
+    return _STR_HDR[len(t)] + t + _BACKLEN1[len(t) + 1]
 
 
 def save_zset(buf: bytearray, z: ZSet, compress: bool) -> int:
@@ -491,7 +495,8 @@ def save_zset(buf: bytearray, z: ZSet, compress: bool) -> int:
         n = len(sc)
         parts = [b""] * (2 * n)
         parts[0::2] = lp_entries(map(mb.__getitem__, map(slice, mo[:-1], mo[1:])))
-        parts[1::2] = map(score_entry, sc)
+        ie = _INT_ENTRY
+        parts[1::2] = [ie.get(x) or score_entry(x) for x in sc]
         put_str(buf, lp_blob(b"".join(parts), 2 * n), compress)
         return TYPE_ZSET_LISTPACK
     put_len(buf, len(z.d))
