@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from bocho import log
 from bocho.persistence import rdbio
 from bocho.persistence.rdbio import (
     OPCODE_AUX,
@@ -36,6 +37,7 @@ from bocho.persistence.rdbio import (
     OPCODE_SELECTDB,
     RDB_VERSION,
     TYPE_STRING,
+    EmptyKeyError,
     RdbError,
     Reader,
     Writer,
@@ -147,6 +149,7 @@ def save(srv: Server, f: BinaryIO, rsi: dict[bytes, bytes] | None = None,
     """rdbSaveRio: the whole dataset to f. Returns the number of keys written."""
     cfg = srv.config
     compress = cfg["rdbcompression"]
+    rdb_types.configure(srv)
     w = Writer(f, cfg["rdbchecksum"])
     buf = w.buf
     buf += b"REDIS%04d" % RDB_VERSION
@@ -209,11 +212,12 @@ def _save_functions(srv: Server, buf: bytearray) -> None:
 
 
 class LoadResult:
-    __slots__ = ("keys_loaded", "keys_expired", "aux", "version", "functions")
+    __slots__ = ("keys_loaded", "keys_expired", "empty_keys", "aux", "version", "functions")
 
     def __init__(self) -> None:
         self.keys_loaded = 0
         self.keys_expired = 0
+        self.empty_keys = 0  # empty containers skipped (Redis logs the first 10)
         self.aux: dict[bytes, bytes] = {}
         self.version = 0
         self.functions: list[bytes] = []
@@ -312,7 +316,16 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
         key = r.string()
         if trace is not None:
             trace("key", r.pos, key)
-        value = load_value(r, op, ctx)
+        try:
+            value = load_value(r, op, ctx)
+        except EmptyKeyError:
+            res.empty_keys += 1
+            if res.empty_keys <= 10:
+                log.warning("rdbLoadObject skipping empty key: "
+                            + key.decode("utf-8", "backslashreplace"))
+            expire_ms = -1
+            lru_idle = lfu_freq = None
+            continue
         if on_key is not None:
             on_key(dbid, key, value, expire_ms, lru_idle if lfu_freq is None else lfu_freq)
         elif expire and expire_ms != -1 and expire_ms < now_ms:
@@ -367,7 +380,7 @@ def _load_functions(srv: Server, codes: list[bytes]) -> None:
 
 
 def _deep_sanitize(srv: Server | None) -> bool:
-    return srv is not None and srv.config.get("sanitize-dump-payload") == "yes"
+    return srv is not None and srv.config["sanitize-dump-payload"] == "yes"
 
 
 def _default_limits():

@@ -88,6 +88,11 @@ class RdbError(Exception):
         return f"{self.message} (at offset {self.offset})"
 
 
+class EmptyKeyError(RdbError):
+    """A list, hash, set or sorted set with no elements: a file load skips the key
+    ("rdbLoadObject skipping empty key: ..."), RESTORE refuses the payload."""
+
+
 def crc64(data, crc: int = 0) -> int:
     """Redis's CRC-64/Jones, continued from crc."""
     return _crc_calc(data, crc) if crc else _crc_calc(data)
