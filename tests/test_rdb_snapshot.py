@@ -361,3 +361,29 @@ def test_redis_reads_bocho_dump_and_bocho_reads_redis_dump(make_server, tmp_path
     assert c2.get("from-redis") == b"yes"
     assert c2.get("big") == b"ab" * 3000
     assert "Loading RDB produced by version 7.0.15" in s2.log()
+
+
+def test_every_type_survives_bgsave_and_restart(make_server, dump_dir):
+    s = make_server(dir=dump_dir)
+    c = client(s)
+    c.rpush("list", *range(10))
+    c.rpush("biglist", *(f"e{i}" * 20 for i in range(300)))
+    c.hset("hash", mapping={"a": "1", "b": "x" * 100})
+    c.hset("bighash", mapping={f"f{i}": i for i in range(600)})
+    c.sadd("intset", 1, 2, 3)
+    c.sadd("set", *(f"m{i}" for i in range(200)))
+    c.zadd("zset", {"a": 1.5, "b": -2})
+    c.zadd("bigzset", {f"z{i}": i / 3 for i in range(300)})
+    c.xadd("stream", {"f": "v"})
+    c.set("str", "v", px=500000)
+    c.select(5)
+    c.lpush("l5", "x")
+    digest = c.execute_command("DEBUG", "DIGEST")
+    c.execute_command("BGSAVE")
+    wait_bgsave_done(c)
+    assert persistence(c)["rdb_last_bgsave_status"] == "ok"
+    s2 = restart(s, make_server)
+    c2 = client(s2)
+    assert c2.execute_command("DEBUG", "DIGEST") == digest
+    assert c2.execute_command("DEBUG", "RELOAD") == b"OK"
+    assert c2.execute_command("DEBUG", "DIGEST") == digest
