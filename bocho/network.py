@@ -438,6 +438,7 @@ class Client(asyncio.Protocol):
                     self.protocol_error("too big inline request")
                     return b""
                 self.inline_buf = buf
+                buf = b""  # the partial line waits here, not in the RESP reader
                 break
             line = buf[:nl]
             buf = buf[nl + 1:]

@@ -674,6 +674,9 @@ def load_at_startup(srv: Server, loop: asyncio.AbstractEventLoop) -> bool:
 
     def events() -> None:
         loop.run_until_complete(asyncio.sleep(0))
+        if srv.exiting:  # SHUTDOWN from a client while loading: already done
+            log.logger.reopen()
+            os._exit(srv.exit_code)
         if srv.shutdown_asap:
             # a signal during loading: exit without saving (whileBlockedCron)
             if srv.prepare_for_shutdown(nosave=True):
