@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 
 import pytest
 import redis
@@ -387,3 +388,24 @@ def test_every_type_survives_bgsave_and_restart(make_server, dump_dir):
     assert c2.execute_command("DEBUG", "DIGEST") == digest
     assert c2.execute_command("DEBUG", "RELOAD") == b"OK"
     assert c2.execute_command("DEBUG", "DIGEST") == digest
+
+
+def test_failed_save_point_bgsave_retries_after_delay(make_server, dump_dir):
+    s = make_server(dir=dump_dir, config={"rdb-key-save-delay": "1000000"})
+    c = client(s)
+    c.set("a", "1")
+    c.config_set("save", "1 1")
+    line = "1 changes in 1 seconds. Saving..."
+    assert s.wait_for_log(line)
+    kill9(child_of(s.pid))
+    wait_bgsave_done(c)
+    failed_at = time.monotonic()
+    assert persistence(c)["rdb_last_bgsave_status"] == "err"
+    with pytest.raises(redis.ResponseError, match=MISCONF):
+        c.ping()
+    c.config_set("stop-writes-on-bgsave-error", "no")
+    assert c.set("b", "2")
+    c.config_set("rdb-key-save-delay", "0")
+    wait_until(lambda: s.log().count(line) == 2, timeout=15, msg="the retry")
+    assert time.monotonic() - failed_at > 4
+    wait_until(lambda: persistence(c)["rdb_last_bgsave_status"] == "ok", msg="good save")
