@@ -642,8 +642,13 @@ def load_file(srv: Server, filename: str, *, allow_dup: bool = False,
     srv.loading_loaded_bytes = len(data)
     srv.rdb_last_load_keys_loaded = res.keys_loaded
     srv.rdb_last_load_keys_expired = res.keys_expired
-    log.notice(f"Done loading RDB, keys loaded: {res.keys_loaded}, keys expired: "
-               f"{res.keys_expired}.")
+    empty = getattr(res, "empty_keys", 0)
+    if empty:
+        log.warning(f"Done loading RDB, keys loaded: {res.keys_loaded}, keys expired: "
+                    f"{res.keys_expired}, empty keys skipped: {empty}.")
+    else:
+        log.notice(f"Done loading RDB, keys loaded: {res.keys_loaded}, keys expired: "
+                   f"{res.keys_expired}.")
     return True
 
 
