@@ -27,6 +27,7 @@ from bocho.commands import (
     READONLY,
     SKIP_MONITOR,
     TABLE,
+    WRITE,
     Command,
     lookup,
 )
@@ -460,6 +461,9 @@ class Client(asyncio.Protocol):
                 finally:
                     self.current = False
         if self.out and not self.closing:
+            aof = self.server.aof
+            if aof is not None and aof.buf:
+                aof.flush(False)  # the AOF is written before the replies leave
             self.flush()
         return buf if buf and not self.closing else b""
 
@@ -635,6 +639,9 @@ class Client(asyncio.Protocol):
         if not self.closing:
             self.closing = True
             if self.out:
+                aof = self.server.aof
+                if aof is not None and aof.buf:
+                    aof.flush(False)
                 data = b"".join(self.out)
                 self.out.clear()
                 try:
@@ -710,6 +717,13 @@ class Client(asyncio.Protocol):
                     or lname == "exec" and self.multi
                     and any(q.flags & DENYOOM for q, _ in self.multi)):
                 raise CommandError(OOM)
+            if srv.write_deniers and (cmd.flags & WRITE or lname == "ping" or (
+                    lname == "exec" and self.multi
+                    and any(q.flags & WRITE for q, _ in self.multi))):
+                for deny in srv.write_deniers:
+                    refused = deny()
+                    if refused is not None:
+                        raise CommandError(refused)
             if (self.resp == 2 and (self.channels or self.patterns or self.shard_channels)
                     and lname not in _PUBSUB_OK_NAMES):
                 raise CommandError(
@@ -805,7 +819,7 @@ class Client(asyncio.Protocol):
             remember_keys(self, cmd, argv)
         if srv.monitors and not cmd.flags & (SKIP_MONITOR | ADMIN):
             srv.feed_monitors(self, argv, cmd)
-        if srv.dirty != dirty and not failed and srv.propagating:
+        if srv.dirty > dirty and not failed and srv.propagating:
             if self.prop is not None:
                 for a in self.prop:
                     srv.propagate(self.db.id, a)

@@ -117,6 +117,10 @@ class Server:
         self.latency_events: dict[str, Any] = {}
         self.pubsub_channels: dict[bytes, dict[Client, None]] = {}
         self.pubsub_patterns: dict[bytes, dict[Client, None]] = {}
+        # the AOF (bocho/persistence/aof.py), set at start-up; write_deniers: callables
+        # returning the MISCONF error that refuses writes (persistence failing) or None
+        self.aof: Any = None
+        self.write_deniers: list[Callable[[], bytes | None]] = []
         # SAVE on shutdown; set by the persistence layer (RDB is a later issue)
         self.save_hook: Callable[[], bool] | None = None
         self.hooks_on_cron: list[Callable[[], None]] = []
@@ -649,6 +653,9 @@ class Server:
             return 1
         self.install_signals()
         self.write_pidfile()
+        from bocho.persistence import aof
+        if aof.startup(self) is False:
+            return 1
         gc.freeze()
         cron = loop.create_task(self.cron())
         from bocho import memory
