@@ -121,6 +121,7 @@ class Server:
         # returning the MISCONF error that refuses writes (persistence failing) or None
         self.aof: Any = None
         self.write_deniers: list[Callable[[], bytes | None]] = []
+        self.startup_banner = ""  # the logo, logged once listening (cli.py)
         # SAVE on shutdown; set by the persistence layer (RDB is a later issue)
         self.save_hook: Callable[[], bool] | None = None
         self.hooks_on_cron: list[Callable[[], None]] = []
@@ -651,6 +652,8 @@ class Server:
             return 1
         if not self.listen():
             return 1
+        if self.startup_banner:
+            log.logger.raw(self.startup_banner)
         self.install_signals()
         self.write_pidfile()
         from bocho.persistence import aof

@@ -526,8 +526,8 @@ class Aof:
                     base_size = file_size(self.dirname, ai.name)[0]
                 t0 = time.time()
                 ret = self.load_single(ai.name)
-                if ret == AOF_EMPTY:
-                    ret = AOF_OK
+                if ret == AOF_EMPTY and ai is not m.base:
+                    ret = AOF_OK  # an empty incremental file is fine (the total is not 0)
                 if ret == AOF_OK or (ret == AOF_TRUNCATED and last):
                     kind = "base" if ai is m.base else "incr"
                     log.notice(f"DB loaded from {kind} file {ai.name}: "
@@ -1189,3 +1189,10 @@ def _apply_aof_options(srv: Server) -> None:
     if aof is not None:
         aof.policy = _POLICY[srv.config["appendfsync"]]
         aof.timestamps = srv.config["aof-timestamp-enabled"]
+
+
+@on_apply("aof-disable-auto-gc")
+def _apply_auto_gc(srv: Server) -> None:
+    aof = getattr(srv, "aof", None)
+    if aof is not None and not srv.config["aof-disable-auto-gc"]:
+        aof.del_history_files()
