@@ -233,9 +233,8 @@ class Aof:
         srv = self.srv
         srv.add_propagate_hook(self.feed)
         srv.flush_pending = self.flush_then_reply
-        if self.write_denied not in srv.write_deniers:
-            srv.write_deniers.append(self.write_denied)
         self.installed = True
+        self.update_denier()
 
     def uninstall(self) -> None:
         if not self.installed:
@@ -246,9 +245,8 @@ class Aof:
         srv.propagating = bool(srv.propagate_hooks)
         srv.update_slow()
         srv.__dict__.pop("flush_pending", None)
-        if self.write_denied in srv.write_deniers:
-            srv.write_deniers.remove(self.write_denied)
         self.installed = False
+        self.update_denier()
 
     # -- writing -----------------------------------------------------------------------
 
@@ -317,7 +315,9 @@ class Aof:
                 log.warning("Can't recover from AOF write error when the AOF fsync policy "
                             "is 'always'. Exiting...")
                 os._exit(1)
-            srv.aof_last_write_ok = False
+            if srv.aof_last_write_ok:
+                srv.aof_last_write_ok = False
+                self.update_denier()
             if nwritten > 0:
                 srv.aof_current_size += nwritten
                 self.last_incr_size += nwritten
@@ -327,6 +327,7 @@ class Aof:
         if not srv.aof_last_write_ok:
             log.warning("AOF write error looks solved, Redis can write again.")
             srv.aof_last_write_ok = True
+            self.update_denier()
         srv.aof_current_size += nwritten
         self.last_incr_size += nwritten
         if len(buf) < 4000:
@@ -364,6 +365,19 @@ class Aof:
             from bocho.latency import add_sample
             add_sample(srv, event, int((time.perf_counter() - t0) * 1000))
 
+    def update_denier(self) -> None:
+        """Writes are refused (write_denied in srv.write_deniers, which call() consults
+        only while it is not empty) while the AOF is on and its last write or
+        background fsync failed."""
+        srv = self.srv
+        deny = self.installed and self.state != OFF and not (srv.aof_last_write_ok
+                                                             and self.bio.ok)
+        there = self.write_denied in srv.write_deniers
+        if deny and not there:
+            srv.write_deniers.append(self.write_denied)
+        elif there and not deny:
+            srv.write_deniers.remove(self.write_denied)
+
     def write_denied(self) -> bytes | None:
         """writeCommandsDeniedByDiskError for the AOF: the MISCONF error, or None."""
         if self.state == OFF:
@@ -397,6 +411,7 @@ class Aof:
             # and the fsync everysec owes for an idle second
             self.flush(False)
             srv.aof_pending_bio_fsync = self.bio.pending()
+            self.update_denier()  # (the fsync thread's status may have changed)
 
     def rewrite_limited(self) -> bool:
         """aofRewriteLimited: after 3 failures in a row, automatic rewrites wait 1, 2,
@@ -764,6 +779,7 @@ class Aof:
         if not srv.aof_last_write_ok:
             log.warning("AOF reopen, just ignore the last error.")
             srv.aof_last_write_ok = True
+        self.update_denier()
         return True
 
     def stop(self) -> None:
