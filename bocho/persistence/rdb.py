@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from bocho import log
 from bocho.persistence import rdbio
 from bocho.persistence.rdbio import (
     OPCODE_AUX,
@@ -36,6 +37,7 @@ from bocho.persistence.rdbio import (
     OPCODE_SELECTDB,
     RDB_VERSION,
     TYPE_STRING,
+    EmptyKeyError,
     RdbError,
     Reader,
     Writer,
@@ -116,9 +118,10 @@ def undump(payload: bytes, ctx: LoadContext, verify_crc: bool = True) -> Any:
     """The value of a DUMP payload; RdbError when the footer or the body is bad."""
     if not rdbio.check_dump_footer(payload, verify_crc):
         raise RdbError("DUMP payload version or checksum are wrong")
-    r = Reader(payload, 0, len(payload) - 10)
-    value = load_value(r, r.byte(), ctx)
-    return value
+    # As Redis, the value is read from the whole payload: a value that runs into the
+    # footer is read from its bytes, bytes left before the footer are ignored.
+    r = Reader(payload, 0, len(payload))
+    return load_value(r, r.byte(), ctx)
 
 
 # -- whole files -----------------------------------------------------------------------------
@@ -146,6 +149,7 @@ def save(srv: Server, f: BinaryIO, rsi: dict[bytes, bytes] | None = None,
     """rdbSaveRio: the whole dataset to f. Returns the number of keys written."""
     cfg = srv.config
     compress = cfg["rdbcompression"]
+    rdb_types.configure(srv)
     w = Writer(f, cfg["rdbchecksum"])
     buf = w.buf
     buf += b"REDIS%04d" % RDB_VERSION
@@ -208,11 +212,13 @@ def _save_functions(srv: Server, buf: bytearray) -> None:
 
 
 class LoadResult:
-    __slots__ = ("keys_loaded", "keys_expired", "aux", "version", "functions", "end")
+    __slots__ = ("keys_loaded", "keys_expired", "empty_keys", "aux", "version", "functions",
+                 "end")
 
     def __init__(self) -> None:
         self.keys_loaded = 0
         self.keys_expired = 0
+        self.empty_keys = 0  # empty containers skipped (Redis logs the first 10)
         self.aux: dict[bytes, bytes] = {}
         self.version = 0
         self.functions: list[bytes] = []
@@ -235,16 +241,21 @@ def check_header(data) -> int:
 def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = False,
          progress: Callable[[int], None] | None = None,
          on_key: Callable[[int, bytes, Any, int, int | None], None] | None = None,
-         verify_crc: bool = True) -> LoadResult:
+         verify_crc: bool = True, deep: bool | None = None,
+         trace: Callable[[str, int, Any], None] | None = None) -> LoadResult:
     """rdbLoad: a whole file's bytes into srv's databases (which the caller has emptied
     unless merging). Keys already expired are dropped when `expire` (a master's load).
     on_key(dbid, key, value, expire_ms, lru_meta) replaces storing (bocho-check-rdb uses
-    it with srv None). progress(offset) is called now and then. Raises RdbError."""
+    it with srv None). progress(offset) is called now and then. deep forces the deep
+    payload checks on or off (default: sanitize-dump-payload yes). trace(what, offset,
+    arg) follows the reading step by step for bocho-check-rdb: ("type", None) before
+    each opcode or type byte, ("op", opcode or type),
+    ("aux", (field, value)), ("db", id), ("key", key), ("eof", None). Raises RdbError."""
     res = LoadResult()
     res.version = check_header(data)
     r = Reader(data, 9)
     ctx = LoadContext(srv, srv.config if srv is not None else _default_limits(),
-                      deep=_deep_sanitize(srv))
+                      deep=_deep_sanitize(srv) if deep is None else deep)
     db = srv.dbs[0] if srv is not None else None
     dbid = 0
     expire_ms = -1
@@ -253,7 +264,11 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
     now_ms = int(time.time() * 1000)
     n_since = 0
     while True:
+        if trace is not None:
+            trace("type", r.pos, None)
         op = r.byte()
+        if trace is not None:
+            trace("op", r.pos, op)
         if op == OPCODE_EXPIRETIME_MS:
             expire_ms = r.millis()
             continue
@@ -267,6 +282,8 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
             lfu_freq = r.byte()
             continue
         if op == OPCODE_EOF:
+            if trace is not None:
+                trace("eof", r.pos, None)
             break
         if op == OPCODE_SELECTDB:
             at = r.pos
@@ -277,6 +294,8 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
                                    f"configured to handle more than {len(srv.dbs)} "
                                    f"databases. Exiting", at)
                 db = srv.dbs[dbid]
+            if trace is not None:
+                trace("db", r.pos, dbid)
             continue
         if op == OPCODE_RESIZEDB:
             r.length()
@@ -285,6 +304,8 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
         if op == OPCODE_AUX:
             k = r.string()
             res.aux[k] = r.string()
+            if trace is not None:
+                trace("aux", r.pos, (k, res.aux[k]))
             continue
         if op == OPCODE_MODULE_AUX:
             raise RdbError("The RDB file contains AUX module data I can't load: "
@@ -295,7 +316,18 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
         if op == OPCODE_FUNCTION_PRE_GA:
             raise RdbError("Pre-release function format not supported.", r.pos)
         key = r.string()
-        value = load_value(r, op, ctx)
+        if trace is not None:
+            trace("key", r.pos, key)
+        try:
+            value = load_value(r, op, ctx)
+        except EmptyKeyError:
+            res.empty_keys += 1
+            if res.empty_keys <= 10:
+                log.warning("rdbLoadObject skipping empty key: "
+                            + key.decode("utf-8", "backslashreplace"))
+            expire_ms = -1
+            lru_idle = lfu_freq = None
+            continue
         if on_key is not None:
             on_key(dbid, key, value, expire_ms, lru_idle if lfu_freq is None else lfu_freq)
         elif expire and expire_ms != -1 and expire_ms < now_ms:
@@ -351,7 +383,7 @@ def _load_functions(srv: Server, codes: list[bytes]) -> None:
 
 
 def _deep_sanitize(srv: Server | None) -> bool:
-    return srv is not None and srv.config.get("sanitize-dump-payload") == "yes"
+    return srv is not None and srv.config["sanitize-dump-payload"] == "yes"
 
 
 def _default_limits():
