@@ -462,8 +462,8 @@ class Client(asyncio.Protocol):
                     self.current = False
         if self.out and not self.closing:
             aof = self.server.aof
-            if aof is not None and aof.buf:
-                aof.flush(False)  # the AOF is written before the replies leave
+            if aof is not None:
+                aof.before_direct_reply()  # the AOF is written before the replies leave
             self.flush()
         return buf if buf and not self.closing else b""
 
@@ -640,8 +640,8 @@ class Client(asyncio.Protocol):
             self.closing = True
             if self.out:
                 aof = self.server.aof
-                if aof is not None and aof.buf:
-                    aof.flush(False)
+                if aof is not None:
+                    aof.before_direct_reply()
                 data = b"".join(self.out)
                 self.out.clear()
                 try:

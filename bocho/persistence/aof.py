@@ -82,6 +82,12 @@ class Fsyncer:
         self._start()
         self.q.put((fd, True))
 
+    def fsync_then(self, fd: int, done: Any) -> None:
+        """appendfsync always's group commit: fdatasync, then done(errno or 0) on the
+        event loop."""
+        self._start()
+        self.q.put((fd, done))
+
     def in_progress(self) -> bool:
         return self.submitted != self.done
 
@@ -91,6 +97,17 @@ class Fsyncer:
     def _run(self) -> None:
         while True:
             fd, close = self.q.get()
+            if close is not True and close is not False:
+                try:
+                    os.fdatasync(fd)
+                    err = 0
+                except OSError as e:
+                    err = e.errno or errno.EIO
+                try:
+                    self.srv.loop.call_soon_threadsafe(close, err)
+                except RuntimeError:  # the loop is closed: the process is exiting
+                    pass
+                continue
             try:
                 os.fdatasync(fd)
                 if not close:
@@ -153,6 +170,12 @@ class Aof:
         self.policy = _POLICY[cfg["appendfsync"]]
         self.timestamps = cfg["aof-timestamp-enabled"]
         self.feeding = False  # feed() appends (ON, or WAIT_REWRITE with our child)
+        # appendfsync always's group commit: the fd being fdatasync'ed (-1: none), the
+        # size it covers, and the replies (client, parts of its output) waiting for it
+        self.sync_fd = -1
+        self.sync_target = 0
+        self.sync_t0 = 0.0
+        self.held: list[tuple[Any, int]] = []
         self.installed = False
         self.child_pid = -1
         self._class_flush = type(srv).flush_pending
@@ -222,10 +245,70 @@ class Aof:
             srv.loop.call_soon(srv.flush_pending)
 
     def flush_then_reply(self) -> None:
-        """Server.flush_pending while the AOF is on: the buffer is on disk first."""
+        """Server.flush_pending while the AOF is on: the buffer is on disk first.
+
+        With appendfsync always the fdatasync runs in the fsync thread (a group commit)
+        while the loop goes on reading and running commands: the replies queued until
+        then are held and leave when it completes; what comes meanwhile waits for the
+        next one. No reply leaves before the writes made ahead of it are synced."""
+        srv = self.srv
+        if self.policy != ALWAYS or self.fd < 0:
+            if self.buf:
+                self.flush(False)
+            self._class_flush(srv)
+            return
+        srv.flush_scheduled = False
+        if self.sync_fd >= 0:
+            return  # the completion calls us again
         if self.buf:
-            self.flush(False)
-        self._class_flush(self.srv)
+            self.flush(False, sync=False)
+        if self.last_incr_fsync_offset == self.last_incr_size or (
+                srv.config["no-appendfsync-on-rewrite"] and _child_active(srv)):
+            self._class_flush(srv)
+            return
+        pending = srv.pending_writes
+        self.held = [(c, len(c.out)) for c in pending]
+        pending.clear()
+        self.sync_fd = self.fd
+        self.sync_target = self.last_incr_size
+        self.sync_t0 = time.perf_counter()
+        self.bio.fsync_then(self.fd, self._synced)
+
+    def before_direct_reply(self) -> None:
+        """A reply about to be written outside flush_pending (inline commands, a
+        closing client): everything written so far goes to disk first, synced inline
+        with appendfsync always."""
+        if self.buf or self.last_incr_fsync_offset != self.last_incr_size:
+            self.flush(True)
+
+    def _synced(self, err: int) -> None:
+        """The group commit's fdatasync returned (on the loop)."""
+        srv = self.srv
+        fd, self.sync_fd = self.sync_fd, -1
+        if fd == self.fd:
+            if err:
+                log.warning("Can't persist AOF for fsync error when the AOF fsync policy "
+                            f"is 'always': {os.strerror(err)}. Exiting...")
+                os._exit(1)
+            self._latency("aof-fsync-always", self.sync_t0)
+            if self.last_incr_fsync_offset < self.sync_target:
+                self.last_incr_fsync_offset = self.sync_target
+            self.last_fsync = srv.unixtime
+        # (a file switched meanwhile was fsynced before it was let go)
+        held, self.held = self.held, []
+        pending = srv.pending_writes
+        for c, n in held:
+            if c.closing or not c.out:
+                continue
+            if n >= len(c.out):
+                c.flush()
+            else:
+                rest = c.out[n:]
+                del c.out[n:]
+                c.flush()
+                c.out.extend(rest)
+                pending.add(c)
+        self.flush_then_reply()
 
     def install(self) -> None:
         if self.installed:
@@ -250,8 +333,9 @@ class Aof:
 
     # -- writing -----------------------------------------------------------------------
 
-    def flush(self, force: bool) -> None:
-        """flushAppendOnlyFile."""
+    def flush(self, force: bool, sync: bool = True) -> None:
+        """flushAppendOnlyFile. sync=False leaves appendfsync always's fdatasync to the
+        caller (the group commit of flush_then_reply)."""
         srv = self.srv
         buf = self.buf
         policy = self.policy
@@ -267,7 +351,7 @@ class Aof:
             elif not (policy == ALWAYS
                       and self.last_incr_fsync_offset != self.last_incr_size):
                 return
-            self._try_fsync(policy, False)
+            self._try_fsync(policy, False, sync)
             return
         if policy == EVERYSEC:
             sync_in_progress = self.bio.in_progress()
@@ -335,13 +419,15 @@ class Aof:
         else:
             self.buf = bytearray()
         srv.aof_buffer_length = 0
-        self._try_fsync(policy, sync_in_progress)
+        self._try_fsync(policy, sync_in_progress, sync)
 
-    def _try_fsync(self, policy: int, sync_in_progress: bool) -> None:
+    def _try_fsync(self, policy: int, sync_in_progress: bool, sync: bool = True) -> None:
         srv = self.srv
         if srv.config["no-appendfsync-on-rewrite"] and _child_active(srv):
             return
         if policy == ALWAYS:
+            if not sync:
+                return
             t0 = time.perf_counter()
             try:
                 os.fdatasync(self.fd)
@@ -406,7 +492,7 @@ class Aof:
                 if growth >= perc and not self.rewrite_limited():
                     log.notice(f"Starting automatic rewriting of AOF on {growth}% growth")
                     self.rewrite_background()
-        if self.state != OFF:
+        if self.state != OFF and self.sync_fd < 0:
             # postponed flushes, failed writes (retried until the disk has room again)
             # and the fsync everysec owes for an idle second
             self.flush(False)
