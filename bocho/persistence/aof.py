@@ -595,8 +595,9 @@ class Aof:
 
     # -- loading -----------------------------------------------------------------------
 
-    def load_files(self) -> int:
-        """loadAppendOnlyFiles: the base, then each incremental file."""
+    def load_files(self, events: Any = None) -> int:
+        """loadAppendOnlyFiles: the base, then each incremental file. events() (when
+        given) serves the clients now and then, as processEventsWhileBlocked."""
         srv = self.srv
         m = self.manifest
         fname = self.filename
@@ -618,6 +619,7 @@ class Aof:
         if total == 0:
             return AOF_EMPTY
         base_size = 0
+        loaded = 0
         ret = AOF_OK
         _start_loading(srv, total)
         try:
@@ -626,7 +628,9 @@ class Aof:
                 if ai is m.base:
                     base_size = file_size(self.dirname, ai.name)[0]
                 t0 = time.time()
-                ret = self.load_single(ai.name)
+                srv.loading_loaded_bytes = loaded
+                ret = self.load_single(ai.name, events)
+                loaded += file_size(self.dirname, ai.name)[0]
                 if ret == AOF_EMPTY and ai is not m.base:
                     ret = AOF_OK  # an empty incremental file is fine (the total is not 0)
                 if ret == AOF_OK or (ret == AOF_TRUNCATED and last):
@@ -644,7 +648,7 @@ class Aof:
         finally:
             _stop_loading(srv)
 
-    def load_single(self, name: str) -> int:
+    def load_single(self, name: str, events: Any = None) -> int:
         """loadSingleAppendOnlyFile: replay one file through a fake client."""
         srv = self.srv
         path = self.path(name)
@@ -661,6 +665,9 @@ class Aof:
         if not data:
             return AOF_EMPTY
         truncated_ok = srv.config["aof-load-truncated"]
+        key_delay = srv.config["key-load-delay"]
+        done_before = getattr(srv, "loading_loaded_bytes", 0)
+        loops = 0
         c = fake_client(srv)
         pos = 0
         valid_up_to = 0
@@ -750,6 +757,13 @@ class Aof:
             c.out.clear()
             if truncated_ok:
                 valid_up_to = pos
+            loops += 1
+            if key_delay:
+                _debug_delay(key_delay)
+            if not loops & 1023:
+                srv.loading_loaded_bytes = done_before + pos
+                if events is not None:
+                    events()
         else:
             if c.multi is not None:
                 log.warning(f"Revert incomplete MULTI/EXEC transaction in AOF file {name}")
@@ -1174,6 +1188,15 @@ def fork_child(srv: Server, kind: str, main: Any, title: str) -> int:
     srv.child_type = kind
     srv.child_pid = pid
     return pid
+
+
+def _debug_delay(usec: int) -> None:
+    """debugDelay (key-load-delay): sleep usec; negative: 1 us once in -usec calls."""
+    if usec < 0:
+        import random
+        usec = 1 if random.randrange(-usec) == 0 else 0
+    if usec:
+        time.sleep(usec / 1e6)
 
 
 def _remove_temp_files(pid: int) -> None:
