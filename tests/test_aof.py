@@ -443,6 +443,8 @@ def test_corrupt_aof_stops_startup(make_server, tmp_path, body, needle):
     srv = make_server(config=_aof(), dir=str(tmp_path), wait_ready=False).start()
     assert srv.wait_exit() == 1
     assert needle in srv.log()
+    if needle.startswith("Bad file format"):
+        assert f"ends at offset {len(_cmd('set', 'a', '1'))}" in srv.log()
 
 
 def test_old_single_file_aof_is_upgraded(make_server, tmp_path):

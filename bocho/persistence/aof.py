@@ -695,6 +695,7 @@ class Aof:
         from bocho.commands import lookup
         from bocho.errors import CommandError
         error = None  # "eof" (unexpected end), "fmt" (bad format)
+        last_ok = pos  # where the last command read whole ends
         while pos < size:
             nl = data.find(b"\n", pos, pos + LINE_MAX - 1)
             end = nl + 1 if nl >= 0 else min(size, pos + LINE_MAX - 1)
@@ -755,6 +756,7 @@ class Aof:
                 except Exception as e:  # noqa: BLE001 - a replayed command's own failure
                     log.warning(f"Error replaying '{cmd.fullname}' from the AOF: {e!r}")
             c.out.clear()
+            last_ok = pos
             if truncated_ok:
                 valid_up_to = pos
             loops += 1
@@ -775,6 +777,8 @@ class Aof:
             log.warning(f"Bad file format reading the append only file {name}: make a "
                         "backup of your AOF file, then use ./redis-check-aof --fix "
                         "<filename.manifest>")
+            log.warning(f"(the last good command of {name} ends at offset {last_ok}; the "
+                        f"bad one starts there)")
             return AOF_FAILED
         if truncated_ok:
             log.warning(f"!!! Warning: short read while loading the AOF file {name}!!!")
