@@ -22,6 +22,7 @@ from bocho.blocking import serve_ready_keys
 from bocho.commands import (
     ADMIN,
     DENYOOM,
+    LOADING,
     NO_AUTH,
     NO_MULTI,
     READONLY,
@@ -437,6 +438,7 @@ class Client(asyncio.Protocol):
                     self.protocol_error("too big inline request")
                     return b""
                 self.inline_buf = buf
+                buf = b""  # the partial line waits here, not in the RESP reader
                 break
             line = buf[:nl]
             buf = buf[nl + 1:]
@@ -704,7 +706,8 @@ class Client(asyncio.Protocol):
                 raise CommandError(NOAUTH)
             if self.user not in srv.acl_free:
                 srv.acl.check_call(self, cmd, argv)
-            if srv.busy_script is not None:
+            # (while loading, a command refused for it gets LOADING, not BUSY, as Redis)
+            if srv.busy_script is not None and not (srv.loading and not cmd.flags & LOADING):
                 from bocho.scripting import busy_refusal
                 refused = busy_refusal(srv, cmd, argv)
                 if refused is not None:
@@ -717,6 +720,13 @@ class Client(asyncio.Protocol):
                     or lname == "exec" and self.multi
                     and any(q.flags & DENYOOM for q, _ in self.multi)):
                 raise CommandError(OOM)
+            if srv.slow and not srv.lastbgsave_ok and (
+                    cmd.flags & WRITE or lname == "ping" or lname == "exec" and self.multi
+                    and any(q.flags & WRITE for q, _ in self.multi)):
+                from bocho.persistence.snapshot import write_denied
+                refused = write_denied(srv)
+                if refused is not None:
+                    raise CommandError(refused)
             if srv.write_deniers and (cmd.flags & WRITE or lname == "ping" or (
                     lname == "exec" and self.multi
                     and any(q.flags & WRITE for q, _ in self.multi))):
@@ -729,6 +739,10 @@ class Client(asyncio.Protocol):
                 raise CommandError(
                     f"ERR Can't execute '{cmd.fullname}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
                     "QUIT / RESET are allowed in this context")
+            if srv.slow and srv.loading and (
+                    not cmd.flags & LOADING or lname == "exec" and self.multi
+                    and any(not q.flags & LOADING for q, _ in self.multi)):
+                raise CommandError(b"LOADING Redis is loading the dataset in memory")
             if srv.slow and srv.pause_end and srv.check_paused(self, cmd, argv):
                 return
             if srv.tracking is not None and srv.tracking.clients:

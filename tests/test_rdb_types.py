@@ -589,3 +589,51 @@ def test_random_keyspaces_round_trip(ks, cfg):
                 continue
             p = rdb.dump(v)
             assert rdb.dump(rdb.undump(p, rdb.LoadContext(srv, srv.config))) == p
+
+
+element = st.one_of(st.binary(max_size=70), st.binary(min_size=4000, max_size=4200),
+                    st.integers(-2**63, 2**63 - 1).map(b"%d".__mod__),
+                    st.integers(-5000, 5000).map(b"%d".__mod__),
+                    st.sampled_from([b"-", b"-0", b"007", b"+1", b"1.5", b" 1", b"1_0"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(element, max_size=30))
+def test_fast_listpack_paths_equal_the_reference_codec(elems):
+    lp = listpack.build(elems)
+    assert rdb_types.lp_blob(rdb_types.lp_body(elems), len(elems)) == lp
+    assert rdb_types.lp_body([bytearray(e) for e in elems]) == lp[6:-1]
+    assert rdb_types.lp_text(lp) == listpack.parse_bytes(lp) == elems
+    assert rdb_types.lp_text(lp, True) == elems
+
+
+def _valid_payloads() -> list[bytes]:
+    srv = new_server(zset_max_listpack_entries=4, hash_max_listpack_entries=4,
+                     set_max_intset_entries=4)
+    run_all(Local(srv), [
+        ("rpush", "l", "a", 1, "b" * 70, 300), ("hset", "h", "f", "v", "n", 5),
+        ("hset", "H", *range(12)), ("sadd", "s", 1, 2, 300), ("sadd", "S", "a", "b"),
+        ("zadd", "z", 1, "a", 2.5, "b"), ("zadd", "Z", *range(12))])
+    out = [rdb.dump(v, False) for v in srv.dbs[0].data.values()]
+    out += [payload(t, raw(b)) for t, b in (
+        (9, zipmap.build([b"f", b"v", b"g", b"w"])),
+        (13, ziplist.build([b"f", b"v", b"g", 7])), (12, ziplist.build([b"m", b"1.5"])),
+        (10, ziplist.build([b"a", -5, b"b"]))) ]
+    return out
+
+
+@settings(max_examples=int(os.environ.get("RDB_FUZZ", 400)), deadline=None)
+@given(st.data())
+def test_mutated_payloads_load_or_raise_rdb_error(data):
+    p = bytearray(data.draw(st.sampled_from(_PAYLOADS)))
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(1, len(p) - 11))
+        p[i] = data.draw(st.integers(0, 255))
+    for ctx in (CTX, DEEP):
+        try:
+            rdb.undump(bytes(p), ctx, verify_crc=False)
+        except RdbError:
+            pass
+
+
+_PAYLOADS = _valid_payloads()

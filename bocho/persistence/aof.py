@@ -24,7 +24,6 @@ aof_delayed_fsync, stat_aof_cow_bytes."""
 from __future__ import annotations
 
 import errno
-import gc
 import os
 import queue
 import signal
@@ -35,7 +34,9 @@ from typing import TYPE_CHECKING, Any
 from bocho import log
 from bocho.config import ConfigError, on_apply
 from bocho.persistence import manifest as mf
+from bocho.persistence import snapshot
 from bocho.persistence.aof_rewrite import write_dataset
+from bocho.persistence.snapshot import _key_delay
 
 if TYPE_CHECKING:
     from bocho.network import Client
@@ -177,7 +178,6 @@ class Aof:
         self.sync_t0 = 0.0
         self.held: list[tuple[Any, int]] = []
         self.installed = False
-        self.child_pid = -1
         self._class_flush = type(srv).flush_pending
         self._write_error_logged = 0
         self._limit_delay = 0
@@ -209,6 +209,13 @@ class Aof:
 
     def path(self, name: str) -> str:
         return os.path.join(self.dirname, name)
+
+    @property
+    def child_pid(self) -> int:
+        """The rewrite child's pid, -1 when none runs (the child bookkeeping is
+        snapshot.py's: srv.child_type / srv.child_pid)."""
+        srv = self.srv
+        return srv.child_pid if getattr(srv, "child_type", None) == "aof" else -1
 
     def set_state(self, state: int) -> None:
         self.state = state
@@ -479,8 +486,6 @@ class Aof:
 
     def cron(self) -> None:
         srv = self.srv
-        if self.child_pid > 0:
-            self._check_child()
         active = _child_active(srv)
         if not active and srv.aof_rewrite_scheduled and not self.rewrite_limited():
             self.rewrite_background()
@@ -761,7 +766,7 @@ class Aof:
                 valid_up_to = pos
             loops += 1
             if key_delay:
-                _debug_delay(key_delay)
+                _key_delay(key_delay)
             if not loops & 1023:
                 srv.loading_loaded_bytes = done_before + pos
                 if events is not None:
@@ -910,24 +915,35 @@ class Aof:
 
     # -- rewriting ---------------------------------------------------------------------
 
-    def rewrite_file(self, filename: str) -> bool:
+    def rewrite_file(self, filename: str, progress: Any = None) -> bool:
         """rewriteAppendOnlyFile: the dataset into filename via a temp file, fsynced and
-        renamed (RDB preamble or commands, by aof-use-rdb-preamble)."""
+        renamed (RDB preamble or commands, by aof-use-rdb-preamble). progress(keys) is
+        called every 1024 keys (every key with rdb-key-save-delay, which it sleeps)."""
         srv = self.srv
         tmp = f"temp-rewriteaof-{os.getpid()}.aof"
+        every = 1024
+        delay = srv.config["rdb-key-save-delay"]
+        if delay:
+            inner = progress
+
+            def progress(keys: int) -> None:
+                _key_delay(delay)
+                if inner is not None:
+                    inner(keys)
+            every = 1
         try:
             with open(tmp, "wb") as f:
                 if srv.config["aof-use-rdb-preamble"]:
                     from bocho.persistence import rdb
-                    rdb.save(srv, f, aof_base=True)
+                    rdb.save(srv, f, aof_base=True, progress=progress, every=every)
                 else:
                     ts = int(time.time()) if srv.config["aof-timestamp-enabled"] else None
-                    write_dataset(srv, f.write, ts,
-                                  key_delay_us=srv.config["rdb-key-save-delay"])
+                    write_dataset(srv, f.write, ts, progress=progress, every=every)
                 f.flush()
                 os.fsync(f.fileno())
-        except OSError as e:
-            log.warning(f"Write error writing append only file on disk: {e.strerror}")
+        except Exception as e:  # noqa: BLE001 - a write error or a value with no codec
+            reason = e.strerror if isinstance(e, OSError) else str(e)
+            log.warning(f"Write error writing append only file on disk: {reason}")
             _unlink(tmp)
             return False
         try:
@@ -983,35 +999,24 @@ class Aof:
             return False
         srv.stat_aof_rewrites += 1
         try:
-            pid = fork_child(srv, "aof", self._child_main, "redis-aof-rewrite")
+            pid = snapshot.fork_child(srv, "aof", "redis-aof-rewrite", self._child_main)
         except OSError as e:
             srv.aof_lastbgrewrite_ok = False
             log.warning(f"Can't rewrite append only file in background: fork: {e.strerror}")
             return False
-        self.child_pid = pid
         self.update_feeding()
         log.notice(f"Background append only file rewriting started by pid {pid}")
         srv.aof_rewrite_scheduled = False
         srv.aof_rewrite_time_start = int(time.time())
         return True
 
-    def _child_main(self) -> int:
+    def _child_main(self, rep: Any) -> bool:
         tmpfile = f"temp-rewriteaof-bg-{os.getpid()}.aof"
-        if self.rewrite_file(tmpfile):
-            log.notice(f"Successfully created the temporary AOF base file {tmpfile}")
-            return 0
-        return 1
-
-    def _check_child(self) -> None:
-        try:
-            pid, status = os.waitpid(self.child_pid, os.WNOHANG)
-        except ChildProcessError:
-            pid, status = self.child_pid, 1 << 8
-        if pid == 0:
-            return
-        bysignal = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
-        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
-        self.rewrite_done(code, bysignal)
+        if not self.rewrite_file(tmpfile, rep.progress):
+            return False
+        log.notice(f"Successfully created the temporary AOF base file {tmpfile}")
+        rep.send(snapshot.INFO_AOF_COW, 0)
+        return True
 
     def rewrite_done(self, exitcode: int, bysignal: int) -> None:
         """backgroundRewriteDoneHandler."""
@@ -1095,11 +1100,7 @@ class Aof:
         self.srv.stat_aofrw_consecutive_failures += 1
 
     def _reset_child(self) -> None:
-        srv = self.srv
-        self.child_pid = -1
-        if getattr(srv, "child_type", None) == "aof":
-            srv.child_type = None
-            srv.child_pid = -1
+        snapshot.reset_child(self.srv)
         self.update_feeding()
 
     def kill_child(self) -> None:
@@ -1166,41 +1167,6 @@ class Aof:
 
 def _child_active(srv: Server) -> bool:
     return getattr(srv, "child_type", None) is not None
-
-
-def fork_child(srv: Server, kind: str, main: Any, title: str) -> int:
-    """Fork a child that runs main() and exits with its return code; the parent records
-    it in srv.child_type / srv.child_pid. (Reaping is the caller's: Aof.cron.)"""
-    gc.freeze()
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
-                signal.signal(sig, signal.SIG_DFL)
-            log.logger.role = "C"
-            try:
-                import setproctitle
-                setproctitle.setproctitle(title)
-            except ImportError:
-                pass
-            code = main()
-        except BaseException as e:  # noqa: BLE001 - the child must always exit here
-            log.warning(f"Child error: {e!r}")
-        finally:
-            os._exit(code)
-    srv.child_type = kind
-    srv.child_pid = pid
-    return pid
-
-
-def _debug_delay(usec: int) -> None:
-    """debugDelay (key-load-delay): sleep usec; negative: 1 us once in -usec calls."""
-    if usec < 0:
-        import random
-        usec = 1 if random.randrange(-usec) == 0 else 0
-    if usec:
-        time.sleep(usec / 1e6)
 
 
 def _remove_temp_files(pid: int) -> None:
@@ -1277,6 +1243,7 @@ def startup(srv: Server) -> bool | None:
     the source (appendonly no)."""
     aof = Aof(srv)
     srv.aof = aof
+    snapshot.DONE_HANDLERS["aof"] = lambda _srv, code, sig: aof.rewrite_done(code, sig)
     srv.loadaof_hook = aof.debug_loadaof
     srv.hooks_on_cron.append(aof.cron)
     srv.shutdown_hooks.append(aof.on_shutdown)
@@ -1287,7 +1254,7 @@ def startup(srv: Server) -> bool | None:
         return None
     aof.set_state(ON)
     t0 = time.time()
-    ret = aof.load_files()
+    ret = aof.load_files(snapshot.loading_events(srv, srv.loop))
     if ret in (AOF_FAILED, AOF_OPEN_ERR):
         return False
     if ret != AOF_NOT_EXIST:

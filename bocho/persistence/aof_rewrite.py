@@ -8,7 +8,6 @@ the AOF loader and redis-server read."""
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -100,10 +99,11 @@ WRITERS: dict[bytes, Callable[[bytearray, bytes, Any], None]] = {
 
 
 def write_dataset(srv: Server, write: Callable[[bytes], Any], timestamp: int | None = None,
-                  flush_at: int = 1 << 20, key_delay_us: int = 0) -> int:
+                  flush_at: int = 1 << 20, progress: Callable[[int], Any] | None = None,
+                  every: int = 1024) -> int:
     """Every function library and key of srv as commands, passed to write() in chunks of
-    about flush_at bytes. Returns the number of keys written. key_delay_us (the test
-    directive rdb-key-save-delay) sleeps after each key."""
+    about flush_at bytes. Returns the number of keys written. progress(keys so far) is
+    called after every `every` keys."""
     out = bytearray()
     if timestamp is not None:
         out += b"#TS:%d\r\n" % timestamp
@@ -129,8 +129,8 @@ def write_dataset(srv: Server, write: Callable[[bytes], Any], timestamp: int | N
                 if when is not None:
                     out += resp_command([b"PEXPIREAT", key, b"%d" % when])
             keys += 1
-            if key_delay_us > 0:
-                time.sleep(key_delay_us / 1e6)
+            if progress is not None and keys % every == 0:
+                progress(keys)
             if len(out) >= flush_at:
                 write(bytes(out))
                 out.clear()

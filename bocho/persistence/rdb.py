@@ -145,8 +145,11 @@ def aux_fields(srv: Server, rsi: dict[bytes, bytes] | None) -> list[tuple[bytes,
 
 
 def save(srv: Server, f: BinaryIO, rsi: dict[bytes, bytes] | None = None,
-         aof_base: bool = False) -> int:
-    """rdbSaveRio: the whole dataset to f. Returns the number of keys written."""
+         aof_base: bool = False, progress: Callable[[int], None] | None = None,
+         every: int = 1024) -> int:
+    """rdbSaveRio: the whole dataset to f. Returns the number of keys written.
+    progress(keys written so far) is called after every `every` keys (snapshot.py uses it
+    for rdb-key-save-delay and a child's progress reports)."""
     cfg = srv.config
     compress = cfg["rdbcompression"]
     rdb_types.configure(srv)
@@ -194,6 +197,8 @@ def save(srv: Server, f: BinaryIO, rsi: dict[bytes, bytes] | None = None,
             keys += 1
             if len(buf) >= Writer.FLUSH_AT:
                 w.flush()
+            if progress is not None and keys % every == 0:
+                progress(keys)
     w.finish()
     return keys
 
@@ -242,12 +247,13 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
          progress: Callable[[int], None] | None = None,
          on_key: Callable[[int, bytes, Any, int, int | None], None] | None = None,
          verify_crc: bool = True, deep: bool | None = None,
-         trace: Callable[[str, int, Any], None] | None = None) -> LoadResult:
+         trace: Callable[[str, int, Any], None] | None = None,
+         every: int = 1024) -> LoadResult:
     """rdbLoad: a whole file's bytes into srv's databases (which the caller has emptied
     unless merging). Keys already expired are dropped when `expire` (a master's load).
     on_key(dbid, key, value, expire_ms, lru_meta) replaces storing (bocho-check-rdb uses
-    it with srv None). progress(offset) is called now and then. deep forces the deep
-    payload checks on or off (default: sanitize-dump-payload yes). trace(what, offset,
+    it with srv None). progress(offset) is called after every `every` keys. deep forces
+    the deep payload checks on or off (default: sanitize-dump-payload yes). trace(what, offset,
     arg) follows the reading step by step for bocho-check-rdb: ("type", None) before
     each opcode or type byte, ("op", opcode or type),
     ("aux", (field, value)), ("db", id), ("key", key), ("eof", None). Raises RdbError."""
@@ -338,7 +344,7 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
         expire_ms = -1
         lru_idle = lfu_freq = None
         n_since += 1
-        if progress is not None and n_since >= 1024:
+        if progress is not None and n_since >= every:
             n_since = 0
             progress(r.pos)
     if res.version >= 5:

@@ -25,11 +25,13 @@ file load skips and RESTORE refuses, as Redis does."""
 from __future__ import annotations
 
 from array import array
-from itertools import chain, repeat
+from itertools import accumulate
+from math import isnan
+from operator import itemgetter
 
 from sortedcontainers import SortedList
 
-from bocho.commands.hashes import FS, VS, Hash, LpHash, lp_pairs
+from bocho.commands.hashes import FS, VS, Hash, LpHash, lp_build, lp_pairs
 from bocho.commands.lists import List
 from bocho.commands.sets import IntSet, Set, max_intset
 from bocho.persistence import intset, listpack, rdb, ziplist, zipmap
@@ -66,6 +68,88 @@ lp_encode_str = listpack.encode_str
 I64_MIN = -(1 << 63)
 I64_MAX = (1 << 63) - 1
 
+# -- listpack entries, fast ----------------------------------------------------------------
+# Most entries are short strings or small integers: these tables spare listpack.encode's
+# general path (and its int() attempt on every string) and parse()'s per-byte checks.
+
+_STR_HDR = [bytes((0x80 | n,)) for n in range(64)]
+_BACKLEN1 = [bytes((n,)) for n in range(128)]
+_SMALL_INT = {b"%d" % i: lp_encode_int(i) for i in range(-4096, 4096)}
+_UINT7_TEXT = [b"%d" % i for i in range(128)]
+
+
+def lp_entry(e) -> bytes:
+    """One listpack entry for a bytes-like element, as lpAppend stores it."""
+    n = len(e)
+    if n < 64:
+        if e.isdigit() or (n > 1 and e[0] == 45 and e[1:].isdigit()):
+            x = _SMALL_INT.get(bytes(e))
+            return lp_encode(e) if x is None else x
+        return _STR_HDR[n] + e + _BACKLEN1[n + 1]
+    return lp_encode(e)
+
+
+def lp_entries(elements) -> list[bytes]:
+    """lp_entry of each element (the common case inline: no call per element)."""
+    hdr, bl = _STR_HDR, _BACKLEN1
+    return [hdr[n] + e + bl[n + 1] if (n := len(e)) < 64 and not (e.isdigit() or e[:1] == b"-")
+            else lp_entry(e) for e in elements]
+
+
+def lp_body(elements) -> bytes:
+    return b"".join(lp_entries(elements))
+
+
+def lp_blob(body: bytes, count: int) -> bytes:
+    """A listpack of `count` entries already joined in body."""
+    return b"".join(((len(body) + 7).to_bytes(4, "little"),
+                     (count if count < 65535 else 65535).to_bytes(2, "little"), body, b"\xff"))
+
+
+def lp_text(buf, deep: bool = False) -> list[bytes]:
+    """The elements of a listpack as text (integers written out). Bounds are checked;
+    backlens and the count only when deep (lpValidateIntegrity's deep mode)."""
+    if deep:
+        return listpack.parse_bytes(buf, True)
+    size = len(buf)
+    if size < 7 or buf[size - 1] != 255 or int.from_bytes(buf[0:4], "little") != size:
+        raise ValueError("bad listpack header")
+    out: list[bytes] = []
+    add = out.append
+    p = 6
+    end = size - 1
+    while p < end:
+        b = buf[p]
+        if b < 0x80:
+            add(_UINT7_TEXT[b])
+            p += 2
+        elif b < 0xC0:
+            q = p + 1 + (b & 0x3F)
+            add(buf[p + 1:q])
+            p = q + 1
+        else:
+            if b < 0xE0:
+                add(b"%d" % (((((b & 0x1F) << 8) | buf[p + 1]) ^ 4096) - 4096))
+                q = p + 2
+            elif b < 0xF0:
+                q = p + 2 + (((b & 0x0F) << 8) | buf[p + 1])
+                add(buf[p + 2:q])
+            elif b == 0xF0:
+                n = int.from_bytes(buf[p + 1:p + 5], "little")
+                q = p + 5 + n
+                add(buf[p + 5:q])
+            elif b <= 0xF4:
+                q = p + 1 + (2, 3, 4, 8)[b - 0xF1]
+                add(b"%d" % int.from_bytes(buf[p + 1:q], "little", signed=True))
+            else:
+                raise ValueError("bad listpack entry encoding")
+            ln = q - p
+            p = q + (1 if ln <= 127 else 2 if ln < 16383 else 3 if ln < 2097151 else
+                     4 if ln < 268435455 else 5)
+    if p != end:
+        raise ValueError("listpack entries overflow")
+    return out
+
 # -- options the list saver follows -------------------------------------------------------
 
 # [list-max-listpack-size, quicklist packed threshold (DEBUG QUICKLIST-PACKED-THRESHOLD)]
@@ -83,21 +167,14 @@ def configure(srv) -> None:
 
 # -- lists ---------------------------------------------------------------------------------
 
-def _node(encs: list[bytes], size: int) -> bytes:
-    """A listpack of already-encoded entries whose total (header and end included) is size."""
-    n = len(encs)
-    return size.to_bytes(4, "little") + (n if n < 65535 else 65535).to_bytes(2, "little") \
-        + b"".join(encs) + b"\xff"
-
-
 def list_nodes(v, fill: int, threshold: int) -> list[tuple[int, bytes]]:
     """(container, bytes) of each quicklist node an RPUSH of v's elements would make."""
-    encs = [lp_encode(e) for e in v]
     level = NODE_SIZE_LEVELS[-fill - 1] if -len(NODE_SIZE_LEVELS) <= fill < 0 else 0
-    if level and threshold > level:
-        total = 7 + sum(map(len, encs))
-        if total + SIZE_ESTIMATE_OVERHEAD <= level:  # every push fits the one node
-            return [(QUICKLIST_NODE_PACKED, _node(encs, total))]
+    if level and threshold > level and len(v) < 65535:
+        body = lp_body(v)
+        if len(body) + 7 + SIZE_ESTIMATE_OVERHEAD <= level:  # every push fits one node
+            return [(QUICKLIST_NODE_PACKED, lp_blob(body, len(v)))]
+    encs = lp_entries(v)
     nodes: list[tuple[int, bytes]] = []
     cur: list[bytes] | None = None
     size = 0
@@ -105,7 +182,7 @@ def list_nodes(v, fill: int, threshold: int) -> list[tuple[int, bytes]]:
         ln = len(e)
         if ln >= threshold:
             if cur:
-                nodes.append((QUICKLIST_NODE_PACKED, _node(cur, size)))
+                nodes.append((QUICKLIST_NODE_PACKED, lp_blob(b"".join(cur), len(cur))))
             cur = None
             nodes.append((QUICKLIST_NODE_PLAIN, bytes(e)))
             continue
@@ -119,11 +196,11 @@ def list_nodes(v, fill: int, threshold: int) -> list[tuple[int, bytes]]:
                 cur.append(enc)
                 size += len(enc)
                 continue
-            nodes.append((QUICKLIST_NODE_PACKED, _node(cur, size)))
+            nodes.append((QUICKLIST_NODE_PACKED, lp_blob(b"".join(cur), len(cur))))
         cur = [enc]
         size = 7 + len(enc)
     if cur:
-        nodes.append((QUICKLIST_NODE_PACKED, _node(cur, size)))
+        nodes.append((QUICKLIST_NODE_PACKED, lp_blob(b"".join(cur), len(cur))))
     return nodes
 
 
@@ -182,11 +259,10 @@ def _load_quicklist(r: Reader, ctx, v2: bool) -> List:
             out.append(data)
             continue
         try:
-            items = listpack.parse(data, deep) if v2 else ziplist.parse(data)
+            out.extend(lp_text(data, deep) if v2 else _as_text(ziplist.parse(data)))
         except ValueError:
             raise RdbError("Listpack integrity check failed." if v2 else
                            "Ziplist integrity check failed.", at) from None
-        out.extend(_as_text(items))
     if not out:
         raise EmptyKeyError("empty list")
     return out
@@ -195,7 +271,12 @@ def _load_quicklist(r: Reader, ctx, v2: bool) -> List:
 # -- hashes --------------------------------------------------------------------------------
 
 def save_lphash(buf: bytearray, h: LpHash, compress: bool) -> int:
-    put_str(buf, listpack.build(lp_pairs(h)), compress)
+    if h.find(b"\xff\x00") < 0:  # nothing escaped: the markers split it
+        flat = h.replace(VS, FS).split(FS)
+        del flat[0]
+    else:
+        flat = lp_pairs(h)
+    put_str(buf, lp_blob(lp_body(flat), len(flat)), compress)
     return TYPE_HASH_LISTPACK
 
 
@@ -207,14 +288,17 @@ def save_hash(buf: bytearray, h: Hash, compress: bool) -> int:
     return TYPE_HASH
 
 
+_LP_PAIR = [FS, b"", VS, b""]
+
+
 def _lphash(flat: list[bytes]) -> LpHash:
     """An LpHash of [field, value, ...] (distinct fields), escaping only when needed."""
-    fields = flat[::2]
-    values = flat[1::2]
-    if 255 in b"".join(flat):
-        from bocho.commands.hashes import lp_build
-        return lp_build(flat)
-    return LpHash(b"".join(chain.from_iterable(zip(repeat(FS), fields, repeat(VS), values))))
+    parts = _LP_PAIR * (len(flat) >> 1)
+    parts[1::2] = flat
+    h = LpHash(b"".join(parts))
+    if h.count(b"\xff") != len(flat):  # an element holds FF: escape
+        h = lp_build(flat)
+    return h
 
 
 def _dict_hash(flat: list[bytes]) -> Hash:
@@ -268,7 +352,7 @@ def _blob(r: Reader, parse, bad: str, what: str, pairs: bool = False) -> tuple[l
 def load_hash_listpack(r: Reader, ctx) -> Hash | LpHash:
     bad = "Hash listpack integrity check failed."
     deep = ctx.deep
-    flat, at = _blob(r, lambda b: listpack.parse_bytes(b, deep), bad, "hash", True)
+    flat, at = _blob(r, lambda b: lp_text(b, deep), bad, "hash", True)
     return _pairs_hash(flat, ctx.config, True, bad if deep else
                        "Hash listpack with dup elements", at)
 
@@ -309,6 +393,8 @@ def save_set(buf: bytearray, s: Set, compress: bool) -> int:
 
 def _canonical_ints(members: list[bytes]) -> list[int] | None:
     """The members as ints when every one is the canonical text of a 64-bit integer."""
+    if not b"".join(members).replace(b"-", b"").isdigit():
+        return None
     try:
         ints = [int(m) for m in members]
     except ValueError:
@@ -367,7 +453,7 @@ def load_set_listpack(r: Reader, ctx) -> Set | IntSet:
     """7.2's SET_LISTPACK, as the set 7.0 would build of those members."""
     bad = "Set listpack integrity check failed."
     deep = ctx.deep
-    members, at = _blob(r, lambda b: listpack.parse_bytes(b, deep), bad, "set")
+    members, at = _blob(r, lambda b: lp_text(b, deep), bad, "set")
     return _set_of(members, ctx.config, bad, at)
 
 
@@ -386,28 +472,32 @@ def d2string(d: float) -> bytes:
     return b"%.17g" % d
 
 
+_INT_ENTRY = {i: lp_encode_int(i) for i in range(-4096, 4096)}
+
+
 def score_entry(d: float) -> bytes:
-    """A score as zzlInsertAt stores it in a listpack."""
+    """A score as zzlInsertAt stores it in a listpack (a float key finds the entry of the
+    equal small integer in _INT_ENTRY: -0.0 that of 0)."""
+    x = _INT_ENTRY.get(d)
+    if x is not None:
+        return x
     if -LL_HALF <= d <= LL_HALF:
         i = int(d)
         if i == d:
             return lp_encode_int(i)
-    return lp_encode_str(d2string(d))
+    t = d2string(d)
+    return _STR_HDR[len(t)] + t + _BACKLEN1[len(t) + 1]
 
 
 def save_zset(buf: bytearray, z: ZSet, compress: bool) -> int:
     if z.d is None:
         mb, mo, sc = z.x, z.o, z.y
-        parts = []
-        add = parts.append
-        for i in range(len(sc)):
-            add(lp_encode(mb[mo[i]:mo[i + 1]]))
-            add(score_entry(sc[i]))
-        n = 2 * len(sc)
-        body = b"".join(parts)
-        lp = (len(body) + 7).to_bytes(4, "little") + \
-            (n if n < 65535 else 65535).to_bytes(2, "little") + body + b"\xff"
-        put_str(buf, lp, compress)
+        n = len(sc)
+        parts = [b""] * (2 * n)
+        parts[0::2] = lp_entries(map(mb.__getitem__, map(slice, mo[:-1], mo[1:])))
+        ie = _INT_ENTRY
+        parts[1::2] = [ie.get(x) or score_entry(x) for x in sc]
+        put_str(buf, lp_blob(b"".join(parts), 2 * n), compress)
         return TYPE_ZSET_LISTPACK
     put_len(buf, len(z.d))
     for s, m in reversed(z.x):
@@ -416,31 +506,24 @@ def save_zset(buf: bytearray, z: ZSet, compress: bool) -> int:
     return TYPE_ZSET_2
 
 
-def _strtod(e) -> float:
-    if type(e) is int:
-        return float(e)
-    if b"_" in e:
-        raise ValueError("bad score")
-    return float(e)
-
-
-def _zset(pairs: list[tuple[float, bytes]], listpack_enc: bool) -> ZSet:
-    """A ZSet of distinct (score, member) pairs in either encoding."""
-    items = sorted(pairs)
-    z = ZSet(listpack_enc)
-    if listpack_enc:
-        members = [m for _, m in items]
-        offs = [0]
-        o = 0
-        for m in members:
-            o += len(m)
-            offs.append(o)
-        z.x = b"".join(members)
-        z.o = array("I", offs)
-        z.y = array("d", [s + 0.0 for s, _ in items])
-    else:
-        z.d = {m: s for s, m in items}
-        z.x = SortedList(items)
+def _zset(scores: list[float], members: list[bytes], listpack_enc: bool) -> ZSet:
+    """A ZSet of distinct members and their scores, in either encoding."""
+    z = ZSet.__new__(ZSet)
+    if not listpack_enc:
+        z.d = dict(zip(members, scores, strict=True))
+        z.x = SortedList(zip(scores, members, strict=True))
+        z.y = z.o = None
+        return z
+    if scores != sorted(scores) or len(set(scores)) != len(scores):
+        items = sorted(zip(scores, members, strict=True))  # by score, then member
+        scores = list(map(itemgetter(0), items))
+        members = list(map(itemgetter(1), items))
+    if 0.0 in scores:  # a listpack holds no -0
+        scores = [s + 0.0 for s in scores]
+    z.d = None
+    z.x = b"".join(members)
+    z.o = array("I", accumulate(map(len, members), initial=0))
+    z.y = array("d", scores)
     return z
 
 
@@ -468,34 +551,34 @@ def _load_zset(r: Reader, ctx, read_score) -> ZSet:
     if len({m for _, m in pairs}) != n:
         raise RdbError("Duplicate zset fields detected", at)
     cfg = ctx.config
+    members = list(map(itemgetter(1), pairs))
     small = n <= cfg["zset-max-listpack-entries"] and \
-        max(len(m) for _, m in pairs) <= cfg["zset-max-listpack-value"]
-    return _zset(pairs, small)
+        max(map(len, members)) <= cfg["zset-max-listpack-value"]
+    return _zset(list(map(itemgetter(0), pairs)), members, small)
 
 
-def _zset_pairs(items: list, cfg, bad: str, at: int) -> ZSet:
-    members = _as_text(items[::2])
+def _zset_pairs(items: list[bytes], cfg, bad: str, at: int) -> ZSet:
+    members = items[::2]
     try:
-        scores = [_strtod(e) for e in items[1::2]]
+        scores = list(map(float, items[1::2]))
     except ValueError:
         raise RdbError(bad, at) from None
-    if len(set(members)) != len(members) or any(s != s for s in scores):
+    if len(set(members)) != len(members) or any(map(isnan, scores)):
         raise RdbError(bad, at)
-    return _zset(list(zip(scores, members, strict=True)),
-                 len(members) <= cfg["zset-max-listpack-entries"])
+    return _zset(scores, members, len(members) <= cfg["zset-max-listpack-entries"])
 
 
 def load_zset_listpack(r: Reader, ctx) -> ZSet:
     bad = "Zset listpack integrity check failed."
     deep = ctx.deep
-    items, at = _blob(r, lambda b: listpack.parse(b, deep), bad, "zset", True)
+    items, at = _blob(r, lambda b: lp_text(b, deep), bad, "zset", True)
     return _zset_pairs(items, ctx.config, bad, at)
 
 
 def load_zset_ziplist(r: Reader, ctx) -> ZSet:
     bad = "Zset ziplist integrity check failed."
     items, at = _blob(r, ziplist.parse, bad, "zset", True)
-    return _zset_pairs(items, ctx.config, bad, at)
+    return _zset_pairs(_as_text(items), ctx.config, bad, at)
 
 
 # -- registration --------------------------------------------------------------------------
