@@ -779,11 +779,12 @@ class Aof:
         if error is None:
             return AOF_OK
         if error == "fmt":
+            # (the TCL suite reads Redis's line as the log's last)
+            log.warning(f"The last good command of {name} ends at offset {last_ok}; what "
+                        "follows is not a command")
             log.warning(f"Bad file format reading the append only file {name}: make a "
                         "backup of your AOF file, then use ./redis-check-aof --fix "
                         "<filename.manifest>")
-            log.warning(f"(the last good command of {name} ends at offset {last_ok}; the "
-                        f"bad one starts there)")
             return AOF_FAILED
         if truncated_ok:
             log.warning(f"!!! Warning: short read while loading the AOF file {name}!!!")
