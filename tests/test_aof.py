@@ -589,3 +589,43 @@ def test_flushall_and_flushdb_always_logged(make_server):
     assert data.count(b"FLUSHALL") + data.count(b"flushall") == 2
     assert data.count(b"FLUSHDB") + data.count(b"flushdb") == 1
     assert b"\r\nSAVE\r\n" not in data.upper()  # SAVE resets dirty: never logged
+
+
+def test_rewrite_during_bgsave_is_scheduled_after_it(make_server):
+    srv = make_server(config=_aof())
+    c = srv.client()
+    for i in range(50):
+        c.set(f"k{i}", i)
+    c.config_set("rdb-key-save-delay", 20_000)  # BGSAVE takes ~1 s
+    c.bgsave()
+    assert _info(c, "rdb_bgsave_in_progress") == 1
+    out = subprocess.run([_tool("redis-cli"), "-p", str(srv.port), "BGREWRITEAOF"],
+                         capture_output=True, text=True)
+    assert out.stdout.strip() == "Background append only file rewriting scheduled"
+    assert _info(c, "aof_rewrite_scheduled") == 1
+    c.config_set("rdb-key-save-delay", 0)
+    wait_until(lambda: _info(c, "aof_rewrites") == 1, 20, msg="the scheduled rewrite ran")
+    _wait_rewrite(c)
+    info = c.info("persistence")
+    assert info["aof_last_bgrewrite_status"] == "ok" and info["rdb_last_bgsave_status"] == "ok"
+    assert _manifest(srv.dir).startswith("file appendonly.aof.2.base.aof seq 2 type b\n")
+
+
+def test_enabling_aof_during_bgsave_waits_for_it(make_server):
+    srv = make_server(config={"appendonly": "no", "aof-use-rdb-preamble": "yes"})
+    c = srv.client()
+    for i in range(50):
+        c.set(f"k{i}", i)
+    c.config_set("rdb-key-save-delay", 20_000)
+    c.bgsave()
+    c.config_set("appendonly", "yes")
+    assert srv.wait_for_log("AOF background was scheduled to start when possible")
+    c.set("during", "bgsave")  # the rewrite after the BGSAVE sees it in the dataset
+    c.config_set("rdb-key-save-delay", 0)
+    wait_until(lambda: _info(c, "aof_rewrites") == 1, 20, msg="the scheduled rewrite ran")
+    _wait_rewrite(c)
+    c.set("after", "1")
+    srv.config["appendonly"] = "yes"
+    srv = _restart(srv, kill=True)
+    c = srv.client()
+    assert c.dbsize() == 52 and c.mget("during", "after") == [b"bgsave", b"1"]
