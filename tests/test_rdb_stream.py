@@ -43,6 +43,7 @@ class InProc:
         load_all()
         self.server = Server(Config())
         self.client = Client(self.server)
+        self("CONFIG", "SET", "save", "")  # FLUSHALL would write dump.rdb in the cwd
 
     def raw(self, *args) -> bytes:
         c = self.client

@@ -158,7 +158,7 @@ def save(srv: Server, f: BinaryIO, rsi: dict[bytes, bytes] | None = None,
     buf += b"REDIS%04d" % RDB_VERSION
     for k, v in aux_fields(srv, rsi):
         _aux(buf, k, b"1" if aof_base and k == b"aof-base" else v)
-    _save_functions(srv, buf)
+    _save_functions(srv, buf, compress)
     policy = cfg["maxmemory-policy"]
     save_lru = policy.endswith("lru")
     save_lfu = policy.endswith("lfu")
@@ -207,13 +207,13 @@ def _lfu_count(meta: int, now_ms: int) -> int:
     return meta & 0xFF
 
 
-def _save_functions(srv: Server, buf: bytearray) -> None:
+def _save_functions(srv: Server, buf: bytearray, compress: bool) -> None:
     reg = getattr(srv, "functions", None)
     if reg is None:
         return
     for lib in reg.libraries.values():
         buf.append(OPCODE_FUNCTION2)
-        put_str(buf, lib.code, False)
+        put_str(buf, lib.code, compress)
 
 
 class LoadResult:
