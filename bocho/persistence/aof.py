@@ -360,6 +360,7 @@ class Aof:
         if policy == EVERYSEC:
             sync_in_progress = self.bio.in_progress()
             if sync_in_progress and not force:
+                srv.aof_buffer_length = len(buf)  # (INFO: what waits to be written)
                 if not self.flush_postponed_start:
                     self.flush_postponed_start = srv.unixtime
                     return
