@@ -187,7 +187,9 @@ def start(config: Config, conf: str | None, argc: int = 2) -> int:
     show_logo = (config["always-show-logo"]
                  or (not config["syslog-enabled"] and not config["logfile"] and sys.stdout.isatty()))
     if show_logo:
-        log.logger.raw(banner(server))
+        # printed once the port is bound (Server.run): the TCL harness connects as soon
+        # as it sees the PID line
+        server.startup_banner = banner(server)
     else:
         mode = "cluster" if config["cluster-enabled"] else "standalone"
         log.notice(f"Running mode={mode}, port={config['port'] or config['tls-port']}.")

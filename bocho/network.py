@@ -463,6 +463,9 @@ class Client(asyncio.Protocol):
                 finally:
                     self.current = False
         if self.out and not self.closing:
+            aof = self.server.aof
+            if aof is not None:
+                aof.before_direct_reply()  # the AOF is written before the replies leave
             self.flush()
         return buf if buf and not self.closing else b""
 
@@ -638,6 +641,9 @@ class Client(asyncio.Protocol):
         if not self.closing:
             self.closing = True
             if self.out:
+                aof = self.server.aof
+                if aof is not None:
+                    aof.before_direct_reply()
                 data = b"".join(self.out)
                 self.out.clear()
                 try:
@@ -700,7 +706,8 @@ class Client(asyncio.Protocol):
                 raise CommandError(NOAUTH)
             if self.user not in srv.acl_free:
                 srv.acl.check_call(self, cmd, argv)
-            if srv.busy_script is not None:
+            # (while loading, a command refused for it gets LOADING, not BUSY, as Redis)
+            if srv.busy_script is not None and not (srv.loading and not cmd.flags & LOADING):
                 from bocho.scripting import busy_refusal
                 refused = busy_refusal(srv, cmd, argv)
                 if refused is not None:
@@ -720,6 +727,13 @@ class Client(asyncio.Protocol):
                 refused = write_denied(srv)
                 if refused is not None:
                     raise CommandError(refused)
+            if srv.write_deniers and (cmd.flags & WRITE or lname == "ping" or (
+                    lname == "exec" and self.multi
+                    and any(q.flags & WRITE for q, _ in self.multi))):
+                for deny in srv.write_deniers:
+                    refused = deny()
+                    if refused is not None:
+                        raise CommandError(refused)
             if (self.resp == 2 and (self.channels or self.patterns or self.shard_channels)
                     and lname not in _PUBSUB_OK_NAMES):
                 raise CommandError(
@@ -819,7 +833,7 @@ class Client(asyncio.Protocol):
             remember_keys(self, cmd, argv)
         if srv.monitors and not cmd.flags & (SKIP_MONITOR | ADMIN):
             srv.feed_monitors(self, argv, cmd)
-        if srv.dirty != dirty and not failed and srv.propagating:
+        if srv.dirty > dirty and not failed and srv.propagating:
             if self.prop is not None:
                 for a in self.prop:
                     srv.propagate(self.db.id, a)

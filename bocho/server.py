@@ -117,6 +117,11 @@ class Server:
         self.latency_events: dict[str, Any] = {}
         self.pubsub_channels: dict[bytes, dict[Client, None]] = {}
         self.pubsub_patterns: dict[bytes, dict[Client, None]] = {}
+        # the AOF (bocho/persistence/aof.py), set at start-up; write_deniers: callables
+        # returning the MISCONF error that refuses writes (persistence failing) or None
+        self.aof: Any = None
+        self.write_deniers: list[Callable[[], bytes | None]] = []
+        self.startup_banner = ""  # the logo, logged once listening (cli.py)
         # SAVE on shutdown; set by the persistence layer (persistence/snapshot.py)
         self.save_hook: Callable[[], bool] | None = None
         self.hooks_on_cron: list[Callable[[], None]] = []
@@ -650,9 +655,15 @@ class Server:
             return 1
         if not self.listen():
             return 1
+        if self.startup_banner:
+            log.logger.raw(self.startup_banner)
         self.install_signals()
         self.write_pidfile()
-        if not self.config["appendonly"]:
+        from bocho.persistence import aof
+        aof_loaded = aof.startup(self)
+        if aof_loaded is False:
+            return 1
+        if aof_loaded is None:  # appendonly no: the RDB is the source
             from bocho.persistence.snapshot import load_at_startup
             if not load_at_startup(self, loop):
                 return 1

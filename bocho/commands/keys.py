@@ -614,11 +614,16 @@ def flushall(c, argv):
     n = 0
     for db in srv.dbs:
         n += db.flush(lazy)
-    srv.dirty += n or 1
+    srv.dirty += n
     if srv.tracking is not None:
         srv.tracking.invalidate_flush()
     for hook in FLUSHALL_HOOKS:
         hook(srv)
+    if srv.propagating:
+        # forceCommandPropagation: logged also when nothing was removed or the save a
+        # hook made reset `dirty` (a write propagates only when it grew: Client.execute)
+        srv.propagate(c.db.id, argv)
+        c.prop = []
     return resp.OK
 
 

@@ -217,7 +217,8 @@ def _save_functions(srv: Server, buf: bytearray, compress: bool) -> None:
 
 
 class LoadResult:
-    __slots__ = ("keys_loaded", "keys_expired", "empty_keys", "aux", "version", "functions")
+    __slots__ = ("keys_loaded", "keys_expired", "empty_keys", "aux", "version", "functions",
+                 "end")
 
     def __init__(self) -> None:
         self.keys_loaded = 0
@@ -226,6 +227,7 @@ class LoadResult:
         self.aux: dict[bytes, bytes] = {}
         self.version = 0
         self.functions: list[bytes] = []
+        self.end = 0  # offset after the file's EOF opcode and checksum
 
 
 def check_header(data) -> int:
@@ -350,6 +352,7 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
         stored = int.from_bytes(r.take(8), "little")
         if verify_crc and stored and stored != rdbio.crc64(data[:end]):
             raise RdbError("Wrong RDB checksum", end)
+    res.end = r.pos
     if srv is not None and res.functions:
         _load_functions(srv, res.functions, allow_dup)
     return res

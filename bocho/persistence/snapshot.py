@@ -50,6 +50,7 @@ RETRY_DELAY = 5  # seconds between a failed BGSAVE and the next automatic one
 _INFO = struct.Struct("<qqqq")
 INFO_CURRENT = 0
 INFO_RDB_COW = 1
+INFO_AOF_COW = 2
 
 
 # -- set-up ------------------------------------------------------------------------------
@@ -238,21 +239,47 @@ def bgsave(srv: Server) -> bool:
     srv.stat_rdb_saves += 1
     srv.dirty_before_bgsave = srv.dirty
     srv.lastbgsave_try = int(time.time())
-    rfd, wfd = os.pipe()
     total = sum(len(db.data) for db in srv.dbs)
+
+    def work(rep: _Reporter) -> bool:
+        if not write_file(srv, srv.config["dbfilename"], rep.progress):
+            return False
+        rep.send(INFO_RDB_COW, 0)
+        return True
+
+    try:
+        pid = fork_child(srv, "rdb", "redis-rdb-bgsave", work)
+    except OSError as e:
+        _set_status(srv, False)
+        log.warning(f"Can't save in background: fork: {e.strerror}")
+        return False
+    log.notice(f"Background saving started by pid {pid}")
+    srv.rdb_save_time_start = int(time.time())
+    srv.stat_current_save_keys_total = total
+    return True
+
+
+# Other kinds of child (the AOF rewrite, aof.py): kind -> fn(srv, exitcode, bysignal),
+# called when the cron reaps it, before the child state is reset.
+DONE_HANDLERS: dict[str, Callable[[Any, int, int], None]] = {}
+
+
+def fork_child(srv: Server, kind: str, title: str, work: Callable[[Any], bool]) -> int:
+    """Fork a child of `kind` ("rdb", "aof") that runs work(reporter) and exits 0 when it
+    returns True; the parent records it as srv.child_type / child_pid with the info
+    pipe open. Raises OSError when fork fails."""
+    rfd, wfd = os.pipe()
     gc.freeze()
     t0 = time.perf_counter_ns()
     try:
         pid = os.fork()
-    except OSError as e:
+    except OSError:
         os.close(rfd)
         os.close(wfd)
-        _set_status(srv, False)
-        log.warning(f"Can't save in background: fork: {e.strerror}")
-        return False
+        raise
     if pid == 0:
         os.close(rfd)
-        _child(srv, wfd)  # never returns
+        _child(srv, wfd, title, work)  # never returns
     fork_us = (time.perf_counter_ns() - t0) // 1000
     os.close(wfd)
     os.set_blocking(rfd, False)
@@ -261,15 +288,12 @@ def bgsave(srv: Server) -> bool:
     if srv.latency_ns < 2**62:
         from bocho.latency import add_sample
         add_sample(srv, "fork", fork_us // 1000)
-    log.notice(f"Background saving started by pid {pid}")
-    srv.child_type = "rdb"
+    srv.child_type = kind
     srv.child_pid = pid
     srv.child_info_fd = rfd
     srv.child_info_buf = b""
-    srv.rdb_save_time_start = int(time.time())
     _reset_child_stats(srv)
-    srv.stat_current_save_keys_total = total
-    return True
+    return pid
 
 
 def private_dirty() -> int:
@@ -332,8 +356,8 @@ class _Reporter:
             self.send(INFO_CURRENT, keys)
 
 
-def _child(srv: Server, wfd: int) -> None:
-    """The forked child: write the dump and leave, never returning to the event loop."""
+def _child(srv: Server, wfd: int, title: str, work: Callable[[Any], bool]) -> None:
+    """The forked child: do the work and leave, never returning to the event loop."""
     code = 1
     try:
         gc.disable()
@@ -345,11 +369,9 @@ def _child(srv: Server, wfd: int) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
             signal.signal(sig, signal.SIG_DFL)
         _close_listeners(srv)
-        _child_title(srv)
+        _child_title(srv, title)
         _oom_score_adj(srv)
-        rep = _Reporter(wfd)
-        if write_file(srv, srv.config["dbfilename"], rep.progress):
-            rep.send(INFO_RDB_COW, 0)
+        if work(_Reporter(wfd)):
             code = 0
     except BaseException:  # noqa: BLE001 - whatever happens, the child must not return
         code = 1
@@ -369,7 +391,7 @@ def _close_listeners(srv: Server) -> None:
                     pass
 
 
-def _child_title(srv: Server) -> None:
+def _child_title(srv: Server, name: str) -> None:
     if not srv.config["set-proc-title"]:
         return
     try:
@@ -378,7 +400,7 @@ def _child_title(srv: Server) -> None:
         from bocho.cli import proc_title
     except ImportError:
         return
-    title = proc_title(srv.config, "redis-rdb-bgsave")
+    title = proc_title(srv.config, name)
     if title is not None:
         setproctitle.setproctitle(title)
 
@@ -424,6 +446,8 @@ def receive_child_info(srv: Server) -> None:
             srv.current_fork_perc = keys * 100.0 / total if total else 0.0
         elif kind == INFO_RDB_COW:
             srv.stat_rdb_cow_bytes = srv.stat_current_cow_peak
+        elif kind == INFO_AOF_COW:
+            srv.stat_aof_cow_bytes = srv.stat_current_cow_peak
     srv.child_info_buf = buf
     if srv.stat_current_cow_updated:
         srv.current_cow_size_age = max(
@@ -441,7 +465,7 @@ def _close_child_pipe(srv: Server) -> None:
 
 
 def check_child_done(srv: Server) -> None:
-    """checkChildrenDone for the RDB child."""
+    """checkChildrenDone: reap the child if it ended and run its kind's handler."""
     pid = srv.child_pid
     try:
         wpid, status = os.waitpid(pid, os.WNOHANG)
@@ -453,7 +477,10 @@ def check_child_done(srv: Server) -> None:
     bysignal = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
     if not bysignal and exitcode == 0:
         receive_child_info(srv)
-    background_done(srv, exitcode, bysignal)
+    if srv.child_type == "rdb":
+        background_done(srv, exitcode, bysignal)
+    else:
+        DONE_HANDLERS[srv.child_type](srv, exitcode, bysignal)
     reset_child(srv)
 
 
@@ -519,7 +546,7 @@ def kill_child_for_shutdown(srv: Server) -> None:
 def cron(srv: Server) -> None:
     """serverCron's persistence part: reap the child, or start a BGSAVE for a save point
     or a scheduled one."""
-    if srv.child_type == "rdb":
+    if srv.child_type is not None and srv.child_pid > 0:
         receive_child_info(srv)
         check_child_done(srv)
         return
@@ -677,13 +704,9 @@ def _report_bad_file(data: bytes, filename: str, e: RdbError, fatal: bool) -> No
         log.warning("Terminating server after rdb file reading failure.")
 
 
-def load_at_startup(srv: Server, loop: asyncio.AbstractEventLoop) -> bool:
-    """loadDataFromDisk (RDB part), with the listeners already open: clients connecting
-    meanwhile are served (-LOADING for most commands) between chunks of the file. False
-    when the server must not start."""
-    filename = srv.config["dbfilename"]
-    start = time.perf_counter()
-
+def loading_events(srv: Server, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+    """processEventsWhileBlocked for a load at start-up (the loop is not running yet):
+    serve the clients once, and honour a SHUTDOWN or signal that came meanwhile."""
     def events() -> None:
         loop.run_until_complete(asyncio.sleep(0))
         if srv.exiting:  # SHUTDOWN from a client while loading: already done
@@ -694,9 +717,17 @@ def load_at_startup(srv: Server, loop: asyncio.AbstractEventLoop) -> bool:
             if srv.prepare_for_shutdown(nosave=True):
                 log.logger.reopen()
                 os._exit(0)
+    return events
 
+
+def load_at_startup(srv: Server, loop: asyncio.AbstractEventLoop) -> bool:
+    """loadDataFromDisk (RDB part), with the listeners already open: clients connecting
+    meanwhile are served (-LOADING for most commands) between chunks of the file. False
+    when the server must not start."""
+    filename = srv.config["dbfilename"]
+    start = time.perf_counter()
     try:
-        load_file(srv, filename, events=events)
+        load_file(srv, filename, events=loading_events(srv, loop))
     except FileNotFoundError:
         return True
     except OSError as e:
