@@ -637,3 +637,24 @@ def test_mutated_payloads_load_or_raise_rdb_error(data):
 
 
 _PAYLOADS = _valid_payloads()
+
+
+def test_old_and_future_types_load():
+    """Types no 7.0 server writes any more (1, 3, 14 with several nodes) or only 7.2 does
+    (20), each loaded into the encoding 7.0 would give it."""
+    v = rdb.undump(payload(1, b"\x03" + raw(b"a") + raw(b"12") + raw(b"")), CTX)
+    assert list(v) == [b"a", b"12", b""]
+    v = rdb.undump(payload(3, b"\x03" + raw(b"a") + b"\x031.5" + raw(b"b") + b"\xfe"
+                           + raw(b"c") + b"\xff"), CTX)
+    assert v.listpack and v.items() == [(b"c", float("-inf")), (b"a", 1.5),
+                                        (b"b", float("inf"))]
+    v = rdb.undump(payload(14, b"\x03" + raw(ziplist.build([b"a", 1])) + raw(ziplist.build([]))
+                           + raw(ziplist.build([b"b" * 300, -70000]))), CTX)
+    assert list(v) == [b"a", b"1", b"b" * 300, b"-70000"]
+    v = rdb.undump(payload(18, b"\x02\x01" + raw(b"plain") + b"\x02"
+                           + raw(listpack.build([b"x", 5]))), CTX)
+    assert list(v) == [b"plain", b"x", b"5"]
+    v = rdb.undump(payload(20, raw(listpack.build([b"3", b"1", b"2"]))), CTX)
+    assert type(v) is rdb_types.IntSet and list(v) == [1, 2, 3]
+    v = rdb.undump(payload(20, raw(listpack.build([b"3", b"x"]))), CTX)
+    assert type(v) is Set and v == {b"3", b"x"}
