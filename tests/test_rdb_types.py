@@ -307,10 +307,11 @@ def test_list_node_split_equals_redis(oracle, fill, threshold):
     remote("config", "set", "list-max-listpack-size", fill)
     if threshold:
         remote("debug", "quicklist-packed-threshold", threshold)
-    srv = new_server(list_max_listpack_size=fill)
+    srv = new_server()
+    Local(srv)("config", "set", "list-max-listpack-size", fill)  # DUMP follows CONFIG SET
     if threshold:
         srv.quicklist_packed_threshold = threshold
-    rdb_types.configure(srv)
+        rdb_types.configure(srv)
     elems = ["x" * (i % 300) if i % 7 else i for i in range(1500)] + ["y" * 5000, 1, "z" * 200]
     try:
         Local(srv)("rpush", "l", *elems)

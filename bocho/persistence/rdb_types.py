@@ -34,6 +34,7 @@ from sortedcontainers import SortedList
 from bocho.commands.hashes import FS, VS, Hash, LpHash, lp_build, lp_pairs
 from bocho.commands.lists import List
 from bocho.commands.sets import IntSet, Set, max_intset
+from bocho.config import on_apply
 from bocho.persistence import intset, listpack, rdb, ziplist, zipmap
 from bocho.persistence.rdbio import (
     QUICKLIST_NODE_PACKED,
@@ -159,8 +160,10 @@ SIZE_SAFETY_LIMIT = 8192
 SIZE_ESTIMATE_OVERHEAD = 8
 
 
+@on_apply("list-max-listpack-size")
 def configure(srv) -> None:
-    """Take the list node options from a server (rdb.save calls this; so may DUMP)."""
+    """Take the list node options from a server: rdb.save calls this, and so does CONFIG
+    SET list-max-listpack-size (DUMP writes what was last taken)."""
     LIST_OPTS[0] = srv.config["list-max-listpack-size"]
     LIST_OPTS[1] = getattr(srv, "quicklist_packed_threshold", 1 << 30)
 
