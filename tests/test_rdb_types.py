@@ -218,6 +218,30 @@ def test_bocho_file_loads_in_redis(tmp_path):
         proc.cleanup()
 
 
+def test_plain_and_small_list_nodes_load_in_redis(tmp_path):
+    """Lists split into plain nodes (packed threshold 100 bytes) and 3-entry nodes."""
+    srv = new_server()
+    local = Local(srv)
+    local("config", "set", "list-max-listpack-size", 3)
+    srv.quicklist_packed_threshold = 100
+    local("rpush", "l", *[("p" * 150 if i % 4 == 0 else i) for i in range(50)])
+    local("rpush", "m", "x" * 100, "y" * 99, "", 7)
+    try:
+        data = save_bytes(srv)
+    finally:
+        rdb_types.configure(new_server())
+    path = tmp_path / "dump.rdb"
+    path.write_bytes(data)
+    assert "RDB looks OK" in check_rdb(str(path))
+    proc = redis_on(tmp_path)
+    try:
+        remote = Remote(proc)
+        assert_same_contents(contents(local, (0,)), contents(remote, (0,)))
+        remote.close()
+    finally:
+        proc.cleanup()
+
+
 def test_bocho_dump_restores_in_redis(oracle):
     srv = new_server()
     local = Local(srv)
