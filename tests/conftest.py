@@ -107,7 +107,9 @@ def inproc():
     from bocho.server import Server
 
     load_all()
-    srv = Server(Config())
+    cfg = Config()
+    cfg["save"] = []  # as the test servers (`save ""`): FLUSHALL writes no dump.rdb here
+    srv = Server(cfg)
     c = Client(srv)
     log: list[tuple[int, list[bytes]]] = []
     srv.add_propagate_hook(lambda db, argv: log.append((db, [bytes(a) for a in argv])))

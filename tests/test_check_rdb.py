@@ -169,3 +169,23 @@ def test_usage_and_missing_file(tmp_path):
     assert check_rdb.main(["bocho-check-rdb", "-v"]) == 0
     rc, lines = ours(os.path.join(tmp_path, "nope.rdb"))
     assert rc == 1 and lines == [f"[offset 0] Checking RDB file {tmp_path}/nope.rdb"]
+
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+
+
+@pytest.mark.parametrize("name", sorted(f for f in os.listdir(DATA) if f.endswith(".rdb"))
+                         if os.path.isdir(DATA) else [])
+def test_asset_files(name):
+    """Redis's own test assets (older encodings, empty keys, a corrupt ziplist)."""
+    path = os.path.join(DATA, name)
+    if name == "corrupt_ziplist.rdb":
+        # Redis prefixes the reason with its source line ("... rdb.c:2275 -> "), and
+        # reports the offset after the blob, where bocho reports where it starts
+        rc_a, a = ours(path)
+        rc_b, b = theirs(path)
+        assert rc_a == rc_b == 1
+        assert "--- RDB ERROR DETECTED ---" in a
+        assert any(x.endswith("] Hash ziplist integrity check failed.") for x in a)
+        return
+    assert_same_report(path)

@@ -448,10 +448,7 @@ def function_restore(c, argv):
                                b"FLUSH, APPEND or REPLACE.")
     data = argv[2]
     srv = c.server
-    verify = not getattr(srv, "skip_checksum_validation", False)
-    # verifyDumpPayload takes no zero CRC as "not computed" (only RDB files do)
-    if (not rdbio.check_dump_footer(data, verify)
-            or (verify and not any(data[-8:]) and rdbio.crc64(data[:-8]))):
+    if not rdbio.check_dump_footer(data, not getattr(srv, "skip_checksum_validation", False)):
         raise CommandError(b"ERR DUMP payload version or checksum are wrong")
     codes = []
     r = rdbio.Reader(data, 0, len(data) - 10)

@@ -79,6 +79,10 @@ class Checker:
 
     def trace(self, what: str, offset: int, arg) -> None:
         self.offset = offset
+        if self.key is not None and what in ("type", "eof"):
+            # rdb.load skipped the value (an empty collection, as the server does):
+            # redis-check-rdb stops there
+            raise RdbError("Unexpected EOF reading RDB file", offset)
         if what == "type":
             self.doing = "read-type"
         elif what == "op":
@@ -213,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bocho-check-rdb {__version__}")
         return 0
     out: list[str] = []
+    from bocho import log
+    log.logger.level = 1 << 30  # the loader's own log lines are not part of the report
     ok = check_file(argv[1], out)
     sys.stdout.write("\n".join(out) + "\n")
     return 0 if ok else 1

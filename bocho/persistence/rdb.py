@@ -145,8 +145,11 @@ def aux_fields(srv: Server, rsi: dict[bytes, bytes] | None) -> list[tuple[bytes,
 
 
 def save(srv: Server, f: BinaryIO, rsi: dict[bytes, bytes] | None = None,
-         aof_base: bool = False) -> int:
-    """rdbSaveRio: the whole dataset to f. Returns the number of keys written."""
+         aof_base: bool = False, progress: Callable[[int], None] | None = None,
+         every: int = 1024) -> int:
+    """rdbSaveRio: the whole dataset to f. Returns the number of keys written.
+    progress(keys written so far) is called after every `every` keys (snapshot.py uses it
+    for rdb-key-save-delay and a child's progress reports)."""
     cfg = srv.config
     compress = cfg["rdbcompression"]
     rdb_types.configure(srv)
@@ -155,7 +158,7 @@ def save(srv: Server, f: BinaryIO, rsi: dict[bytes, bytes] | None = None,
     buf += b"REDIS%04d" % RDB_VERSION
     for k, v in aux_fields(srv, rsi):
         _aux(buf, k, b"1" if aof_base and k == b"aof-base" else v)
-    _save_functions(srv, buf)
+    _save_functions(srv, buf, compress)
     policy = cfg["maxmemory-policy"]
     save_lru = policy.endswith("lru")
     save_lfu = policy.endswith("lfu")
@@ -194,6 +197,8 @@ def save(srv: Server, f: BinaryIO, rsi: dict[bytes, bytes] | None = None,
             keys += 1
             if len(buf) >= Writer.FLUSH_AT:
                 w.flush()
+            if progress is not None and keys % every == 0:
+                progress(keys)
     w.finish()
     return keys
 
@@ -202,13 +207,13 @@ def _lfu_count(meta: int, now_ms: int) -> int:
     return meta & 0xFF
 
 
-def _save_functions(srv: Server, buf: bytearray) -> None:
+def _save_functions(srv: Server, buf: bytearray, compress: bool) -> None:
     reg = getattr(srv, "functions", None)
     if reg is None:
         return
     for lib in reg.libraries.values():
         buf.append(OPCODE_FUNCTION2)
-        put_str(buf, lib.code, False)
+        put_str(buf, lib.code, compress)
 
 
 class LoadResult:
@@ -240,12 +245,13 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
          progress: Callable[[int], None] | None = None,
          on_key: Callable[[int, bytes, Any, int, int | None], None] | None = None,
          verify_crc: bool = True, deep: bool | None = None,
-         trace: Callable[[str, int, Any], None] | None = None) -> LoadResult:
+         trace: Callable[[str, int, Any], None] | None = None,
+         every: int = 1024) -> LoadResult:
     """rdbLoad: a whole file's bytes into srv's databases (which the caller has emptied
     unless merging). Keys already expired are dropped when `expire` (a master's load).
     on_key(dbid, key, value, expire_ms, lru_meta) replaces storing (bocho-check-rdb uses
-    it with srv None). progress(offset) is called now and then. deep forces the deep
-    payload checks on or off (default: sanitize-dump-payload yes). trace(what, offset,
+    it with srv None). progress(offset) is called after every `every` keys. deep forces
+    the deep payload checks on or off (default: sanitize-dump-payload yes). trace(what, offset,
     arg) follows the reading step by step for bocho-check-rdb: ("type", None) before
     each opcode or type byte, ("op", opcode or type),
     ("aux", (field, value)), ("db", id), ("key", key), ("eof", None). Raises RdbError."""
@@ -336,7 +342,7 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
         expire_ms = -1
         lru_idle = lfu_freq = None
         n_since += 1
-        if progress is not None and n_since >= 1024:
+        if progress is not None and n_since >= every:
             n_since = 0
             progress(r.pos)
     if res.version >= 5:
@@ -345,7 +351,7 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
         if verify_crc and stored and stored != rdbio.crc64(data[:end]):
             raise RdbError("Wrong RDB checksum", end)
     if srv is not None and res.functions:
-        _load_functions(srv, res.functions)
+        _load_functions(srv, res.functions, allow_dup)
     return res
 
 
@@ -369,14 +375,20 @@ def _store(db, key: bytes, value: Any, expire_ms: int, idle: int | None,
             db.touch(key, new=True)
 
 
-def _load_functions(srv: Server, codes: list[bytes]) -> None:
+def _load_functions(srv: Server, codes: list[bytes], allow_dup: bool = False) -> None:
+    """The libraries; one already loaded is an error unless allow_dup (DEBUG RELOAD
+    MERGE), as functionsCreateWithLibraryCtx."""
     from bocho.commands.functions import registry
     reg = registry(srv)
     for code in codes:
         try:
-            reg.create(code, True, 0)
+            reg.create(code, allow_dup, 0)
         except Exception as e:  # noqa: BLE001 - the library's own compile error
-            raise RdbError(f"Failed loading library: {e}") from None
+            msg = getattr(e, "msg", None)
+            reason = msg.decode(errors="replace") if isinstance(msg, bytes) else str(e)
+            if reason.startswith("ERR "):
+                reason = reason[4:]
+            raise RdbError(f"Failed loading library, {reason}") from None
 
 
 def _deep_sanitize(srv: Server | None) -> bool:
