@@ -200,10 +200,9 @@ def check_rdb(path: str) -> str:
 
 # -- bocho -> real Redis -------------------------------------------------------------------
 
-def test_bocho_file_loads_in_redis(tmp_path):
-    srv = new_server()
-    local = Local(srv)
-    run_all(local, populate_cmds())
+def assert_redis_loads_the_same(tmp_path, srv: Server, dbs=DBS) -> None:
+    """srv saved to a file: redis-check-rdb passes it, and redis-server loading it holds
+    what srv holds (contents, encodings, TTLs, DEBUG DIGEST)."""
     data = save_bytes(srv)
     path = tmp_path / "dump.rdb"
     path.write_bytes(data)
@@ -211,11 +210,31 @@ def test_bocho_file_loads_in_redis(tmp_path):
     proc = redis_on(tmp_path)
     try:
         remote = Remote(proc)
-        assert_same_contents(contents(local), contents(remote))
+        assert_same_contents(contents(Local(srv), dbs), contents(remote, dbs))
         assert remote("debug", "digest") == dataset_digest(srv).hex().encode()
         remote.close()
     finally:
         proc.cleanup()
+
+
+def test_bocho_file_loads_in_redis(tmp_path):
+    srv = new_server()
+    run_all(Local(srv), populate_cmds())
+    assert_redis_loads_the_same(tmp_path, srv)
+
+
+def test_plain_and_small_list_nodes_load_in_redis(tmp_path):
+    """Lists split into plain nodes (packed threshold 100 bytes) and 3-entry nodes."""
+    srv = new_server()
+    local = Local(srv)
+    local("config", "set", "list-max-listpack-size", 3)
+    srv.quicklist_packed_threshold = 100
+    local("rpush", "l", *[("p" * 150 if i % 4 == 0 else i) for i in range(50)])
+    local("rpush", "m", "x" * 100, "y" * 99, "", 7)
+    try:
+        assert_redis_loads_the_same(tmp_path, srv, (0,))
+    finally:
+        rdb_types.configure(new_server())
 
 
 def test_bocho_dump_restores_in_redis(oracle):
@@ -307,10 +326,11 @@ def test_list_node_split_equals_redis(oracle, fill, threshold):
     remote("config", "set", "list-max-listpack-size", fill)
     if threshold:
         remote("debug", "quicklist-packed-threshold", threshold)
-    srv = new_server(list_max_listpack_size=fill)
+    srv = new_server()
+    Local(srv)("config", "set", "list-max-listpack-size", fill)  # DUMP follows CONFIG SET
     if threshold:
         srv.quicklist_packed_threshold = threshold
-    rdb_types.configure(srv)
+        rdb_types.configure(srv)
     elems = ["x" * (i % 300) if i % 7 else i for i in range(1500)] + ["y" * 5000, 1, "z" * 200]
     try:
         Local(srv)("rpush", "l", *elems)
@@ -637,3 +657,24 @@ def test_mutated_payloads_load_or_raise_rdb_error(data):
 
 
 _PAYLOADS = _valid_payloads()
+
+
+def test_old_and_future_types_load():
+    """Types no 7.0 server writes any more (1, 3, 14 with several nodes) or only 7.2 does
+    (20), each loaded into the encoding 7.0 would give it."""
+    v = rdb.undump(payload(1, b"\x03" + raw(b"a") + raw(b"12") + raw(b"")), CTX)
+    assert list(v) == [b"a", b"12", b""]
+    v = rdb.undump(payload(3, b"\x03" + raw(b"a") + b"\x031.5" + raw(b"b") + b"\xfe"
+                           + raw(b"c") + b"\xff"), CTX)
+    assert v.listpack and v.items() == [(b"c", float("-inf")), (b"a", 1.5),
+                                        (b"b", float("inf"))]
+    v = rdb.undump(payload(14, b"\x03" + raw(ziplist.build([b"a", 1])) + raw(ziplist.build([]))
+                           + raw(ziplist.build([b"b" * 300, -70000]))), CTX)
+    assert list(v) == [b"a", b"1", b"b" * 300, b"-70000"]
+    v = rdb.undump(payload(18, b"\x02\x01" + raw(b"plain") + b"\x02"
+                           + raw(listpack.build([b"x", 5]))), CTX)
+    assert list(v) == [b"plain", b"x", b"5"]
+    v = rdb.undump(payload(20, raw(listpack.build([b"3", b"1", b"2"]))), CTX)
+    assert type(v) is rdb_types.IntSet and list(v) == [1, 2, 3]
+    v = rdb.undump(payload(20, raw(listpack.build([b"3", b"x"]))), CTX)
+    assert type(v) is Set and v == {b"3", b"x"}

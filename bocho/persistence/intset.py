@@ -30,8 +30,8 @@ def build(values) -> bytes:
 
 
 def parse(buf, check_order: bool = True, cls: type = array) -> array:
-    """The values of an intset as a cls("q") (an array subclass); ValueError when the header does not
-    match the size, the set is empty, or (check_order) the values are not strictly
+    """The values of an intset as a cls("q") (array or a subclass); ValueError when the
+    header does not match the size, the set is empty, or (check_order) the values are not strictly
     ascending."""
     size = len(buf)
     if size < 8:
@@ -43,13 +43,11 @@ def parse(buf, check_order: bool = True, cls: type = array) -> array:
     n = int.from_bytes(buf[4:8], "little")
     if 8 + n * w != size or n == 0:
         raise ValueError("intset length mismatch")
-    if w == 8:
-        vals = cls("q")
-        vals.frombytes(bytes(buf[8:]))
-    else:
-        narrow = array(code)
-        narrow.frombytes(bytes(buf[8:]))
-        vals = cls("q", narrow.tolist())
-    if check_order and vals.tolist() != sorted(set(vals)):
+    raw = array(code)
+    raw.frombytes(bytes(buf[8:]))
+    values = raw.tolist()
+    if check_order and values != sorted(set(values)):
         raise ValueError("intset not ascending")
-    return vals
+    if w == 8 and cls is array:
+        return raw
+    return cls("q", values)

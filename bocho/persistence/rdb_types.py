@@ -34,6 +34,7 @@ from sortedcontainers import SortedList
 from bocho.commands.hashes import FS, VS, Hash, LpHash, lp_build, lp_pairs
 from bocho.commands.lists import List
 from bocho.commands.sets import IntSet, Set, max_intset
+from bocho.config import on_apply
 from bocho.persistence import intset, listpack, rdb, ziplist, zipmap
 from bocho.persistence.rdbio import (
     QUICKLIST_NODE_PACKED,
@@ -74,7 +75,7 @@ I64_MAX = (1 << 63) - 1
 
 _STR_HDR = [bytes((0x80 | n,)) for n in range(64)]
 _BACKLEN1 = [bytes((n,)) for n in range(128)]
-_SMALL_INT = {b"%d" % i: lp_encode_int(i) for i in range(-4096, 4096)}
+_INT_ENTRY = {i: lp_encode_int(i) for i in range(-4096, 4096)}
 _UINT7_TEXT = [b"%d" % i for i in range(128)]
 
 
@@ -82,10 +83,13 @@ def lp_entry(e) -> bytes:
     """One listpack entry for a bytes-like element, as lpAppend stores it."""
     n = len(e)
     if n < 64:
-        if e.isdigit() or (n > 1 and e[0] == 45 and e[1:].isdigit()):
-            x = _SMALL_INT.get(bytes(e))
-            return lp_encode(e) if x is None else x
-        return _STR_HDR[n] + e + _BACKLEN1[n + 1]
+        if e.isdigit():
+            if n < 19 and (n == 1 or e[0] != 48):  # canonical and within 64 bits
+                v = int(e)
+                x = _INT_ENTRY.get(v)
+                return lp_encode_int(v) if x is None else x
+        elif not (n > 1 and e[0] == 45 and e[1:].isdigit()):
+            return _STR_HDR[n] + e + _BACKLEN1[n + 1]
     return lp_encode(e)
 
 
@@ -159,8 +163,10 @@ SIZE_SAFETY_LIMIT = 8192
 SIZE_ESTIMATE_OVERHEAD = 8
 
 
+@on_apply("list-max-listpack-size")
 def configure(srv) -> None:
-    """Take the list node options from a server (rdb.save calls this; so may DUMP)."""
+    """Take the list node options from a server: rdb.save calls this, and so does CONFIG
+    SET list-max-listpack-size (DUMP writes what was last taken)."""
     LIST_OPTS[0] = srv.config["list-max-listpack-size"]
     LIST_OPTS[1] = getattr(srv, "quicklist_packed_threshold", 1 << 30)
 
@@ -470,9 +476,6 @@ def d2string(d: float) -> bytes:
     if d == -INF:
         return b"-inf"
     return b"%.17g" % d
-
-
-_INT_ENTRY = {i: lp_encode_int(i) for i in range(-4096, 4096)}
 
 
 def score_entry(d: float) -> bytes:
