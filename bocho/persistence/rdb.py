@@ -17,6 +17,7 @@ rename); load() reads a whole file's bytes into the server's databases."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -168,6 +169,10 @@ def save(srv: Server, f: BinaryIO, rsi: dict[bytes, bytes] | None = None,
         buf.append(OPCODE_RESIZEDB)
         put_len(buf, len(data))
         put_len(buf, len(expires))
+        if _compiled is not None and lru is None and not cfg["rdb-key-save-delay"]:
+            # the same bytes, walked in C with borrowed references (_rdbsave.pyx)
+            keys += _compiled.save_keys(w, data, expires, compress, save_value)
+            continue
         for key, value in data.items():
             if expires:
                 when = expires.get(key)
@@ -359,3 +364,17 @@ def _default_limits():
 
 # The other types' codecs register themselves; imported last since they use register().
 from bocho.persistence import rdb_stream, rdb_types  # noqa: E402,F401,I001
+
+
+def _compiled_saver():
+    """bocho/_rdbsave.pyx's save_keys when it is built and BOCHO_PURE is not set."""
+    if os.environ.get("BOCHO_PURE", "") not in ("", "0"):
+        return None
+    try:
+        from bocho import _rdbsave
+    except ImportError:
+        return None
+    return _rdbsave
+
+
+_compiled = _compiled_saver()
