@@ -131,11 +131,13 @@ def _aux(buf: bytearray, key: bytes, value: bytes) -> None:
 
 
 def aux_fields(srv: Server, rsi: dict[bytes, bytes] | None) -> list[tuple[bytes, bytes]]:
-    """rdbSaveInfoAuxFields: what Redis 7.0 writes ahead of the data."""
+    """rdbSaveInfoAuxFields: what Redis 7.0 writes ahead of the data. used-mem is the
+    cached estimate: measuring it afresh lists every key, which in a forked child would
+    copy every page holding one (a BGSAVE refreshes it in the parent before forking)."""
     from bocho.memory import used_memory
     fields = [(b"redis-ver", REDIS_VER), (b"redis-bits", b"64"),
               (b"ctime", b"%d" % int(time.time())),
-              (b"used-mem", b"%d" % used_memory(srv))]
+              (b"used-mem", b"%d" % used_memory(srv, refresh=False))]
     if rsi:
         fields += list(rsi.items())
     fields.append((b"aof-base", b"0"))
@@ -170,7 +172,7 @@ def save(srv: Server, f: BinaryIO, rsi: dict[bytes, bytes] | None = None,
         put_len(buf, len(data))
         put_len(buf, len(expires))
         if _compiled is not None and lru is None and not cfg["rdb-key-save-delay"]:
-            # the same bytes, walked in C with borrowed references (_rdbsave.pyx)
+            # the same bytes, walked in C with borrowed references (_rdbfast.pyx)
             keys += _compiled.save_keys(w, data, expires, compress, save_value)
             continue
         for key, value in data.items():
@@ -256,7 +258,19 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
     lfu_freq = None
     now_ms = int(time.time() * 1000)
     n_since = 0
+    # plain string records in C (_rdbfast.pyx), which stops at anything else
+    fast = (_compiled.load_strings if _compiled is not None and srv is not None
+            and on_key is None and not srv.config["key-load-delay"] else None)
     while True:
+        if fast is not None and expire_ms == -1 and lru_idle is None \
+                and lfu_freq is None and db.lru is None:
+            r.pos, n, x = fast(data, r.pos, r.end, db.data, db.expires, now_ms, expire, 1024)
+            res.keys_loaded += n
+            res.keys_expired += x
+            n_since += n + x
+            if progress is not None and n_since >= 1024:
+                n_since = 0
+                progress(r.pos)
         op = r.byte()
         if op == OPCODE_EXPIRETIME_MS:
             expire_ms = r.millis()
@@ -367,14 +381,15 @@ from bocho.persistence import rdb_stream, rdb_types  # noqa: E402,F401,I001
 
 
 def _compiled_saver():
-    """bocho/_rdbsave.pyx's save_keys when it is built and BOCHO_PURE is not set."""
+    """bocho/_rdbfast.pyx (save_keys, load_strings) when it is built and BOCHO_PURE is
+    not set."""
     if os.environ.get("BOCHO_PURE", "") not in ("", "0"):
         return None
     try:
-        from bocho import _rdbsave
+        from bocho import _rdbfast
     except ImportError:
         return None
-    return _rdbsave
+    return _rdbfast
 
 
 _compiled = _compiled_saver()

@@ -1,30 +1,37 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False
-"""The compiled keyspace walk of rdb.save (optional, as _fastpath: BOCHO_PURE=1 or a
-missing build leaves rdb.py's Python loop, which stays the reference for every byte).
+"""The compiled hot paths of RDB files (optional, as _fastpath: BOCHO_PURE=1 or a missing
+build leaves rdb.py's Python loops, which stay the reference for every byte).
 
-Why it exists: a BGSAVE child that walks the keyspace in Python writes the reference
-count of every key and value it reads, so every page of the heap gets copied by the
-kernel (copy-on-write) and the child ends up as big as the parent. Here the db's dicts
-are walked with PyDict_Next and the keys, values and expiry times are only ever held
-as borrowed PyObject* (Cython emits no Py_INCREF/Py_DECREF on a PyObject*), strings are
-read in place (bytes and bytearray buffers), so a string key costs the child no page
-of its own. A value that is not a string goes to rdb.save_value (the registered Python
-saver of its type), which touches that value's own objects only.
+save_keys(): the keyspace walk of rdb.save. A BGSAVE child that walks the keyspace in
+Python writes the reference count of every key and value it reads, so every page of the
+heap gets copied by the kernel (copy-on-write) and the child ends up as big as the
+parent. Here the db's dicts are walked with PyDict_Next and the keys, values and expiry
+times are only ever held as borrowed PyObject* (Cython emits no Py_INCREF/Py_DECREF on
+a PyObject*), strings are read in place (bytes and bytearray buffers), so a string key
+costs the child no page of its own. A value that is not a string goes to rdb.save_value
+(the registered Python saver of its type), which touches that value's own objects only.
+It writes exactly what rdb.save's per-key loop writes for a database without an LRU/LFU
+clock: [EXPIRETIME_MS] type key value, strings as rdbio.put_str (an integer form for the
+canonical text of a 32-bit integer, LZF when over 20 bytes and it saves at least 4, raw
+otherwise). LZF is the lzf package's own C function, called through the address cffi
+gives for it, so the compressed bytes are the ones rdbio.lzf_compress produces. Output
+goes to a C buffer handed to the Writer (w.buf, w.flush(): the CRC stays the Writer's)
+every FLUSH_AT bytes.
 
-save_keys() writes exactly what rdb.save's per-key loop writes for a database without
-an LRU/LFU clock: [EXPIRETIME_MS] type key value, strings as rdbio.put_str (an integer
-form for the canonical text of a 32-bit integer, LZF when over 20 bytes and it saves at
-least 4, raw otherwise). LZF is the lzf package's own C function, called through the
-address cffi gives for it, so the compressed bytes are the ones rdbio.lzf_compress
-produces. Output goes to a C buffer handed to the Writer (w.buf, w.flush(): the CRC
-stays the Writer's) every FLUSH_AT bytes."""
+load_strings(): the run of plain string keys rdb.load meets ([EXPIRETIME_MS] type-0 key
+value), stored straight into the db's dicts. It stops, before the record, at anything
+else (another opcode or type, a key already present, a malformed or truncated record,
+an LZF string of length 0) and rdb.load's Python loop reads that record, so every error
+and every other case keeps its one implementation there."""
 
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
-from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING as bytes_ptr, PyBytes_FromStringAndSize
+from cpython.long cimport PyLong_FromLongLong
 from cpython.object cimport PyObject
-from libc.stdint cimport int64_t, uint8_t, uintptr_t
+from libc.stdint cimport int64_t, uint8_t, uint64_t, uintptr_t
 from libc.stdlib cimport free, malloc, realloc
+from libc.stdio cimport snprintf
 from libc.string cimport memcpy
 
 import lzf
@@ -33,6 +40,8 @@ from bocho.persistence import rdbio
 
 
 cdef extern from "Python.h":
+    int PyDict_SetItem(PyObject *d, object key, object value) except -1
+    PyObject *PyDict_SetDefault(PyObject *d, object key, object value) except NULL
     # Borrowed-reference forms of the C API, declared with PyObject* so Cython neither
     # increments nor decrements anything it reads through them.
     int PyDict_Next(PyObject *d, Py_ssize_t *pos, PyObject **key, PyObject **value)
@@ -49,8 +58,13 @@ cdef extern from "Python.h":
 
 ctypedef unsigned int (*lzf_fn)(const void *, unsigned int, void *, unsigned int) noexcept nogil
 
-cdef lzf_fn _lzf_compress = <lzf_fn><uintptr_t>int(
-    lzf.ffi.cast("uintptr_t", lzf.ffi.addressof(lzf.lib, "lzf_compress")))
+
+cdef lzf_fn _lzf(name):
+    return <lzf_fn><uintptr_t>int(lzf.ffi.cast("uintptr_t", lzf.ffi.addressof(lzf.lib, name)))
+
+
+cdef lzf_fn _lzf_compress = _lzf("lzf_compress")
+cdef lzf_fn _lzf_decompress = _lzf("lzf_decompress")
 
 cdef Py_ssize_t FLUSH_AT = rdbio.Writer.FLUSH_AT
 cdef int TYPE_STRING = rdbio.TYPE_STRING
@@ -267,3 +281,144 @@ def save_keys(w, dict data, dict expires, bint compress, save_value):
             out.hand_over(True)
     out.hand_over(False)
     return keys
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+cdef int OPCODE_EXPIRETIME_MS_ = 252
+
+
+cdef object read_string(const unsigned char *b, Py_ssize_t *pp, Py_ssize_t end):
+    """rdbio.Reader.string at b[pp[0]:end], advancing pp; None where the Python reader
+    would do anything but return a non-empty-LZF string (its errors included)."""
+    cdef Py_ssize_t p = pp[0]
+    cdef unsigned long long n
+    cdef unsigned long long clen
+    cdef int t, k, enc
+    cdef long long v
+    cdef char num[24]
+    cdef object out
+    if p >= end:
+        return None
+    t = b[p] >> 6
+    if t == 3:
+        enc = b[p] & 0x3F
+        p += 1
+        if enc == 0:
+            if p + 1 > end:
+                return None
+            v = <signed char>b[p]
+            p += 1
+        elif enc == 1:
+            if p + 2 > end:
+                return None
+            v = <short>(b[p] | (b[p + 1] << 8))
+            p += 2
+        elif enc == 2:
+            if p + 4 > end:
+                return None
+            v = <int>(<unsigned int>b[p] | (<unsigned int>b[p + 1] << 8)
+                      | (<unsigned int>b[p + 2] << 16) | (<unsigned int>b[p + 3] << 24))
+            p += 4
+        elif enc == 3:
+            if not read_len(b, &p, end, &clen) or not read_len(b, &p, end, &n):
+                return None
+            if n == 0 or clen > <unsigned long long>(end - p) or n > 0x7FFFFFFF \
+                    or clen > 0xFFFFFFFF:
+                return None
+            out = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>n)
+            if _lzf_decompress(b + p, <unsigned int>clen, bytes_ptr(out),
+                               <unsigned int>n) != n:
+                return None
+            pp[0] = p + <Py_ssize_t>clen
+            return out
+        else:
+            return None
+        k = snprintf(num, sizeof(num), "%lld", v)
+        pp[0] = p
+        return PyBytes_FromStringAndSize(num, k)
+    if not read_len(b, &p, end, &n) or n > <unsigned long long>(end - p):
+        return None
+    pp[0] = p + <Py_ssize_t>n
+    return PyBytes_FromStringAndSize(<const char *>(b + p), <Py_ssize_t>n)
+
+
+cdef inline bint read_len(const unsigned char *b, Py_ssize_t *pp, Py_ssize_t end,
+                          unsigned long long *out):
+    """A plain (not encoded) rdbLoadLen length at b[pp[0]]."""
+    cdef Py_ssize_t p = pp[0]
+    cdef unsigned long long v = 0
+    cdef int t, i, k
+    if p >= end:
+        return False
+    t = b[p] >> 6
+    if t == 0:
+        out[0] = b[p] & 0x3F
+        pp[0] = p + 1
+        return True
+    if t == 1:
+        if p + 2 > end:
+            return False
+        out[0] = ((b[p] & 0x3F) << 8) | b[p + 1]
+        pp[0] = p + 2
+        return True
+    if b[p] == 0x80:
+        k = 4
+    elif b[p] == 0x81:
+        k = 8
+    else:
+        return False
+    if p + 1 + k > end:
+        return False
+    for i in range(k):
+        v = (v << 8) | b[p + 1 + i]
+    out[0] = v
+    pp[0] = p + 1 + k
+    return True
+
+
+def load_strings(const unsigned char[::1] data, Py_ssize_t pos, Py_ssize_t end,
+                 dict d, dict ex, long long now_ms, bint expire, Py_ssize_t limit):
+    """Store the plain string records from data[pos:] (at most `limit`) into d (and
+    their times into ex), dropping those already expired when `expire`, as rdb.load
+    would. Returns (position of the first record not handled, stored, expired)."""
+    cdef const unsigned char *b
+    cdef Py_ssize_t p, q, loaded = 0, expired = 0
+    cdef long long ms
+    cdef int i
+    cdef PyObject *dp = <PyObject *>d
+    cdef PyObject *ep = <PyObject *>ex
+    if end > data.shape[0]:
+        end = data.shape[0]
+    if pos >= end:
+        return pos, 0, 0
+    b = &data[0]
+    while pos < end and loaded + expired < limit:
+        p = pos
+        ms = -1
+        if b[p] == OPCODE_EXPIRETIME_MS_:
+            if p + 9 > end:
+                break
+            ms = 0
+            for i in range(8):
+                ms |= (<long long>b[p + 1 + i]) << (8 * i)
+            p += 9
+        if p >= end or b[p] != TYPE_STRING:
+            break
+        q = p + 1
+        key = read_string(b, &q, end)
+        if key is None:
+            break
+        value = read_string(b, &q, end)
+        if value is None:
+            break
+        if expire and ms != -1 and ms < now_ms:
+            expired += 1
+        else:
+            if PyDict_SetDefault(dp, key, value) != <PyObject *>value:
+                break  # a key already there: the Python loop's case
+            if ms != -1:
+                PyDict_SetItem(ep, key, PyLong_FromLongLong(ms))
+            loaded += 1
+        pos = q
+    return pos, loaded, expired

@@ -1,7 +1,9 @@
-"""The compiled keyspace walk of rdb.save (bocho/_rdbsave.pyx) writes the very bytes of
-rdb.py's Python loop: the same dataset saved both ways gives identical files, which
-real Redis's redis-check-rdb accepts. Skipped where the extension is not built (CI
-builds it: `pip install -e .`, and there its absence fails)."""
+"""The compiled RDB paths (bocho/_rdbfast.pyx) against rdb.py's Python loops: the keyspace
+walk of rdb.save writes the very bytes of the Python loop (identical files, which real
+Redis's redis-check-rdb accepts), and the string records rdb.load reads in C give the
+same databases, counts and errors (offsets included) as the Python reader. Skipped where
+the extension is not built (CI builds it: `pip install -e .`, and there its absence
+fails)."""
 
 from __future__ import annotations
 
@@ -19,20 +21,20 @@ from bocho.persistence import rdb
 from bocho.server import Server
 
 try:
-    from bocho import _rdbsave
+    from bocho import _rdbfast
 except ImportError:  # pure install
-    _rdbsave = None
+    _rdbfast = None
 
 IN_CI = bool(os.environ.get("CI"))
 
 
 @pytest.fixture(scope="module")
 def compiled():
-    if _rdbsave is None:
+    if _rdbfast is None:
         if IN_CI:
-            pytest.fail("bocho/_rdbsave.pyx is not built")
-        pytest.skip("bocho._rdbsave not built")
-    return _rdbsave
+            pytest.fail("bocho/_rdbfast.pyx is not built")
+        pytest.skip("bocho._rdbfast not built")
+    return _rdbfast
 
 
 def save_both(srv: Server, compiled) -> tuple[bytes, bytes]:
@@ -123,13 +125,70 @@ def test_other_values_go_to_the_python_saver(compiled):
     st.text("ab", max_size=80).map(str.encode)), max_size=40),
     st.booleans())
 def test_random_keyspaces(data, compress):
-    if _rdbsave is None:
-        pytest.skip("bocho._rdbsave not built")
+    if _rdbfast is None:
+        pytest.skip("bocho._rdbfast not built")
     srv = Server(Config())
     srv.config["rdbcompression"] = compress
     srv.dbs[0].data.update(data)
     for i, k in enumerate(data):
         if i % 2:
             srv.dbs[0].expires[k] = 1_000_000 * i
-    py, c = save_both(srv, _rdbsave)
+    py, c = save_both(srv, _rdbfast)
     assert py == c
+    a, b = load_both(c, _rdbfast, expire=compress)
+    assert a == b
+
+
+def load_both(data: bytes, compiled, **kw):
+    """rdb.load of data by the Python loop and with the compiled strings: per way,
+    (dbs as dicts, expires, loaded, expired) or the RdbError's (message, offset)."""
+    out = []
+    saved = rdb._compiled
+    try:
+        for walker in (None, compiled):
+            rdb._compiled = walker
+            srv = Server(Config())
+            try:
+                res = rdb.load(srv, data, **kw)
+            except rdb.RdbError as e:
+                out.append((e.message, e.offset))
+                continue
+            out.append(([dict(db.data) for db in srv.dbs], [dict(db.expires) for db in srv.dbs],
+                        res.keys_loaded, res.keys_expired))
+    finally:
+        rdb._compiled = saved
+    return out[0], out[1]
+
+
+def test_load_same_as_python(compiled):
+    srv = Server(Config())
+    fill(srv)
+    srv.dbs[0].expires[b"k5"] = 1000  # long expired: dropped (or kept with expire=False)
+    _, data = save_both(srv, compiled)
+    for expire in (True, False):
+        py, c = load_both(data, compiled, expire=expire)
+        assert py == c
+        assert c[2] == sum(len(db.data) for db in srv.dbs) - (2 if expire else 0)
+    # truncated and damaged files: the same error at the same offset
+    for cut in (30, 200, 1000, len(data) // 2, len(data) - 9, len(data) - 1):
+        py, c = load_both(data[:cut], compiled)
+        assert py == c and isinstance(c[0], str), (cut, c)
+    spots = [data.find(b"\xc3", 300), data.find(b"key:77"), data.find(b"\xfc", 300)]
+    for at in spots:
+        for byte in (0x00, 0x3F, 0x80, 0xC3, 0xC4, 0xFF):
+            bad = data[:at] + bytes([byte]) + data[at + 1:]
+            py, c = load_both(bad, compiled, verify_crc=False)
+            assert py == c, (at, byte)
+
+
+def test_load_duplicate_key(compiled):
+    srv = Server(Config())
+    srv.dbs[0].data[b"a"] = b"1"
+    srv.dbs[0].data[b"b"] = b"2"
+    _, data = save_both(srv, compiled)
+    doubled = data.replace(b"\x01b\xc0\x02", b"\x01a\xc0\x02")  # key b renamed a
+    assert doubled != data
+    py, c = load_both(doubled, compiled, verify_crc=False)
+    assert py == c and "duplicated key 'a'" in c[0]
+    py, c = load_both(doubled, compiled, verify_crc=False, allow_dup=True)
+    assert py == c and c[0][0] == {b"a": b"2"}
