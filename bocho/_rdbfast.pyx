@@ -54,6 +54,48 @@ cdef extern from "Python.h":
     char *PyByteArray_AS_STRING_ "PyByteArray_AS_STRING" (PyObject *o)
     Py_ssize_t PyByteArray_GET_SIZE_ "PyByteArray_GET_SIZE" (PyObject *o)
     long long PyLong_AsLongLong(PyObject *o) except? -1
+    int _PySet_NextEntry(PyObject *s, Py_ssize_t *pos, PyObject **key, Py_ssize_t *hash)
+    Py_ssize_t PySet_GET_SIZE(PyObject *s)
+    Py_ssize_t PyList_GET_SIZE(PyObject *o)
+    PyObject *PyList_GET_ITEM(PyObject *o, Py_ssize_t i)
+    PyObject *PyTuple_GET_ITEM(PyObject *o, Py_ssize_t i)
+    double PyFloat_AsDouble_ "PyFloat_AsDouble" (PyObject *o) except? -1.0
+    bint PyFloat_CheckExact(PyObject *o)
+    bint PyList_CheckExact(PyObject *o)
+    bint PyTuple_CheckExact(PyObject *o)
+    Py_ssize_t PyTuple_GET_SIZE(PyObject *o)
+    PyObject *Py_TYPE_ "(PyObject *)Py_TYPE" (PyObject *o)
+    PyObject *Py_None
+
+
+cdef extern from *:
+    """
+    #include "structmember.h"
+
+    /* The offset of a __slots__ entry `name` of class cls; -1 if it is not one. */
+    static Py_ssize_t rdbfast_slot(PyObject *cls, PyObject *name) {
+        PyObject *d = PyType_Check(cls) ? _PyType_Lookup((PyTypeObject *)cls, name) : NULL;
+        if (d == NULL || Py_TYPE(d) != &PyMemberDescr_Type)
+            return -1;
+        return ((PyMemberDescrObject *)d)->d_member->type == T_OBJECT_EX
+            ? ((PyMemberDescrObject *)d)->d_member->offset : -1;
+    }
+    #define RDBFAST_AT(o, off) (*(PyObject **)((char *)(o) + (off)))
+
+    /* array.array's object, as Modules/arraymodule.c lays it out (checked at import
+       against the buffer protocol: see _array_layout_ok). */
+    struct rdbfast_arraydescr { char typecode; int itemsize; };
+    typedef struct { PyObject_VAR_HEAD char *ob_item; Py_ssize_t allocated;
+                     const struct rdbfast_arraydescr *ob_descr; } rdbfast_array;
+    #define RDBFAST_ARRAY_ITEMS(o) (((rdbfast_array *)(o))->ob_item)
+    #define RDBFAST_ARRAY_CODE(o) (((rdbfast_array *)(o))->ob_descr->typecode)
+    #define RDBFAST_SIZE(o) Py_SIZE(o)
+    """
+    Py_ssize_t rdbfast_slot(object cls, object name)
+    PyObject *RDBFAST_AT(PyObject *o, Py_ssize_t off)
+    char *RDBFAST_ARRAY_ITEMS(PyObject *o)
+    char RDBFAST_ARRAY_CODE(PyObject *o)
+    Py_ssize_t RDBFAST_SIZE(PyObject *o)
 
 
 ctypedef unsigned int (*lzf_fn)(const void *, unsigned int, void *, unsigned int) noexcept nogil
@@ -152,7 +194,7 @@ cdef class _Out:
         cdef char *q
         self.room(n + 20)
         if n <= 11:
-            if canonical_int(s, n, &v):
+            if as_int64(s, n, &v):
                 q = self.p + self.n
                 if -128 <= v <= 127:
                     q[0] = <char>0xC0
@@ -197,27 +239,34 @@ cdef class _Out:
         return 0
 
 
-cdef inline bint canonical_int(const char *s, Py_ssize_t n, long long *out):
-    """Whether s is the canonical decimal text of an integer (as `b"%d" % int(s) == s`
-    decides, for n <= 11: an optional '-', no leading zero, no "-0"); its value."""
+cdef inline bint as_int64(const char *s, Py_ssize_t n, long long *out):
+    """Whether s is the canonical decimal text of a signed 64-bit integer (string2ll, as
+    `b"%d" % int(s) == s` decides: an optional '-', no leading zero, no "-0"); its value."""
     cdef Py_ssize_t i = 0
-    cdef long long v = 0
+    cdef unsigned long long v = 0
     cdef bint neg = False
-    if n == 0:
+    if n == 0 or n > 20:
         return False
     if s[0] == 45:
         neg = True
         i = 1
         if n == 1:
             return False
-    if s[i] == 48 and (n - i > 1 or neg):
+    if (s[i] == 48 and (n - i > 1 or neg)) or n - i > 19:
         return False
     while i < n:
         if s[i] < 48 or s[i] > 57:
             return False
-        v = v * 10 + (s[i] - 48)
+        v = v * 10 + <unsigned long long>(s[i] - 48)
         i += 1
-    out[0] = -v if neg else v
+    if neg:
+        if v > 9223372036854775808ULL:
+            return False
+        out[0] = <long long>(0ULL - v)
+    elif v > 9223372036854775807ULL:
+        return False
+    else:
+        out[0] = <long long>v
     return True
 
 
@@ -232,10 +281,341 @@ cdef inline int put_obj(_Out out, PyObject *o, bint compress) except -1:
     return 1
 
 
+# -- containers (the bytes of rdb_types' savers) ------------------------------------------
+
+cdef double LL_HALF = 4611686018427387904.0  # 2^62: double2ll's range
+cdef double INF = float("inf")
+cdef int TYPE_SET = rdbio.TYPE_SET
+cdef int TYPE_HASH = rdbio.TYPE_HASH
+cdef int TYPE_ZSET_2 = rdbio.TYPE_ZSET_2
+cdef int TYPE_SET_INTSET = rdbio.TYPE_SET_INTSET
+cdef int TYPE_HASH_LISTPACK = rdbio.TYPE_HASH_LISTPACK
+cdef int TYPE_ZSET_LISTPACK = rdbio.TYPE_ZSET_LISTPACK
+
+
+cdef bint _array_layout_ok():
+    """Whether array.array objects are laid out as declared above (else the arrays go
+    through the Python savers)."""
+    from array import array
+    a = array("d", [1.5, 2.5, 3.5])
+    cdef double[::1] m = a
+    return (<char *>&m[0] == RDBFAST_ARRAY_ITEMS(<PyObject *>a)
+            and RDBFAST_SIZE(<PyObject *>a) == 3 and RDBFAST_ARRAY_CODE(<PyObject *>a) == b"d")
+
+
+cdef bint ARRAYS_OK = _array_layout_ok()
+
+
+cdef class _Kinds:
+    """The value classes save_keys encodes itself, with the slot offsets of ZSet."""
+    cdef PyObject *hash
+    cdef PyObject *lphash
+    cdef PyObject *set_
+    cdef PyObject *intset
+    cdef PyObject *zset
+    cdef Py_ssize_t zd, zx, zy, zo
+    cdef object keep
+
+    def __init__(self):
+        from bocho.commands.hashes import Hash, LpHash
+        from bocho.commands.sets import IntSet, Set
+        from bocho.types.zset import ZSet
+        self.keep = (Hash, LpHash, Set, IntSet, ZSet)
+        self.hash = <PyObject *>Hash
+        self.lphash = <PyObject *>LpHash
+        self.set_ = <PyObject *>Set
+        self.intset = <PyObject *>IntSet
+        self.zset = <PyObject *>ZSet
+        self.zd = rdbfast_slot(ZSet, "d")
+        self.zx = rdbfast_slot(ZSet, "x")
+        self.zy = rdbfast_slot(ZSet, "y")
+        self.zo = rdbfast_slot(ZSet, "o")
+
+
+cdef _Kinds KINDS = _Kinds()
+
+
+def _containers_enabled():
+    """Whether the registered savers are the ones this module writes the bytes of
+    (rdb_types' save_hash, save_lphash, save_set, save_intset, save_zset)."""
+    from bocho.persistence import rdb, rdb_types
+    k = KINDS.keep
+    names = ("save_hash", "save_lphash", "save_set", "save_intset", "save_zset")
+    return ARRAYS_OK and min(KINDS.zd, KINDS.zx, KINDS.zy, KINDS.zo) >= 0 and all(
+        getattr(rdb_types, n, None) is not None and rdb.SAVERS.get(c) is getattr(rdb_types, n)
+        for c, n in zip(k, names))
+
+
+cdef inline void lp_backlen(_Out o, Py_ssize_t n):
+    """listpack's backlen of an entry of n bytes (room made by the caller)."""
+    if n <= 127:
+        o.byte(<int>n)
+    elif n < 16383:
+        o.byte(<int>(n >> 7))
+        o.byte(<int>((n & 127) | 128))
+    elif n < 2097151:
+        o.byte(<int>(n >> 14))
+        o.byte(<int>(((n >> 7) & 127) | 128))
+        o.byte(<int>((n & 127) | 128))
+    elif n < 268435455:
+        o.byte(<int>(n >> 21))
+        o.byte(<int>(((n >> 14) & 127) | 128))
+        o.byte(<int>(((n >> 7) & 127) | 128))
+        o.byte(<int>((n & 127) | 128))
+    else:
+        o.byte(<int>((n >> 28) & 0xFF))
+        o.byte(<int>(((n >> 21) & 127) | 128))
+        o.byte(<int>(((n >> 14) & 127) | 128))
+        o.byte(<int>(((n >> 7) & 127) | 128))
+        o.byte(<int>((n & 127) | 128))
+
+
+cdef inline void le(_Out o, unsigned long long v, int k):
+    cdef int i
+    for i in range(k):
+        o.byte(<int>((v >> (8 * i)) & 0xFF))
+
+
+cdef int lp_int(_Out o, long long v) except -1:
+    """listpack.encode_int."""
+    cdef unsigned long long u
+    o.room(12)
+    if 0 <= v <= 127:
+        o.byte(<int>v)
+        o.byte(1)
+    elif -4096 <= v <= 4095:
+        u = <unsigned long long>v & 0x1FFF
+        o.byte(<int>(0xC0 | (u >> 8)))
+        o.byte(<int>(u & 0xFF))
+        o.byte(2)
+    elif -32768 <= v <= 32767:
+        o.byte(0xF1)
+        le(o, <unsigned long long>v, 2)
+        o.byte(3)
+    elif -8388608 <= v <= 8388607:
+        o.byte(0xF2)
+        le(o, <unsigned long long>v, 3)
+        o.byte(4)
+    elif -2147483648 <= v <= 2147483647:
+        o.byte(0xF3)
+        le(o, <unsigned long long>v, 4)
+        o.byte(5)
+    else:
+        o.byte(0xF4)
+        le(o, <unsigned long long>v, 8)
+        o.byte(9)
+    return 0
+
+
+cdef int lp_str(_Out o, const char *s, Py_ssize_t n) except -1:
+    """listpack.encode_str."""
+    cdef int h
+    o.room(n + 12)
+    if n < 64:
+        o.byte(<int>(0x80 | n))
+        h = 1
+    elif n < 4096:
+        o.byte(<int>(0xE0 | (n >> 8)))
+        o.byte(<int>(n & 0xFF))
+        h = 2
+    else:
+        o.byte(0xF0)
+        le(o, <unsigned long long>n, 4)
+        h = 5
+    memcpy(o.p + o.n, s, n)
+    o.n += n
+    lp_backlen(o, h + n)
+    return 0
+
+
+cdef inline int lp_elem(_Out o, const char *s, Py_ssize_t n) except -1:
+    """listpack.encode: an integer entry for the canonical text of an int64."""
+    cdef long long v
+    if n <= 20 and as_int64(s, n, &v):
+        return lp_int(o, v)
+    return lp_str(o, s, n)
+
+
+cdef inline void lp_begin(_Out o):
+    o.n = 6
+
+
+cdef inline void lp_end(_Out o, Py_ssize_t count):
+    """The listpack's end byte and header (total bytes, element count)."""
+    cdef Py_ssize_t total
+    o.byte(0xFF)
+    total = o.n
+    o.n = 0
+    le(o, <unsigned long long>total, 4)
+    le(o, <unsigned long long>(count if count < 65535 else 65535), 2)
+    o.n = total
+
+
+cdef int put_lphash(_Out out, _Out lp, _Out tmp, PyObject *h, bint compress) except -1:
+    """rdb_types.save_lphash: the LpHash's fields and values (separators FS/VS, 0xFF
+    escaped as FF 00) as a listpack."""
+    cdef const unsigned char *b = <const unsigned char *>PyByteArray_AS_STRING_(h)
+    cdef Py_ssize_t m = PyByteArray_GET_SIZE_(h)
+    cdef Py_ssize_t p = 0, q, count = 0
+    cdef bint escaped
+    lp.room(7)
+    lp_begin(lp)
+    while p < m:
+        if p + 1 >= m or b[p] != 0xFF or (b[p + 1] != 1 and b[p + 1] != 2):
+            raise ValueError("malformed LpHash")
+        p += 2
+        q = p
+        escaped = False
+        while q < m and not (b[q] == 0xFF and q + 1 < m and b[q + 1] != 0):
+            if b[q] == 0xFF:
+                escaped = True
+                q += 1
+            q += 1
+        if escaped:
+            tmp.n = 0
+            tmp.room(q - p)
+            while p < q:
+                tmp.p[tmp.n] = <char>b[p]
+                tmp.n += 1
+                p += 2 if b[p] == 0xFF else 1
+            lp_elem(lp, tmp.p, tmp.n)
+        else:
+            lp_elem(lp, <const char *>(b + p), q - p)
+        p = q
+        count += 1
+    lp.room(1)
+    lp_end(lp, count)
+    return out.string(lp.p, lp.n, compress)
+
+
+cdef int put_intset(_Out out, _Out blob, PyObject *a, bint compress) except -1:
+    """rdb_types.save_intset: intset bytes (width, count, values) of the sorted array."""
+    cdef const long long *v = <const long long *>RDBFAST_ARRAY_ITEMS(a)
+    cdef Py_ssize_t n = RDBFAST_SIZE(a), i
+    cdef int w = 2
+    if RDBFAST_ARRAY_CODE(a) != b"q":
+        raise TypeError("IntSet of typecode other than q")
+    if n:
+        if not (-32768 <= v[0] and v[n - 1] <= 32767):
+            w = 4 if -2147483648 <= v[0] and v[n - 1] <= 2147483647 else 8
+    blob.n = 0
+    blob.room(8 + w * n)
+    le(blob, <unsigned long long>w, 4)
+    le(blob, <unsigned long long>n, 4)
+    for i in range(n):
+        le(blob, <unsigned long long>v[i], w)
+    return out.string(blob.p, blob.n, compress)
+
+
+cdef int put_score_entry(_Out lp, double d) except -1:
+    """rdb_types.score_entry: an integer entry for an integral score within 2^62, else
+    the text d2string makes ("%.17g", inf, -inf)."""
+    cdef char num[40]
+    cdef int k
+    if -LL_HALF <= d <= LL_HALF and d == <double>(<long long>d):
+        return lp_int(lp, <long long>d)
+    if d == INF:
+        return lp_str(lp, "inf", 3)
+    if d == -INF:
+        return lp_str(lp, "-inf", 4)
+    k = snprintf(num, sizeof(num), "%.17g", d)
+    return lp_str(lp, num, k)
+
+
+cdef int put_zset(_Out out, _Out lp, PyObject *z, bint compress) except -1:
+    """rdb_types.save_zset: a listpack of member, score (listpack encoding), or the
+    members from the highest score down with binary scores (skiplist)."""
+    cdef PyObject *d = RDBFAST_AT(z, KINDS.zd)
+    cdef PyObject *x = RDBFAST_AT(z, KINDS.zx)
+    cdef PyObject *y
+    cdef PyObject *o
+    cdef const char *mb
+    cdef const unsigned int *offs
+    cdef const double *sc
+    cdef Py_ssize_t n, i, j
+    cdef PyObject *inner
+    cdef PyObject *pair
+    cdef double score
+    if d == Py_None:
+        y = RDBFAST_AT(z, KINDS.zy)
+        o = RDBFAST_AT(z, KINDS.zo)
+        if not PyBytes_CheckExact(x) or RDBFAST_ARRAY_CODE(y) != b"d" \
+                or RDBFAST_ARRAY_CODE(o) != b"I":
+            raise TypeError("unexpected ZSet listpack layout")
+        mb = PyBytes_AS_STRING(x)
+        offs = <const unsigned int *>RDBFAST_ARRAY_ITEMS(o)
+        sc = <const double *>RDBFAST_ARRAY_ITEMS(y)
+        n = RDBFAST_SIZE(y)
+        lp.room(7)
+        lp_begin(lp)
+        for i in range(n):
+            lp_elem(lp, mb + offs[i], offs[i + 1] - offs[i])
+            put_score_entry(lp, sc[i])
+        lp.room(1)
+        lp_end(lp, 2 * n)
+        out.string(lp.p, lp.n, compress)
+        return TYPE_ZSET_LISTPACK
+    out.room(9)
+    out.length(<unsigned long long>PyDict_GET_SIZE(d))
+    lists = (<object>x)._lists  # the SortedList's own lists (one reference taken)
+    i = PyList_GET_SIZE(<PyObject *>lists)
+    while i > 0:
+        i -= 1
+        inner = PyList_GET_ITEM(<PyObject *>lists, i)
+        j = PyList_GET_SIZE(inner)
+        while j > 0:
+            j -= 1
+            pair = PyList_GET_ITEM(inner, j)
+            if not PyTuple_CheckExact(pair) or PyTuple_GET_SIZE(pair) != 2:
+                raise TypeError("unexpected ZSet skiplist entry")
+            if put_obj(out, PyTuple_GET_ITEM(pair, 1), compress):
+                raise TypeError("ZSet member is not a string")
+            score = PyFloat_AsDouble_(PyTuple_GET_ITEM(pair, 0))
+            out.room(8)
+            memcpy(out.p + out.n, &score, 8)
+            out.n += 8
+    return TYPE_ZSET_2
+
+
+cdef int put_container(_Out out, _Out lp, _Out tmp, PyObject *v, bint compress) except -2:
+    """The RDB type byte after writing v, or -1 when v is not one of the KINDS."""
+    cdef PyObject *t = Py_TYPE_(v)
+    cdef Py_ssize_t pos = 0
+    cdef PyObject *a
+    cdef PyObject *b
+    cdef Py_ssize_t hsh
+    if t == KINDS.lphash:
+        put_lphash(out, lp, tmp, v, compress)
+        return TYPE_HASH_LISTPACK
+    if t == KINDS.zset:
+        return put_zset(out, lp, v, compress)
+    if t == KINDS.intset:
+        put_intset(out, lp, v, compress)
+        return TYPE_SET_INTSET
+    if t == KINDS.hash:
+        out.room(9)
+        out.length(<unsigned long long>PyDict_GET_SIZE(v))
+        while PyDict_Next(v, &pos, &a, &b):
+            if put_obj(out, a, compress) or put_obj(out, b, compress):
+                raise TypeError("Hash field or value is not a string")
+        return TYPE_HASH
+    if t == KINDS.set_:
+        out.room(9)
+        out.length(<unsigned long long>PySet_GET_SIZE(v))
+        while _PySet_NextEntry(v, &pos, &a, &hsh):
+            if put_obj(out, a, compress):
+                raise TypeError("Set member is not a string")
+        return TYPE_SET
+    return -1
+
+
 def save_keys(w, dict data, dict expires, bint compress, save_value):
     """Every key of one database (data: key -> value, expires: key -> unix ms) in
     rdb.save's per-key form, appended to the Writer w; the number of keys written."""
     cdef _Out out = _Out(w)
+    cdef _Out lp = _Out(None)
+    cdef _Out esc = _Out(None)
+    cdef bint containers = _containers_enabled()
     cdef PyObject *d = <PyObject *>data
     cdef PyObject *ex = <PyObject *>expires
     cdef bint has_ex = len(expires) > 0
@@ -268,14 +648,16 @@ def save_keys(w, dict data, dict expires, bint compress, save_value):
             memcpy(out.p + out.n, PyByteArray_AS_STRING(tmp), len(tmp))
             out.n += len(tmp)
         if put_obj(out, value, compress):
-            # not a string: the type's Python saver, into a buffer of its own
-            tmp = bytearray()
-            t = save_value(tmp, <object>value, compress)
+            t = put_container(out, lp, esc, value, compress) if containers else -1
+            if t < 0:
+                # neither a string nor a container done here: the type's Python saver
+                tmp = bytearray()
+                t = save_value(tmp, <object>value, compress)
+                m = PyByteArray_GET_SIZE(tmp)
+                out.room(m)
+                memcpy(out.p + out.n, PyByteArray_AS_STRING(tmp), m)
+                out.n += m
             out.p[slot] = <char>t
-            m = PyByteArray_GET_SIZE(tmp)
-            out.room(m)
-            memcpy(out.p + out.n, PyByteArray_AS_STRING(tmp), m)
-            out.n += m
         keys += 1
         if out.n >= FLUSH_AT:
             out.hand_over(True)
