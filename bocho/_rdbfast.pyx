@@ -90,7 +90,29 @@ cdef extern from *:
     #define RDBFAST_ARRAY_ITEMS(o) (((rdbfast_array *)(o))->ob_item)
     #define RDBFAST_ARRAY_CODE(o) (((rdbfast_array *)(o))->ob_descr->typecode)
     #define RDBFAST_SIZE(o) Py_SIZE(o)
+
+    /* collections.deque's blocks, as Modules/_collectionsmodule.c lays them out
+       (checked at import against iteration: see _deque_layout_ok). */
+    #define RDBFAST_BLOCKLEN 64
+    typedef struct rdbfast_block { struct rdbfast_block *leftlink;
+        PyObject *data[RDBFAST_BLOCKLEN]; struct rdbfast_block *rightlink; } rdbfast_block;
+    typedef struct { PyObject_VAR_HEAD rdbfast_block *leftblock; rdbfast_block *rightblock;
+                     Py_ssize_t leftindex; } rdbfast_deque;
+
+    /* Borrowed pointers to the items of deque d, in order, into out[0..Py_SIZE(d)). */
+    static void rdbfast_deque_items(PyObject *d, PyObject **out) {
+        rdbfast_block *b = ((rdbfast_deque *)d)->leftblock;
+        Py_ssize_t i = ((rdbfast_deque *)d)->leftindex, k, n = Py_SIZE(d);
+        for (k = 0; k < n; k++) {
+            out[k] = b->data[i];
+            if (++i == RDBFAST_BLOCKLEN) {
+                b = b->rightlink;
+                i = 0;
+            }
+        }
+    }
     """
+    void rdbfast_deque_items(PyObject *d, PyObject **out)
     Py_ssize_t rdbfast_slot(object cls, object name)
     PyObject *RDBFAST_AT(PyObject *o, Py_ssize_t off)
     char *RDBFAST_ARRAY_ITEMS(PyObject *o)
@@ -291,6 +313,7 @@ cdef int TYPE_ZSET_2 = rdbio.TYPE_ZSET_2
 cdef int TYPE_SET_INTSET = rdbio.TYPE_SET_INTSET
 cdef int TYPE_HASH_LISTPACK = rdbio.TYPE_HASH_LISTPACK
 cdef int TYPE_ZSET_LISTPACK = rdbio.TYPE_ZSET_LISTPACK
+cdef int TYPE_LIST_QUICKLIST_2 = rdbio.TYPE_LIST_QUICKLIST_2
 
 
 cdef bint _array_layout_ok():
@@ -306,6 +329,33 @@ cdef bint _array_layout_ok():
 cdef bint ARRAYS_OK = _array_layout_ok()
 
 
+cdef bint _deque_layout_ok():
+    """Whether deques are laid out as declared above (else lists go to the Python saver):
+    a walk of a few shifted deques must meet the very objects iteration meets."""
+    from collections import deque
+    cdef PyObject *got[400]
+    cdef Py_ssize_t i
+    for shift in (0, 1, 63, 64, 100):
+        d = deque([object() for _ in range(200)])
+        for _ in range(shift):
+            d.appendleft(object())
+        d.rotate(shift)
+        want = list(d)
+        rdbfast_deque_items(<PyObject *>d, got)
+        for i in range(len(want)):
+            if got[i] != <PyObject *>want[i]:
+                return False
+    return True
+
+
+cdef bint DEQUES_OK = _deque_layout_ok()
+
+
+def layouts_ok():
+    """(arrays, deques): whether their C layouts were confirmed at import."""
+    return ARRAYS_OK, DEQUES_OK
+
+
 cdef class _Kinds:
     """The value classes save_keys encodes itself, with the slot offsets of ZSet."""
     cdef PyObject *hash
@@ -313,14 +363,17 @@ cdef class _Kinds:
     cdef PyObject *set_
     cdef PyObject *intset
     cdef PyObject *zset
+    cdef PyObject *list_
     cdef Py_ssize_t zd, zx, zy, zo
     cdef object keep
 
     def __init__(self):
         from bocho.commands.hashes import Hash, LpHash
         from bocho.commands.sets import IntSet, Set
+        from bocho.commands.lists import List
         from bocho.types.zset import ZSet
-        self.keep = (Hash, LpHash, Set, IntSet, ZSet)
+        self.keep = (Hash, LpHash, Set, IntSet, ZSet, List)
+        self.list_ = <PyObject *>List
         self.hash = <PyObject *>Hash
         self.lphash = <PyObject *>LpHash
         self.set_ = <PyObject *>Set
@@ -337,10 +390,11 @@ cdef _Kinds KINDS = _Kinds()
 
 def _containers_enabled():
     """Whether the registered savers are the ones this module writes the bytes of
-    (rdb_types' save_hash, save_lphash, save_set, save_intset, save_zset)."""
+    (rdb_types' save_hash, save_lphash, save_set, save_intset, save_zset, and save_list
+    where deques can be walked)."""
     from bocho.persistence import rdb, rdb_types
-    k = KINDS.keep
-    names = ("save_hash", "save_lphash", "save_set", "save_intset", "save_zset")
+    k = KINDS.keep if DEQUES_OK else KINDS.keep[:5]
+    names = ("save_hash", "save_lphash", "save_set", "save_intset", "save_zset", "save_list")
     return ARRAYS_OK and min(KINDS.zd, KINDS.zx, KINDS.zy, KINDS.zo) >= 0 and all(
         getattr(rdb_types, n, None) is not None and rdb.SAVERS.get(c) is getattr(rdb_types, n)
         for c, n in zip(k, names))
@@ -577,7 +631,95 @@ cdef int put_zset(_Out out, _Out lp, PyObject *z, bint compress) except -1:
     return TYPE_ZSET_2
 
 
-cdef int put_container(_Out out, _Out lp, _Out tmp, PyObject *v, bint compress) except -2:
+cdef int put_list(_Out out, _Out lp, _Out encs, PyObject *v, bint compress,
+                  long fill, long long threshold) except -1:
+    """rdb_types.save_list: the quicklist nodes an RPUSH of the elements would make
+    (rdb_types.list_nodes), each a packed listpack or a plain element."""
+    cdef Py_ssize_t n = RDBFAST_SIZE(v), i, k, start, ln, size, new_size, total, nn = 0
+    cdef PyObject **items = <PyObject **>malloc((n + 1) * sizeof(PyObject *))
+    cdef Py_ssize_t *ends = <Py_ssize_t *>malloc((n + 1) * sizeof(Py_ssize_t))
+    # nodes: (first element, end element, plain) triples
+    cdef Py_ssize_t *nodes = <Py_ssize_t *>malloc((3 * n + 3) * sizeof(Py_ssize_t))
+    cdef Py_ssize_t level = 0
+    cdef bint fits, have = False
+    try:
+        if items == NULL or ends == NULL or nodes == NULL:
+            raise MemoryError()
+        rdbfast_deque_items(v, items)
+        encs.n = 0
+        ends[0] = 0
+        for i in range(n):
+            if PyBytes_CheckExact(items[i]):
+                lp_elem(encs, PyBytes_AS_STRING(items[i]), PyBytes_GET_SIZE(items[i]))
+            elif PyByteArray_CheckExact(items[i]):
+                lp_elem(encs, PyByteArray_AS_STRING_(items[i]), PyByteArray_GET_SIZE_(items[i]))
+            else:
+                raise TypeError("list element is not a string")
+            ends[i + 1] = encs.n
+        if -5 <= fill < 0:
+            level = 4096 << (-fill - 1)  # rdb_types.NODE_SIZE_LEVELS
+        if level and threshold > level and 7 + encs.n + 8 <= level:
+            nodes[0], nodes[1], nodes[2] = 0, n, 0
+            nn = 1
+        else:
+            start = 0
+            size = 0
+            for i in range(n):
+                ln = (PyBytes_GET_SIZE(items[i]) if PyBytes_CheckExact(items[i])
+                      else PyByteArray_GET_SIZE_(items[i]))
+                if ln >= threshold:
+                    if have:
+                        nodes[3 * nn], nodes[3 * nn + 1], nodes[3 * nn + 2] = start, i, 0
+                        nn += 1
+                    have = False
+                    nodes[3 * nn], nodes[3 * nn + 1], nodes[3 * nn + 2] = i, i + 1, 1
+                    nn += 1
+                    continue
+                if have:
+                    new_size = size + ln + 8
+                    if level:
+                        fits = new_size <= level
+                    else:
+                        fits = new_size <= 8192 and i - start < fill
+                    if fits:
+                        size += ends[i + 1] - ends[i]
+                        continue
+                    nodes[3 * nn], nodes[3 * nn + 1], nodes[3 * nn + 2] = start, i, 0
+                    nn += 1
+                have = True
+                start = i
+                size = 7 + ends[i + 1] - ends[i]
+            if have:
+                nodes[3 * nn], nodes[3 * nn + 1], nodes[3 * nn + 2] = start, n, 0
+                nn += 1
+        out.room(9)
+        out.length(<unsigned long long>nn)
+        for k in range(nn):
+            start = nodes[3 * k]
+            i = nodes[3 * k + 1]
+            out.room(1)
+            if nodes[3 * k + 2]:
+                out.byte(1)  # QUICKLIST_NODE_PLAIN: the element itself
+                put_obj(out, items[start], compress)
+                continue
+            out.byte(2)  # QUICKLIST_NODE_PACKED
+            total = ends[i] - ends[start]
+            lp.n = 0
+            lp.room(total + 7)
+            lp_begin(lp)
+            memcpy(lp.p + lp.n, encs.p + ends[start], total)
+            lp.n += total
+            lp_end(lp, i - start)
+            out.string(lp.p, lp.n, compress)
+    finally:
+        free(items)
+        free(ends)
+        free(nodes)
+    return 0
+
+
+cdef int put_container(_Out out, _Out lp, _Out tmp, PyObject *v, bint compress,
+                       long fill, long long threshold) except -2:
     """The RDB type byte after writing v, or -1 when v is not one of the KINDS."""
     cdef PyObject *t = Py_TYPE_(v)
     cdef Py_ssize_t pos = 0
@@ -599,6 +741,9 @@ cdef int put_container(_Out out, _Out lp, _Out tmp, PyObject *v, bint compress) 
             if put_obj(out, a, compress) or put_obj(out, b, compress):
                 raise TypeError("Hash field or value is not a string")
         return TYPE_HASH
+    if t == KINDS.list_ and DEQUES_OK:
+        put_list(out, lp, tmp, v, compress, fill, threshold)
+        return TYPE_LIST_QUICKLIST_2
     if t == KINDS.set_:
         out.room(9)
         out.length(<unsigned long long>PySet_GET_SIZE(v))
@@ -616,6 +761,11 @@ def save_keys(w, dict data, dict expires, bint compress, save_value):
     cdef _Out lp = _Out(None)
     cdef _Out esc = _Out(None)
     cdef bint containers = _containers_enabled()
+    cdef long fill = 0
+    cdef long long threshold = 0
+    if containers:
+        from bocho.persistence import rdb_types
+        fill, threshold = rdb_types.LIST_OPTS
     cdef PyObject *d = <PyObject *>data
     cdef PyObject *ex = <PyObject *>expires
     cdef bint has_ex = len(expires) > 0
@@ -648,7 +798,8 @@ def save_keys(w, dict data, dict expires, bint compress, save_value):
             memcpy(out.p + out.n, PyByteArray_AS_STRING(tmp), len(tmp))
             out.n += len(tmp)
         if put_obj(out, value, compress):
-            t = put_container(out, lp, esc, value, compress) if containers else -1
+            t = put_container(out, lp, esc, value, compress, fill, threshold) \
+                if containers else -1
             if t < 0:
                 # neither a string nor a container done here: the type's Python saver
                 tmp = bytearray()

@@ -237,7 +237,11 @@ def fill_containers(srv: Server, rnd) -> None:
         call("ZADD", "zint", sc, b"%d" % (i * 1000 - 3000))
     call("ZADD", "zbig", *[x for i in range(400) for x in (b"%.6f" % rnd.uniform(-1e6, 1e6), b"m%d" % i)])
     call("ZADD", "zbig", "inf", "top", "-inf", "bottom", "0", "zero")
-    call("RPUSH", "list", *[b"%d" % i for i in range(50)])  # the Python saver's
+    call("RPUSH", "list", *[b"%d" % i for i in range(50)])
+    call("RPUSH", "words", *[b"w%d" % i * rnd.randrange(1, 40) for i in range(700)])
+    call("RPUSH", "mixed", *odd, *[b"z" * 9000, b"y" * 70000, b"x"])
+    for i in range(50):
+        call("LPUSH", "shifted", b"%d" % i)  # the deque's first block part-filled
     for i in range(200):
         call("HSET", b"h%d" % i, *[x for f in range(rnd.randrange(1, 9))
                                    for x in (b"f%d" % f, b"%d" % rnd.randrange(-10**6, 10**6))])
@@ -253,14 +257,17 @@ def test_containers_identical(compiled, tmp_path):
 
     if not containers_coded():
         pytest.skip("the container codecs (rdb_types) are not here yet")
-    assert compiled._containers_enabled()
+    assert compiled._containers_enabled() and compiled.layouts_ok() == (True, True)
     srv = Server(Config())
     fill_containers(srv, random.Random(4))
     fill(srv)
-    for compress in (True, False):
+    for compress, fill_, plain in ((True, -2, 1 << 30), (False, -2, 1 << 30),
+                                   (True, 5, 1 << 30), (True, -1, 100), (True, 128, 2000)):
         srv.config["rdbcompression"] = compress
+        srv.config["list-max-listpack-size"] = fill_
+        srv.quicklist_packed_threshold = plain
         py, c = save_both(srv, compiled)
-        assert py == c
+        assert py == c, (compress, fill_, plain)
         a, b = load_both(c, compiled)
         assert a == b
     check = shutil.which("redis-check-rdb")
