@@ -16,8 +16,8 @@ clock: [EXPIRETIME_MS] type key value, strings as rdbio.put_str (an integer form
 canonical text of a 32-bit integer, LZF when over 20 bytes and it saves at least 4, raw
 otherwise). LZF is the lzf package's own C function, called through the address cffi
 gives for it, so the compressed bytes are the ones rdbio.lzf_compress produces. Output
-goes to a C buffer handed to the Writer (w.buf, w.flush(): the CRC stays the Writer's)
-every FLUSH_AT bytes.
+goes to a C buffer written to the Writer's file every FLUSH_AT bytes (its CRC and
+byte count kept in the Writer, as Writer.flush keeps them).
 
 load_strings(): the run of plain string keys rdb.load meets ([EXPIRETIME_MS] type-0 key
 value), stored straight into the db's dicts. It stops, before the record, at anything
@@ -27,16 +27,19 @@ and every other case keeps its one implementation there."""
 
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING as bytes_ptr, PyBytes_FromStringAndSize
+from cpython.buffer cimport PyBUF_READ
 from cpython.long cimport PyLong_FromLongLong
+from cpython.memoryview cimport PyMemoryView_FromMemory
 from cpython.object cimport PyObject
 from libc.stdint cimport int64_t, uint8_t, uint64_t, uintptr_t
-from libc.stdlib cimport free, malloc, realloc
+from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.stdio cimport snprintf
-from libc.string cimport memcpy
+from libc.string cimport memcmp, memcpy
 
 import lzf
 
 from bocho.persistence import rdbio
+from bocho.persistence.rdbio import crc64
 
 
 cdef extern from "Python.h":
@@ -54,6 +57,7 @@ cdef extern from "Python.h":
     char *PyByteArray_AS_STRING_ "PyByteArray_AS_STRING" (PyObject *o)
     Py_ssize_t PyByteArray_GET_SIZE_ "PyByteArray_GET_SIZE" (PyObject *o)
     long long PyLong_AsLongLong(PyObject *o) except? -1
+    Py_hash_t PyObject_Hash_ "PyObject_Hash" (PyObject *o) except? -1
     int _PySet_NextEntry(PyObject *s, Py_ssize_t *pos, PyObject **key, Py_ssize_t *hash)
     Py_ssize_t PySet_GET_SIZE(PyObject *s)
     Py_ssize_t PyList_GET_SIZE(PyObject *o)
@@ -172,14 +176,19 @@ cdef class _Out:
         self.cap = cap
         return 0
 
-    cdef int hand_over(self, bint flush) except -1:
-        """Append the buffer to w.buf (and flush the Writer when asked)."""
+    cdef int hand_over(self) except -1:
+        """Write the buffer to the Writer's file, adding to its CRC and byte count, as
+        Writer.flush does, but from this buffer: a forked child that allocated a fresh
+        chunk per flush would land it in free holes of the parent's heap and copy those
+        pages too (the caller flushed the Writer's own buffer first)."""
         w = self.w
         if self.n:
-            w.buf += PyBytes_FromStringAndSize(self.p, self.n)
+            view = PyMemoryView_FromMemory(self.p, self.n, PyBUF_READ)
+            if w.checksum:
+                w.crc = crc64(view, w.crc)
+            w.f.write(view)
+            w.written += self.n
             self.n = 0
-        if flush:
-            w.flush()
         return 0
 
     cdef inline void byte(self, int b):
@@ -754,6 +763,73 @@ cdef int put_container(_Out out, _Out lp, _Out tmp, PyObject *v, bint compress,
     return -1
 
 
+cdef struct _Ent:
+    Py_hash_t h
+    PyObject *k
+    long long ms
+
+
+cdef class _Expiry:
+    """The expires dict as a table of its own, looked up by content. A dict lookup of a
+    key that is equal but not identical to the stored one (the usual case: a TTL set by
+    a later command holds that command's key object) takes a reference to the stored
+    key while comparing, which would copy the page of every such key into a child."""
+    cdef _Ent *t
+    cdef Py_ssize_t mask
+    cdef bint exact  # every key is a bytes object (else: dict lookups)
+    cdef dict ex
+
+    def __cinit__(self, dict ex):
+        cdef Py_ssize_t cap = 8, pos = 0, i
+        cdef PyObject *k
+        cdef PyObject *v
+        cdef Py_hash_t h
+        self.ex = ex
+        self.exact = True
+        while cap < 2 * len(ex):
+            cap <<= 1
+        self.t = <_Ent *>calloc(cap, sizeof(_Ent))
+        if self.t == NULL:
+            raise MemoryError()
+        self.mask = cap - 1
+        while PyDict_Next(<PyObject *>ex, &pos, &k, &v):
+            if not PyBytes_CheckExact(k):
+                self.exact = False
+                return
+            h = PyObject_Hash_(k)
+            i = h & self.mask
+            while self.t[i].k != NULL:
+                i = (i + 1) & self.mask
+            self.t[i].h = h
+            self.t[i].k = k
+            self.t[i].ms = PyLong_AsLongLong(v)
+
+    def __dealloc__(self):
+        free(self.t)
+
+    cdef bint find(self, PyObject *key, long long *ms) except -1:
+        cdef Py_hash_t h
+        cdef Py_ssize_t i, n
+        cdef PyObject *when
+        if not self.exact or not PyBytes_CheckExact(key):
+            when = PyDict_GetItemWithError(<PyObject *>self.ex, key)
+            if when == NULL:
+                return False
+            ms[0] = PyLong_AsLongLong(when)
+            return True
+        h = PyObject_Hash_(key)
+        n = PyBytes_GET_SIZE(key)
+        i = h & self.mask
+        while self.t[i].k != NULL:
+            if self.t[i].h == h and (self.t[i].k == key or (
+                    PyBytes_GET_SIZE(self.t[i].k) == n
+                    and memcmp(PyBytes_AS_STRING(self.t[i].k), PyBytes_AS_STRING(key), n) == 0)):
+                ms[0] = self.t[i].ms
+                return True
+            i = (i + 1) & self.mask
+        return False
+
+
 def save_keys(w, dict data, dict expires, bint compress, save_value):
     """Every key of one database (data: key -> value, expires: key -> unix ms) in
     rdb.save's per-key form, appended to the Writer w; the number of keys written."""
@@ -766,9 +842,10 @@ def save_keys(w, dict data, dict expires, bint compress, save_value):
     if containers:
         from bocho.persistence import rdb_types
         fill, threshold = rdb_types.LIST_OPTS
+    w.flush()  # what precedes the keys, before they are written from out
     cdef PyObject *d = <PyObject *>data
-    cdef PyObject *ex = <PyObject *>expires
     cdef bint has_ex = len(expires) > 0
+    cdef _Expiry expiry = _Expiry(expires if has_ex else {})
     cdef Py_ssize_t pos = 0
     cdef PyObject *key
     cdef PyObject *value
@@ -783,9 +860,7 @@ def save_keys(w, dict data, dict expires, bint compress, save_value):
             raise RuntimeError("dictionary changed size during iteration")
         out.room(32)
         if has_ex:
-            when = PyDict_GetItemWithError(ex, key)
-            if when != NULL:
-                ms = PyLong_AsLongLong(when)
+            if expiry.find(key, &ms):
                 out.byte(OPCODE_EXPIRETIME_MS)
                 for i in range(8):
                     out.byte(<int>((<unsigned long long>ms >> (8 * i)) & 0xFF))
@@ -811,8 +886,8 @@ def save_keys(w, dict data, dict expires, bint compress, save_value):
             out.p[slot] = <char>t
         keys += 1
         if out.n >= FLUSH_AT:
-            out.hand_over(True)
-    out.hand_over(False)
+            out.hand_over()
+    out.hand_over()
     return keys
 
 
