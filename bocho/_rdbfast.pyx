@@ -830,9 +830,12 @@ cdef class _Expiry:
         return False
 
 
-def save_keys(w, dict data, dict expires, bint compress, save_value):
+def save_keys(w, dict data, dict expires, bint compress, save_value, progress=None,
+              Py_ssize_t every=1024, Py_ssize_t done=0):
     """Every key of one database (data: key -> value, expires: key -> unix ms) in
-    rdb.save's per-key form, appended to the Writer w; the number of keys written."""
+    rdb.save's per-key form, appended to the Writer w; the number of keys written.
+    progress(keys) is called as rdb.save calls it: whenever the count of keys written
+    by the whole save (`done` before this database) reaches a multiple of `every`."""
     cdef _Out out = _Out(w)
     cdef _Out lp = _Out(None)
     cdef _Out esc = _Out(None)
@@ -887,6 +890,8 @@ def save_keys(w, dict data, dict expires, bint compress, save_value):
         keys += 1
         if out.n >= FLUSH_AT:
             out.hand_over()
+        if progress is not None and (done + keys) % every == 0:
+            progress(done + keys)
     out.hand_over()
     return keys
 

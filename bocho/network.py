@@ -22,11 +22,13 @@ from bocho.blocking import serve_ready_keys
 from bocho.commands import (
     ADMIN,
     DENYOOM,
+    LOADING,
     NO_AUTH,
     NO_MULTI,
     READONLY,
     SKIP_MONITOR,
     TABLE,
+    WRITE,
     Command,
     lookup,
 )
@@ -436,6 +438,7 @@ class Client(asyncio.Protocol):
                     self.protocol_error("too big inline request")
                     return b""
                 self.inline_buf = buf
+                buf = b""  # the partial line waits here, not in the RESP reader
                 break
             line = buf[:nl]
             buf = buf[nl + 1:]
@@ -710,11 +713,22 @@ class Client(asyncio.Protocol):
                     or lname == "exec" and self.multi
                     and any(q.flags & DENYOOM for q, _ in self.multi)):
                 raise CommandError(OOM)
+            if srv.slow and not srv.lastbgsave_ok and (
+                    cmd.flags & WRITE or lname == "ping" or lname == "exec" and self.multi
+                    and any(q.flags & WRITE for q, _ in self.multi)):
+                from bocho.persistence.snapshot import write_denied
+                refused = write_denied(srv)
+                if refused is not None:
+                    raise CommandError(refused)
             if (self.resp == 2 and (self.channels or self.patterns or self.shard_channels)
                     and lname not in _PUBSUB_OK_NAMES):
                 raise CommandError(
                     f"ERR Can't execute '{cmd.fullname}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
                     "QUIT / RESET are allowed in this context")
+            if srv.slow and srv.loading and (
+                    not cmd.flags & LOADING or lname == "exec" and self.multi
+                    and any(not q.flags & LOADING for q, _ in self.multi)):
+                raise CommandError(b"LOADING Redis is loading the dataset in memory")
             if srv.slow and srv.pause_end and srv.check_paused(self, cmd, argv):
                 return
             if srv.tracking is not None and srv.tracking.clients:

@@ -359,6 +359,8 @@ class LuaEngine:
                 pass
             elif ctx.readonly and fl & (WRITE | MAY_REPLICATE):
                 err = b"ERR Write commands are not allowed from read-only scripts."
+            elif fl & WRITE and not srv.lastbgsave_ok and (err := _disk_error(srv)) is not None:
+                pass
             elif (not ctx.allow_oom and srv.maxmemory and not ctx.wrote and ctx.pre_oom
                   and fl & DENYOOM):
                 err = OOM
@@ -402,6 +404,10 @@ class LuaEngine:
                 if ro:
                     raise CommandError(
                         b"ERR Can not execute a script with write flag using *_ro command.")
+            if not sflags & F_NO_WRITES and not srv.lastbgsave_ok:
+                refused = _disk_error(srv)
+                if refused is not None:
+                    raise CommandError(refused)
             if pre_oom and not sflags & (F_ALLOW_OOM | F_NO_WRITES):
                 raise CommandError(b"OOM allow-oom flag is not set on the script, can not run "
                                    b"it when used memory > 'maxmemory'")
@@ -688,3 +694,9 @@ def process_events_while_blocked(srv: Server, ctx: RunCtx) -> None:
         srv.flush_pending()
     if srv.exiting:  # SHUTDOWN NOSAVE: prepare_for_shutdown has run
         os._exit(srv.exit_code)
+
+
+def _disk_error(srv) -> bytes | None:
+    """MISCONF while RDB saves fail (persistence/snapshot.py)."""
+    from bocho.persistence.snapshot import write_denied
+    return write_denied(srv)

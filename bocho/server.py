@@ -117,12 +117,14 @@ class Server:
         self.latency_events: dict[str, Any] = {}
         self.pubsub_channels: dict[bytes, dict[Client, None]] = {}
         self.pubsub_patterns: dict[bytes, dict[Client, None]] = {}
-        # SAVE on shutdown; set by the persistence layer (RDB is a later issue)
+        # SAVE on shutdown; set by the persistence layer (persistence/snapshot.py)
         self.save_hook: Callable[[], bool] | None = None
         self.hooks_on_cron: list[Callable[[], None]] = []
         self.debug_active_expire = True
         self.cron_paused = False
         self.loading = False
+        self.lastbgsave_ok = True  # False after a failed BGSAVE (MISCONF, snapshot.py)
+        self.child_type: str | None = None  # "rdb" while a BGSAVE child runs
         self.role = "master"
         self.ops_samples: list[tuple[int, int]] = []
         config.on_change = self.apply_config
@@ -140,6 +142,8 @@ class Server:
                      "latency-monitor-threshold", "client-output-buffer-limit", "lazyfree-lazy-expire",
                      "notify-keyspace-events", "loglevel"):
             self.apply_config(name)
+        from bocho.persistence import snapshot
+        snapshot.install(self)
 
     # -- small helpers used everywhere ---------------------------------------------------
 
@@ -167,7 +171,7 @@ class Server:
         """Whether every command must take the full path (rare server states)."""
         self.slow = bool(self.maxmemory or self.monitors or self.pause_end
                          or self.propagating or self.loading or self.blocked_on_keys
-                         or self.busy_script is not None)
+                         or self.busy_script is not None or not self.lastbgsave_ok)
 
     def apply_config(self, name: str) -> None:
         cfg = self.config
@@ -566,16 +570,15 @@ class Server:
         return max(0, self.shutdown_mstime - clock.mstime()) if self.shutdown_mstime else 0
 
     def finish_shutdown(self, nosave: bool, save: bool, force: bool) -> bool:
+        if self.child_type == "rdb":
+            from bocho.persistence.snapshot import kill_child_for_shutdown
+            kill_child_for_shutdown(self)
         for hook in self.shutdown_hooks:
             if not hook(force):
                 return False
-        if (self.config["save"] and not nosave) or save:
+        if ((self.config["save"] and not nosave) or save) and self.save_hook is not None:
             log.notice("Saving the final RDB snapshot before exiting.")
-            if self.save_hook is None:
-                # RDB persistence is a later issue: say plainly that nothing is saved.
-                log.warning("RDB persistence is not available in this build: "
-                            "the dataset was NOT saved.")
-            elif not self.save_hook():
+            if not self.save_hook():
                 if force:
                     log.warning("Error trying to save the DB. Exit anyway.")
                 else:
@@ -649,6 +652,10 @@ class Server:
             return 1
         self.install_signals()
         self.write_pidfile()
+        if not self.config["appendonly"]:
+            from bocho.persistence.snapshot import load_at_startup
+            if not load_at_startup(self, loop):
+                return 1
         gc.freeze()
         cron = loop.create_task(self.cron())
         from bocho import memory

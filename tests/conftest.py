@@ -53,14 +53,19 @@ def make_server(tmp_path):
         srv.cleanup()
 
 
-def redis_server_binary() -> str | None:
-    """Debian's redis-server as an oracle; in CI its absence fails the test."""
-    path = shutil.which("redis-server")
+def debian_binary(name: str) -> str:
+    """A Debian Redis binary (redis-server, redis-check-rdb...) as an oracle; in CI its
+    absence fails the test."""
+    path = shutil.which(name)
     if path is None:
         if IN_CI:
-            pytest.fail("redis-server is required in CI (apt-get install redis-server)")
-        pytest.skip("redis-server not installed")
+            pytest.fail(f"{name} is required in CI (apt-get install redis-server)")
+        pytest.skip(f"{name} not installed")
     return path
+
+
+def redis_server_binary() -> str | None:
+    return debian_binary("redis-server")
 
 
 @pytest.fixture
@@ -102,7 +107,9 @@ def inproc():
     from bocho.server import Server
 
     load_all()
-    srv = Server(Config())
+    cfg = Config()
+    cfg["save"] = []  # as the test servers (`save ""`): FLUSHALL writes no dump.rdb here
+    srv = Server(cfg)
     c = Client(srv)
     log: list[tuple[int, list[bytes]]] = []
     srv.add_propagate_hook(lambda db, argv: log.append((db, [bytes(a) for a in argv])))

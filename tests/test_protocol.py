@@ -231,3 +231,20 @@ def test_redis_cli_pipe_mass_insert(server):
     c = server.client()
     assert c.get("pipe:7") == b"8" and c.get("pipe:199") == b"199"
     c.close()
+
+
+def test_inline_pipeline_split_across_reads(server):
+    """unit/other's PIPELINING stresser: thousands of inline commands in one write reach
+    the server in reads that end in the middle of a line; the partial line waits for its
+    end instead of going to the RESP parser."""
+    n = 20000
+    req = b"".join(b"SET pipe:%d %d\r\nGET pipe:%d\r\n" % (i, i, i) for i in range(n))
+    with socket.create_connection((server.host, server.port), timeout=10) as s:
+        s.sendall(req)
+        got = b""
+        while got.count(b"\r\n") < 3 * n:
+            chunk = s.recv(1 << 20)
+            assert chunk, got[-200:]
+            got += chunk
+    assert b"-ERR" not in got
+    assert got.endswith(b"$5\r\n%d\r\n" % (n - 1))

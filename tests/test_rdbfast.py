@@ -292,3 +292,20 @@ def test_random_scores_and_fields(pairs, fields):
         call("HSET", "h", *[x for f, v in fields for x in (f, v)])
     py, c = save_both(srv, _rdbfast)
     assert py == c
+
+
+def test_progress_calls(compiled):
+    """progress(keys) at every `every` keys, counted across databases, both ways."""
+    srv = Server(Config())
+    fill(srv)
+    seen = []
+    saved = rdb._compiled
+    try:
+        for walker in (None, compiled):
+            rdb._compiled = walker
+            calls: list[int] = []
+            rdb.save(srv, io.BytesIO(), progress=calls.append, every=7)
+            seen.append(calls)
+    finally:
+        rdb._compiled = saved
+    assert seen[0] == seen[1] and seen[0][-1] > 5000

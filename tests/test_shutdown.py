@@ -49,7 +49,7 @@ def test_sigterm_abort_while_cron_paused(make_server):
     assert "ready to exit, bye bye" in srv.log()
 
 
-def test_sigint_with_save_points_says_nothing_saved(make_server):
+def test_sigint_with_save_points_saves(make_server):
     srv = make_server(config={"save": "900 1"})
     srv.client().set("k", "v")
     os.kill(srv.pid, signal.SIGINT)
@@ -57,7 +57,8 @@ def test_sigint_with_save_points_says_nothing_saved(make_server):
     log = srv.log()
     assert "Received SIGINT scheduling shutdown..." in log
     assert "Saving the final RDB snapshot before exiting." in log
-    assert "NOT saved" in log
+    assert "DB saved on disk" in log
+    assert os.path.exists(os.path.join(srv.dir, "dump.rdb"))
 
 
 def test_shutdown_on_sigterm_nosave(make_server):

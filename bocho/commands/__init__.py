@@ -37,6 +37,7 @@ ONLY_SENTINEL = 1 << 17
 NO_MANDATORY_KEYS = 1 << 18
 NO_ASYNC_LOADING = 1 << 19
 MODULE = 1 << 20
+ASKING = 1 << 21
 
 FLAG_NAMES = {
     WRITE: "write",
@@ -60,6 +61,7 @@ FLAG_NAMES = {
     NO_ASYNC_LOADING: "no_async_loading",
     NO_MULTI: "no_multi",
     ALLOW_BUSY: "allow_busy",
+    ASKING: "asking",
 }
 _FLAG_BY_NAME = {v: k for k, v in FLAG_NAMES.items()}
 
@@ -193,7 +195,7 @@ MODULES = (
     "connection", "strings", "bitops", "keys", "server_cmds", "client_cmds", "config_cmds",
     "introspection", "command_cmd", "debug", "multi", "pubsub", "monitor", "sort",
     "functions", "eval", "lists", "hashes", "sets", "zsets", "geo", "hyperloglog", "streams",
-    "stream_groups", "acl_cmds",
+    "stream_groups", "acl_cmds", "dump", "persistence_cmds",
 )
 
 

@@ -404,25 +404,31 @@ def debug_object(c, key: bytes) -> bytes:
 
 # -- HTSTATS ----------------------------------------------------------------------------
 
-def _ht_stats(n: int, label: str = "main hash table") -> str:
+def _ht_stats(n: int, label: str = "main hash table", child: bool = False) -> str:
     """What Redis's dictGetStats reports; a Python dict has no chains, so every used
-    slot holds one element."""
+    slot holds one element. While a fork child runs, Redis grows a table only past 5
+    elements per slot (dict_force_resize_ratio): the size stays at the power of two
+    below n."""
     if n == 0:
         return f"Hash table 0 stats ({label}):\nNo stats available for empty dictionaries\n"
     size = 4
     while size < n:
         size <<= 1
-    empty = size - n
+    if child and size > n and size // 2 >= 4 and n <= (size // 2) * 5:
+        size //= 2
+    slots = min(n, size)
+    empty = size - slots
+    chain = n / slots
     return (f"Hash table 0 stats ({label}):\n"
             f" table size: {size}\n"
             f" number of elements: {n}\n"
-            f" different slots: {n}\n"
-            f" max chain length: 1\n"
-            f" avg chain length (counted): 1.00\n"
-            f" avg chain length (computed): 1.00\n"
+            f" different slots: {slots}\n"
+            f" max chain length: {-(-n // slots)}\n"
+            f" avg chain length (counted): {chain:.2f}\n"
+            f" avg chain length (computed): {chain:.2f}\n"
             f" Chain length distribution:\n"
             f"   0: {empty} ({empty * 100 / size:.2f}%)\n"
-            f"   1: {n} ({n * 100 / size:.2f}%)\n")
+            f"   1: {slots} ({slots * 100 / size:.2f}%)\n")
 
 
 # -- the command ------------------------------------------------------------------------
@@ -622,8 +628,9 @@ def debug(c, argv):
         if not 0 <= dbid < len(srv.dbs):
             raise CommandError(b"ERR Out of range database")
         db = srv.dbs[dbid]
-        text = ("[Dictionary HT]\n" + _ht_stats(len(db.data))
-                + "[Expires HT]\n" + _ht_stats(len(db.expires)))
+        child = getattr(srv, "child_type", None) is not None
+        text = ("[Dictionary HT]\n" + _ht_stats(len(db.data), child=child)
+                + "[Expires HT]\n" + _ht_stats(len(db.expires), child=child))
         return resp.verbatim(text.encode(), c.resp)
     if sub == b"htstats-key" and n == 3:
         v = c.db.data.get(argv[2])

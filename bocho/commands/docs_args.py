@@ -48,6 +48,8 @@ USAGE: dict[str, str] = {
     "pttl": "key", "randomkey": "", "rename": "key newkey", "renamenx": "key newkey",
     "restore": "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] "
                "[FREQ frequency]",
+    "restore-asking": "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] "
+                      "[FREQ frequency]",
     "scan": "cursor [MATCH pattern] [COUNT count] [TYPE type]",
     "sort": "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] "
             "[ASC | DESC] [ALPHA] [STORE destination]",

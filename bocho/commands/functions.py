@@ -21,13 +21,12 @@ from bocho.commands.eval import _SPEC_RO, _SPEC_RW, script_keys
 from bocho.config import split_args
 from bocho.errors import CommandError
 from bocho.glob import stringmatch
+from bocho.persistence import rdbio
 from bocho.scripting import FLAG_NAMES, LuaEngine, _pair
 from bocho.util import parse_int
 
 GROUP = "scripting"
 LOAD_TIMEOUT_MS = 500
-RDB_OPCODE_FUNCTION2 = 245
-RDB_VERSION = 10
 
 _NAME_ERR = (b"Library names can only contain letters, numbers, or underscores(_) and must "
              b"be at least one character long")
@@ -420,94 +419,17 @@ def function_kill(c, argv):
 
 # -- DUMP / RESTORE --------------------------------------------------------------------------
 
-def _crc64(data: bytes) -> int:
-    import anycrc
-    crc = anycrc.CRC(width=64, poly=0xad93d23594c935a9, init=0, refin=True, refout=True,
-                     xorout=0)
-    return crc.calc(data)
-
-
-def _rdb_len(n: int) -> bytes:
-    if n < 64:
-        return bytes([n])
-    if n < 16384:
-        return bytes([0x40 | (n >> 8), n & 0xFF])
-    if n <= 0xFFFFFFFF:
-        return b"\x80" + n.to_bytes(4, "big")
-    return b"\x81" + n.to_bytes(8, "big")
-
-
-def _read_len(d: bytes, p: int) -> tuple[int, bool, int]:
-    """(length or encoding type, is_encoded, next position)."""
-    b = d[p]
-    t = b >> 6
-    if t == 0:
-        return b & 0x3F, False, p + 1
-    if t == 1:
-        return ((b & 0x3F) << 8) | d[p + 1], False, p + 2
-    if t == 3:
-        return b & 0x3F, True, p + 1
-    if b == 0x80:
-        return int.from_bytes(d[p + 1:p + 5], "big"), False, p + 5
-    if b == 0x81:
-        return int.from_bytes(d[p + 1:p + 9], "big"), False, p + 9
-    raise ValueError("bad length")
-
-
-def _lzf_decompress(src: bytes, out_len: int) -> bytes:
-    out = bytearray()
-    i = 0
-    n = len(src)
-    while i < n:
-        ctrl = src[i]
-        i += 1
-        if ctrl < 32:
-            out += src[i:i + ctrl + 1]
-            i += ctrl + 1
-        else:
-            ln = ctrl >> 5
-            ref = len(out) - ((ctrl & 0x1F) << 8) - 1
-            if ln == 7:
-                ln += src[i]
-                i += 1
-            ref -= src[i]
-            i += 1
-            if ref < 0:
-                raise ValueError("bad lzf")
-            for _ in range(ln + 2):
-                out.append(out[ref])
-                ref += 1
-    if len(out) != out_len:
-        raise ValueError("bad lzf length")
-    return bytes(out)
-
-
-def _read_string(d: bytes, p: int) -> tuple[bytes, int]:
-    n, enc, p = _read_len(d, p)
-    if not enc:
-        return d[p:p + n], p + n
-    if n == 0:
-        return b"%d" % int.from_bytes(d[p:p + 1], "little", signed=True), p + 1
-    if n == 1:
-        return b"%d" % int.from_bytes(d[p:p + 2], "little", signed=True), p + 2
-    if n == 2:
-        return b"%d" % int.from_bytes(d[p:p + 4], "little", signed=True), p + 4
-    if n == 3:
-        clen, _, p = _read_len(d, p)
-        ulen, _, p = _read_len(d, p)
-        return _lzf_decompress(d[p:p + clen], ulen), p + clen
-    raise ValueError("bad string encoding")
-
-
 @command("function|dump", 2, "noscript", group=GROUP, acl=("scripting",), since="7.0.0",
          summary="Dump all functions into a serialized binary payload",
          complexity="O(N) where N is the number of functions")
 def function_dump(c, argv):
-    body = b"".join(bytes([RDB_OPCODE_FUNCTION2]) + _rdb_len(len(lib.code)) + lib.code
-                    for lib in registry(c.server).libraries.values())
-    body += RDB_VERSION.to_bytes(2, "little")
-    body += _crc64(body).to_bytes(8, "little")
-    return resp.bulk(body)
+    srv = c.server
+    compress = srv.config["rdbcompression"]
+    body = bytearray()
+    for lib in registry(srv).libraries.values():
+        body.append(rdbio.OPCODE_FUNCTION2)
+        rdbio.put_str(body, lib.code, compress)
+    return resp.bulk(rdbio.dump_footer(bytes(body)))
 
 
 @command("function|restore", -3, "write denyoom noscript", group=GROUP, acl=("scripting",),
@@ -525,21 +447,18 @@ def function_restore(c, argv):
             raise CommandError(b"ERR Wrong restore policy given, value should be either "
                                b"FLUSH, APPEND or REPLACE.")
     data = argv[2]
-    if (len(data) < 10 or int.from_bytes(data[-10:-8], "little") > RDB_VERSION
-            or _crc64(data[:-8]) != int.from_bytes(data[-8:], "little")):
+    srv = c.server
+    if not rdbio.check_dump_footer(data, not getattr(srv, "skip_checksum_validation", False)):
         raise CommandError(b"ERR DUMP payload version or checksum are wrong")
     codes = []
-    p = 0
-    end = len(data) - 10
+    r = rdbio.Reader(data, 0, len(data) - 10)
     try:
-        while p < end:
-            if data[p] != RDB_OPCODE_FUNCTION2:
+        while not r.at_end():
+            if r.byte() != rdbio.OPCODE_FUNCTION2:
                 raise CommandError(b"ERR given type is not a function")
-            code, p = _read_string(data, p + 1)
-            codes.append(code)
-    except (ValueError, IndexError):
+            codes.append(r.string())
+    except rdbio.RdbError:
         raise CommandError(b"ERR failed loading the given functions payload") from None
-    srv = c.server
     reg = registry(srv)
     # load into a scratch registry first: nothing changes unless all of it loads
     scratch = FunctionRegistry(srv)

@@ -337,7 +337,7 @@ def section_stats(srv) -> list[str]:
         f"pubsubshard_channels:{len(_g(srv, 'pubsub_shard', {}) or {})}",
         f"latest_fork_usec:{_g(srv, 'stat_fork_time')}",
         f"total_forks:{_g(srv, 'stat_total_forks')}",
-        "migrate_cached_sockets:0",
+        f"migrate_cached_sockets:{len(_g(srv, 'migrate_sockets', {}) or {})}",
         f"slave_expires_tracked_keys:{_g(srv, 'slave_expires_tracked_keys')}",
         "active_defrag_hits:0",
         "active_defrag_misses:0",

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from bocho import log
 from bocho.persistence import rdbio
 from bocho.persistence.rdbio import (
     OPCODE_AUX,
@@ -37,6 +38,7 @@ from bocho.persistence.rdbio import (
     OPCODE_SELECTDB,
     RDB_VERSION,
     TYPE_STRING,
+    EmptyKeyError,
     RdbError,
     Reader,
     Writer,
@@ -117,9 +119,10 @@ def undump(payload: bytes, ctx: LoadContext, verify_crc: bool = True) -> Any:
     """The value of a DUMP payload; RdbError when the footer or the body is bad."""
     if not rdbio.check_dump_footer(payload, verify_crc):
         raise RdbError("DUMP payload version or checksum are wrong")
-    r = Reader(payload, 0, len(payload) - 10)
-    value = load_value(r, r.byte(), ctx)
-    return value
+    # As Redis, the value is read from the whole payload: a value that runs into the
+    # footer is read from its bytes, bytes left before the footer are ignored.
+    r = Reader(payload, 0, len(payload))
+    return load_value(r, r.byte(), ctx)
 
 
 # -- whole files -----------------------------------------------------------------------------
@@ -145,10 +148,14 @@ def aux_fields(srv: Server, rsi: dict[bytes, bytes] | None) -> list[tuple[bytes,
 
 
 def save(srv: Server, f: BinaryIO, rsi: dict[bytes, bytes] | None = None,
-         aof_base: bool = False) -> int:
-    """rdbSaveRio: the whole dataset to f. Returns the number of keys written."""
+         aof_base: bool = False, progress: Callable[[int], None] | None = None,
+         every: int = 1024) -> int:
+    """rdbSaveRio: the whole dataset to f. Returns the number of keys written.
+    progress(keys written so far) is called after every `every` keys (snapshot.py uses it
+    for rdb-key-save-delay and a child's progress reports)."""
     cfg = srv.config
     compress = cfg["rdbcompression"]
+    rdb_types.configure(srv)
     w = Writer(f, cfg["rdbchecksum"])
     buf = w.buf
     buf += b"REDIS%04d" % RDB_VERSION
@@ -171,9 +178,10 @@ def save(srv: Server, f: BinaryIO, rsi: dict[bytes, bytes] | None = None,
         buf.append(OPCODE_RESIZEDB)
         put_len(buf, len(data))
         put_len(buf, len(expires))
-        if _compiled is not None and lru is None and not cfg["rdb-key-save-delay"]:
+        if _compiled is not None and lru is None:
             # the same bytes, walked in C with borrowed references (_rdbfast.pyx)
-            keys += _compiled.save_keys(w, data, expires, compress, save_value)
+            keys += _compiled.save_keys(w, data, expires, compress, save_value, progress,
+                                        every, keys)
             continue
         for key, value in data.items():
             if expires:
@@ -197,6 +205,8 @@ def save(srv: Server, f: BinaryIO, rsi: dict[bytes, bytes] | None = None,
             keys += 1
             if len(buf) >= Writer.FLUSH_AT:
                 w.flush()
+            if progress is not None and keys % every == 0:
+                progress(keys)
     w.finish()
     return keys
 
@@ -215,11 +225,12 @@ def _save_functions(srv: Server, buf: bytearray) -> None:
 
 
 class LoadResult:
-    __slots__ = ("keys_loaded", "keys_expired", "aux", "version", "functions")
+    __slots__ = ("keys_loaded", "keys_expired", "empty_keys", "aux", "version", "functions")
 
     def __init__(self) -> None:
         self.keys_loaded = 0
         self.keys_expired = 0
+        self.empty_keys = 0  # empty containers skipped (Redis logs the first 10)
         self.aux: dict[bytes, bytes] = {}
         self.version = 0
         self.functions: list[bytes] = []
@@ -241,16 +252,22 @@ def check_header(data) -> int:
 def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = False,
          progress: Callable[[int], None] | None = None,
          on_key: Callable[[int, bytes, Any, int, int | None], None] | None = None,
-         verify_crc: bool = True) -> LoadResult:
+         verify_crc: bool = True, deep: bool | None = None,
+         trace: Callable[[str, int, Any], None] | None = None,
+         every: int = 1024) -> LoadResult:
     """rdbLoad: a whole file's bytes into srv's databases (which the caller has emptied
     unless merging). Keys already expired are dropped when `expire` (a master's load).
     on_key(dbid, key, value, expire_ms, lru_meta) replaces storing (bocho-check-rdb uses
-    it with srv None). progress(offset) is called now and then. Raises RdbError."""
+    it with srv None). progress(offset) is called after every `every` keys. deep forces
+    the deep payload checks on or off (default: sanitize-dump-payload yes). trace(what, offset,
+    arg) follows the reading step by step for bocho-check-rdb: ("type", None) before
+    each opcode or type byte, ("op", opcode or type),
+    ("aux", (field, value)), ("db", id), ("key", key), ("eof", None). Raises RdbError."""
     res = LoadResult()
     res.version = check_header(data)
     r = Reader(data, 9)
     ctx = LoadContext(srv, srv.config if srv is not None else _default_limits(),
-                      deep=_deep_sanitize(srv))
+                      deep=_deep_sanitize(srv) if deep is None else deep)
     db = srv.dbs[0] if srv is not None else None
     dbid = 0
     expire_ms = -1
@@ -260,18 +277,24 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
     n_since = 0
     # plain string records in C (_rdbfast.pyx), which stops at anything else
     fast = (_compiled.load_strings if _compiled is not None and srv is not None
-            and on_key is None and not srv.config["key-load-delay"] else None)
+            and on_key is None and trace is None and not srv.config["key-load-delay"]
+            else None)
     while True:
         if fast is not None and expire_ms == -1 and lru_idle is None \
                 and lfu_freq is None and db.lru is None:
-            r.pos, n, x = fast(data, r.pos, r.end, db.data, db.expires, now_ms, expire, 1024)
+            r.pos, n, x = fast(data, r.pos, r.end, db.data, db.expires, now_ms, expire,
+                               every - n_since if progress is not None else every)
             res.keys_loaded += n
             res.keys_expired += x
             n_since += n + x
-            if progress is not None and n_since >= 1024:
+            if progress is not None and n_since >= every:
                 n_since = 0
                 progress(r.pos)
+        if trace is not None:
+            trace("type", r.pos, None)
         op = r.byte()
+        if trace is not None:
+            trace("op", r.pos, op)
         if op == OPCODE_EXPIRETIME_MS:
             expire_ms = r.millis()
             continue
@@ -285,6 +308,8 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
             lfu_freq = r.byte()
             continue
         if op == OPCODE_EOF:
+            if trace is not None:
+                trace("eof", r.pos, None)
             break
         if op == OPCODE_SELECTDB:
             at = r.pos
@@ -295,6 +320,8 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
                                    f"configured to handle more than {len(srv.dbs)} "
                                    f"databases. Exiting", at)
                 db = srv.dbs[dbid]
+            if trace is not None:
+                trace("db", r.pos, dbid)
             continue
         if op == OPCODE_RESIZEDB:
             r.length()
@@ -303,6 +330,8 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
         if op == OPCODE_AUX:
             k = r.string()
             res.aux[k] = r.string()
+            if trace is not None:
+                trace("aux", r.pos, (k, res.aux[k]))
             continue
         if op == OPCODE_MODULE_AUX:
             raise RdbError("The RDB file contains AUX module data I can't load: "
@@ -313,7 +342,18 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
         if op == OPCODE_FUNCTION_PRE_GA:
             raise RdbError("Pre-release function format not supported.", r.pos)
         key = r.string()
-        value = load_value(r, op, ctx)
+        if trace is not None:
+            trace("key", r.pos, key)
+        try:
+            value = load_value(r, op, ctx)
+        except EmptyKeyError:
+            res.empty_keys += 1
+            if res.empty_keys <= 10:
+                log.warning("rdbLoadObject skipping empty key: "
+                            + key.decode("utf-8", "backslashreplace"))
+            expire_ms = -1
+            lru_idle = lfu_freq = None
+            continue
         if on_key is not None:
             on_key(dbid, key, value, expire_ms, lru_idle if lfu_freq is None else lfu_freq)
         elif expire and expire_ms != -1 and expire_ms < now_ms:
@@ -324,7 +364,7 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
         expire_ms = -1
         lru_idle = lfu_freq = None
         n_since += 1
-        if progress is not None and n_since >= 1024:
+        if progress is not None and n_since >= every:
             n_since = 0
             progress(r.pos)
     if res.version >= 5:
@@ -368,7 +408,7 @@ def _load_functions(srv: Server, codes: list[bytes]) -> None:
 
 
 def _deep_sanitize(srv: Server | None) -> bool:
-    return srv is not None and srv.config.get("sanitize-dump-payload") == "yes"
+    return srv is not None and srv.config["sanitize-dump-payload"] == "yes"
 
 
 def _default_limits():

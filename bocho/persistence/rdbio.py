@@ -88,6 +88,11 @@ class RdbError(Exception):
         return f"{self.message} (at offset {self.offset})"
 
 
+class EmptyKeyError(RdbError):
+    """A list, hash, set or sorted set with no elements: a file load skips the key
+    ("rdbLoadObject skipping empty key: ..."), RESTORE refuses the payload."""
+
+
 def crc64(data, crc: int = 0) -> int:
     """Redis's CRC-64/Jones, continued from crc."""
     return _crc_calc(data, crc) if crc else _crc_calc(data)
@@ -198,8 +203,8 @@ def dump_footer(body: bytes) -> bytes:
 
 
 def check_dump_footer(payload: bytes, verify_crc: bool = True) -> bool:
-    """verifyDumpPayload: a known RDB version and (unless disabled) a matching CRC.
-    A zero CRC is accepted as 'not computed', as Redis does."""
+    """verifyDumpPayload: a known RDB version and (unless disabled) a matching CRC
+    (a zero CRC is no exception: Redis 7.0 refuses it too)."""
     if len(payload) < 10:
         return False
     if int.from_bytes(payload[-10:-8], "little") > RDB_VERSION:
@@ -207,7 +212,7 @@ def check_dump_footer(payload: bytes, verify_crc: bool = True) -> bool:
     if not verify_crc:
         return True
     crc = int.from_bytes(payload[-8:], "little")
-    return crc == 0 or crc == crc64(payload[:-8])
+    return crc == crc64(payload[:-8])
 
 
 class Writer:

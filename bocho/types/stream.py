@@ -8,7 +8,8 @@ a new node starts when the current one holds stream-node-max-entries entries (li
 deleted) or when its listpack would reach stream-node-max-bytes (the listpack's size is
 tracked with listpack's own encoding rules). Deleted entries stay as tombstones (None)
 inside their node, exactly like Redis's "deleted" flag, and a node whose last live entry
-is deleted goes away.
+is deleted goes away. A tombstone's content is kept aside (Node.tombs) since Redis's
+listpack still holds it: RDB and DUMP write it back byte for byte.
 
 Each entry is stored as the RESP reply that describes it, `*2 <id> *2n <field> <value>..`:
 entries are immutable, replies (XRANGE, XREAD, XREADGROUP, XCLAIM) are the common reader
@@ -150,7 +151,8 @@ class Node:
     deleted), the live/deleted counters, the master fields and the listpack size without
     its two counter elements (their sizes change with their values)."""
 
-    __slots__ = ("master", "mms", "mseq", "ids", "vals", "live", "dead", "mfields", "nbytes")
+    __slots__ = ("master", "mms", "mseq", "ids", "vals", "live", "dead", "mfields", "nbytes",
+                 "tombs")
 
     def __init__(self, master: int, mfields: tuple) -> None:
         self.master = master
@@ -161,9 +163,17 @@ class Node:
         self.live = 0
         self.dead = 0
         self.mfields = mfields
+        self.tombs: dict[int, bytes] | None = None  # index -> a deleted entry's encoding
         # master entry: num-fields, the fields, the 0 terminator
         self.nbytes = (LP_EMPTY + lp_int_size(len(mfields)) + sum(map(lp_str_size, mfields))
                        + 2)
+
+    def tombstone(self, i: int) -> None:
+        """Mark entry i deleted, keeping its content aside."""
+        if self.tombs is None:
+            self.tombs = {}
+        self.tombs[i] = self.vals[i]  # type: ignore[assignment]
+        self.vals[i] = None
 
     def lp_bytes(self) -> int:
         return self.nbytes + lp_int_size(self.live) + lp_int_size(self.dead)
@@ -448,7 +458,7 @@ class Stream:
             del self.nodes[k]
             del self.firsts[k]
         else:
-            node.vals[i] = None
+            node.tombstone(i)
             node.live -= 1
             node.dead += 1
         self.length -= 1
@@ -487,7 +497,7 @@ class Stream:
                 elif ids[i] >= minid:
                     break
                 if vals[i] is not None:
-                    vals[i] = None
+                    node.tombstone(i)
                     gone += 1
                     self.length -= 1
             node.live -= gone
@@ -584,6 +594,8 @@ class Stream:
             n.ids = list(node.ids)
             n.vals = list(node.vals)
             n.live, n.dead, n.nbytes = node.live, node.dead, node.nbytes
+            if node.tombs:
+                n.tombs = dict(node.tombs)
             s.nodes.append(n)
         s.firsts = list(self.firsts)
         s.length, s.last_id, s.first_id = self.length, self.last_id, self.first_id
