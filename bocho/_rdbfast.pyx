@@ -1035,3 +1035,111 @@ def load_strings(const unsigned char[::1] data, Py_ssize_t pos, Py_ssize_t end,
             loaded += 1
         pos = q
     return pos, loaded, expired
+
+
+cdef object _UINT7 = [b"%d" % i for i in range(128)]
+
+
+def lp_text_of(py_lp_text):
+    """rdb_types.lp_text with the common (not deep) case in C, the deep one left to
+    py_lp_text."""
+    def lp_text(buf, deep=False):
+        if deep or not PyBytes_CheckExact(<PyObject *>buf):
+            return py_lp_text(buf, deep)
+        return _lp_text(buf)
+    lp_text.python = py_lp_text
+    return lp_text
+
+
+def string_of(py_string):
+    """Reader.string with the common case in C: a bytes input and a well-formed string.
+    Anything else (other inputs, errors, an LZF string of length 0) goes to py_string,
+    so errors keep their one implementation."""
+    def string(self):
+        cdef Py_ssize_t p, end
+        cdef object data = self.data
+        cdef object v
+        if not PyBytes_CheckExact(<PyObject *>data):
+            return py_string(self)
+        p = self.pos
+        end = self.end
+        if end > PyBytes_GET_SIZE(<PyObject *>data) or p < 0:
+            return py_string(self)
+        v = read_string(<const unsigned char *>PyBytes_AS_STRING(<PyObject *>data), &p, end)
+        if v is None:
+            return py_string(self)
+        self.pos = p
+        return v
+    string.python = py_string
+    return string
+
+
+cdef list _lp_text(const unsigned char[::1] buf):
+    """rdb_types.lp_text without the deep checks: the elements of a listpack as text
+    (integers written out), ValueError where it raises one (a bad header, an unknown
+    entry encoding, entries that do not end exactly at the end byte)."""
+    cdef Py_ssize_t size = buf.shape[0], p = 6, q, end, ln, k
+    cdef const unsigned char *b
+    cdef unsigned int c
+    cdef long long v
+    cdef unsigned long long u
+    cdef char num[24]
+    cdef list out = []
+    if size < 7:
+        raise ValueError("bad listpack header")
+    b = &buf[0]
+    if b[size - 1] != 255 or (<Py_ssize_t>b[0] | (<Py_ssize_t>b[1] << 8) | (<Py_ssize_t>b[2] << 16)
+                              | (<Py_ssize_t>b[3] << 24)) != size:
+        raise ValueError("bad listpack header")
+    end = size - 1
+    while p < end:
+        c = b[p]
+        if c < 0x80:
+            out.append(_UINT7[c])
+            p += 2
+            continue
+        if c < 0xC0:
+            q = p + 1 + (c & 0x3F)
+            out.append(PyBytes_FromStringAndSize(<const char *>(b + p + 1),
+                                                 (q if q < size else size) - p - 1))
+            p = q + 1
+            continue
+        if c < 0xE0:
+            v = <long long>((((c & 0x1F) << 8) | b[p + 1]) ^ 4096) - 4096
+            q = p + 2
+        elif c < 0xF0:
+            q = p + 2 + (((c & 0x0F) << 8) | b[p + 1])
+            out.append(PyBytes_FromStringAndSize(<const char *>(b + p + 2),
+                                                 (q if q < size else size) - p - 2))
+        elif c == 0xF0:
+            u = 0
+            for k in range(4):
+                if p + 1 + k < size:
+                    u |= <unsigned long long>b[p + 1 + k] << (8 * k)
+            if u > <unsigned long long>size:
+                raise ValueError("listpack entries overflow")
+            q = p + 5 + <Py_ssize_t>u
+            out.append(PyBytes_FromStringAndSize(<const char *>(b + p + 5),
+                                                 (q if q < size else size) - p - 5
+                                                 if p + 5 < size else 0))
+        elif c <= 0xF4:
+            k = (2, 3, 4, 8)[c - 0xF1]
+            q = p + 1 + k
+            if q > size:
+                raise ValueError("listpack entries overflow")
+            u = 0
+            for i in range(k):
+                u |= <unsigned long long>b[p + 1 + i] << (8 * i)
+            if k < 8 and u >> (8 * k - 1):  # sign-extend
+                u |= ~0ULL << (8 * k)
+            v = <long long>u
+        else:
+            raise ValueError("bad listpack entry encoding")
+        if c < 0xE0 or c > 0xF0:
+            out.append(PyBytes_FromStringAndSize(num, snprintf(num, sizeof(num), "%lld", v)))
+        ln = q - p
+        p = q + (1 if ln <= 127 else 2 if ln < 16383 else 3 if ln < 2097151 else
+                 4 if ln < 268435455 else 5)
+    if p != end:
+        raise ValueError("listpack entries overflow")
+    return out

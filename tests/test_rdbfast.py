@@ -309,3 +309,41 @@ def test_progress_calls(compiled):
     finally:
         rdb._compiled = saved
     assert seen[0] == seen[1] and seen[0][-1] > 5000
+
+
+def outcome(fn, *args):
+    try:
+        return "ok", fn(*args)
+    except Exception as e:  # noqa: BLE001 - the kind of failure is what is compared
+        return "error", type(e)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.binary(max_size=80), st.integers(-2**63, 2**63 - 1),
+                          st.binary(min_size=4000, max_size=4200)), max_size=12),
+       st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=3),
+       st.integers(0, 40))
+def test_readers_same_as_python(elements, flips, cut):
+    """The compiled Reader.string and rdb_types.lp_text against the Python ones, on
+    well-formed and damaged input."""
+    if _rdbfast is None or rdb._compiled is None:
+        pytest.skip("bocho._rdbfast not built")
+    from bocho.persistence import listpack, rdb_types, rdbio
+    lp = bytearray(listpack.build(elements))
+    raw = bytearray()
+    for e in elements:
+        rdbio.put_str(raw, e if isinstance(e, bytes) else b"%d" % e, True)
+    for data in (lp, raw):
+        for at, byte in flips if data else ():
+            data[at % len(data)] = byte
+    lp, raw = bytes(lp), bytes(raw)
+    assert outcome(rdb_types.lp_text, lp) == outcome(rdb_types.lp_text.python, lp)
+    assert outcome(rdb_types.lp_text, lp[:cut]) == outcome(rdb_types.lp_text.python, lp[:cut])
+    for data in (raw, raw[:cut]):
+        r1, r2 = rdbio.Reader(data), rdbio.Reader(data)
+        while True:
+            a = outcome(rdbio.Reader.string, r1)
+            b = outcome(rdbio.Reader.string.python, r2)
+            assert a == b and r1.pos == r2.pos
+            if a[0] == "error" or r1.at_end():
+                break

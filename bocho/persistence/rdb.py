@@ -422,13 +422,16 @@ from bocho.persistence import rdb_stream, rdb_types  # noqa: E402,F401,I001
 
 def _compiled_saver():
     """bocho/_rdbfast.pyx (save_keys, load_strings) when it is built and BOCHO_PURE is
-    not set."""
+    not set. It also takes over the common case of two hot readers (Reader.string and
+    rdb_types.lp_text), handing every other case to the Python ones."""
     if os.environ.get("BOCHO_PURE", "") not in ("", "0"):
         return None
     try:
         from bocho import _rdbfast
     except ImportError:
         return None
+    Reader.string = _rdbfast.string_of(Reader.string)
+    rdb_types.lp_text = _rdbfast.lp_text_of(rdb_types.lp_text)
     return _rdbfast
 
 
