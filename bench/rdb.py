@@ -1,6 +1,7 @@
 """RDB benchmark: bocho next to the real redis-server on the same 1,000,000 mixed keys.
 
-Both servers get the same commands (pipelined over one socket each), then per server:
+Both servers get the same commands (pipelined over one socket each), then each step runs
+on one server right after the other (a shared machine's load hits both alike):
 
   SAVE         wall time of the SAVE command, and the size of the dump it wrote
   BGSAVE       wall time from BGSAVE to rdb_bgsave_in_progress:0, and the child's private
@@ -265,9 +266,7 @@ def private_dirty(pid: int | str) -> int | None:
     return int(m.group(1)) * 1024 if m else None
 
 
-def measure_server(srv: Server, commands, results: dict) -> bool:
-    """Fill, SAVE, BGSAVE, restart. False when the server has no SAVE (bocho before the
-    snapshot work): the caller measures it in-process instead."""
+def fill_server(srv: Server, commands, results: dict) -> None:
     rss0 = srv.rss()
     t0 = time.perf_counter()
     srv.fill(commands)
@@ -280,6 +279,11 @@ def measure_server(srv: Server, commands, results: dict) -> bool:
     res["RSS MiB"] = rss1 / 2**20
     print(f"  {srv.name}: filled {res['keys']} keys in {fill_s:.1f} s, RSS "
           f"{rss0 / 2**20:.0f} -> {rss1 / 2**20:.0f} MiB", flush=True)
+
+
+def measure_save(srv: Server, res: dict) -> bool:
+    """SAVE's time and the dump's size; False when the server has no SAVE (bocho before
+    the snapshot work: the caller measures it in-process instead)."""
     t0 = time.perf_counter()
     r = srv.command(b"SAVE")
     if isinstance(r, hiredis.ReplyError):
@@ -288,9 +292,12 @@ def measure_server(srv: Server, commands, results: dict) -> bool:
     res["SAVE s"] = time.perf_counter() - t0
     res["dump MiB"] = os.path.getsize(os.path.join(srv.dir, "dump.rdb")) / 2**20
     print(f"  {srv.name}: SAVE {res['SAVE s']:.2f} s, {res['dump MiB']:.1f} MiB", flush=True)
-    measure_bgsave(srv, res)
+    return True
+
+
+def measure_restart(srv: Server, res: dict) -> None:
+    """Restart on the dump, then on nothing (the process's own start-up)."""
     srv.stop()
-    # restart on the dump, then on nothing (the process's own start-up)
     srv.start()
     with_dump = srv.started
     keys = srv.command(b"DBSIZE")
@@ -306,7 +313,24 @@ def measure_server(srv: Server, commands, results: dict) -> bool:
         res["log: DB loaded s"] = loaded
     print(f"  {srv.name}: restart {with_dump:.2f} s with the dump ({keys} keys), "
           f"{empty:.2f} s without; log says {loaded}", flush=True)
-    return True
+
+
+def measure_servers(servers: list[Server], commands, results: dict) -> list[Server]:
+    """Fill every server, then each step (SAVE, BGSAVE, restart) on one server after
+    the other, so that the load of a shared machine hits them alike. Returns the
+    servers that had no SAVE."""
+    for srv in servers:
+        fill_server(srv, commands(), results)
+    missing = [srv for srv in servers if not measure_save(srv, results[srv.name])]
+    ok = [srv for srv in servers if srv not in missing]
+    for srv in ok:
+        measure_bgsave(srv, results[srv.name])
+    for srv in ok:
+        measure_restart(srv, results[srv.name])
+    for srv in missing:
+        srv.stop()
+        results.pop(srv.name)
+    return missing
 
 
 def measure_bgsave(srv: Server, res: dict) -> None:
@@ -524,25 +548,20 @@ def main() -> int:
 
     results: dict = {}
     with tempfile.TemporaryDirectory(prefix="bocho-rdb-bench-") as work:
-        if args.only != "redis":
-            inproc = args.inproc
-            if not inproc:
-                b = Server("bocho", shlex.split(args.bocho_cmd) + [
-                    "--enable-debug-command", "yes"], work).start()
-                try:
-                    inproc = not measure_server(b, commands(), results)
-                finally:
-                    b.stop()
-                results.pop("bocho", None) if inproc else None
-            if inproc:
-                modes = ["compiled"] + ([] if args.no_pure else ["pure"])
-                measure_inproc(commands(), results, modes, work)
-        if args.only != "bocho":
-            r = Server("redis", ["redis-server"], work).start()
-            try:
-                measure_server(r, commands(), results)
-            finally:
-                r.stop()
+        servers = []
+        try:
+            if args.only != "redis" and not args.inproc:
+                servers.append(Server("bocho", shlex.split(args.bocho_cmd) + [
+                    "--enable-debug-command", "yes"], work).start())
+            if args.only != "bocho":
+                servers.append(Server("redis", ["redis-server"], work).start())
+            missing = measure_servers(servers, commands, results)
+        finally:
+            for srv in servers:
+                srv.stop()
+        if args.only != "redis" and (args.inproc or missing):
+            modes = ["compiled"] + ([] if args.no_pure else ["pure"])
+            measure_inproc(commands(), results, modes, work)
     report(results)
     return 0
 
