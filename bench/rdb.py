@@ -6,7 +6,9 @@ on one server right after the other (a shared machine's load hits both alike):
   SAVE         wall time of the SAVE command, and the size of the dump it wrote
   BGSAVE       wall time from BGSAVE to rdb_bgsave_in_progress:0, and the child's private
                dirty memory (Private_Dirty of /proc/<child>/smaps_rollup, sampled every
-               10 ms until the child exits: the last sample is the end of the save) next
+               100 ms until the child exits: the last sample is the end of the save; each
+               read walks the child's page tables, so sampling more often slows the save
+               of both servers) next
                to the parent's RSS growth from the fill (the dataset's RSS); also
                rdb_last_cow_size when INFO has it
   load         the server restarted on its dump: time from exec to the first PING
@@ -355,7 +357,7 @@ def measure_bgsave(srv: Server, res: dict) -> None:
         if srv.info().get("rdb_bgsave_in_progress", "0").strip() == "0" and (
                 child is None or private_dirty(child) is None):
             break
-        time.sleep(0.01)
+        time.sleep(0.1)
     while srv.info().get("rdb_bgsave_in_progress", "0").strip() != "0":
         time.sleep(0.01)
     res["BGSAVE s"] = time.perf_counter() - t0
@@ -451,17 +453,39 @@ def measure_inproc(commands, results: dict, modes: list[str], work: str) -> None
     from bocho.server import Server as BochoServer
     del srv
     gc.collect()
-    back = BochoServer(Config())
-    t0 = time.perf_counter()
-    with open(path, "rb") as f:
-        data = f.read()
-    rdb.load(back, data)
-    load_s = time.perf_counter() - t0
-    print(f"  bocho: rdb.load {load_s:.2f} s ({sum(len(db.data) for db in back.dbs)} keys)",
-          flush=True)
     for mode in modes:
-        if f"bocho-{mode}" in results:
-            results[f"bocho-{mode}"]["load s"] = load_s
+        if f"bocho-{mode}" not in results:
+            continue
+        rdb._compiled = compiled if mode == "compiled" else None
+        readers = pure_readers(mode == "pure")
+        back = BochoServer(Config())
+        gc.disable()  # as the start-up load runs (snapshot.load_file)
+        t0 = time.perf_counter()
+        with open(path, "rb") as f:
+            data = f.read()
+        rdb.load(back, data)
+        load_s = time.perf_counter() - t0
+        gc.enable()
+        pure_readers(False, readers)
+        print(f"  bocho-{mode}: rdb.load {load_s:.2f} s "
+              f"({sum(len(db.data) for db in back.dbs)} keys)", flush=True)
+        results[f"bocho-{mode}"]["load s"] = load_s
+        del back, data
+        gc.collect()
+    rdb._compiled = compiled
+
+
+def pure_readers(pure: bool, restore=None):
+    """Put the Python Reader.string and rdb_types.lp_text back in place of the compiled
+    ones (pure) or restore what was there; returns what was there."""
+    from bocho.persistence import rdb_types, rdbio
+
+    was = (rdbio.Reader.string, rdb_types.lp_text)
+    if restore is not None:
+        rdbio.Reader.string, rdb_types.lp_text = restore
+    elif pure and hasattr(was[0], "python"):
+        rdbio.Reader.string, rdb_types.lp_text = was[0].python, was[1].python
+    return was
 
 
 def fork_save(srv, path: str) -> tuple[float, int]:
