@@ -212,10 +212,20 @@ def sd_notify(msg: str) -> None:
         pass
 
 
+def program_name() -> str:
+    """argv[0] as Redis sees its own: the console script's path, or under `python -m
+    bocho` what the python binary was exec'd as (a wrapper can name it, `exec -a`)."""
+    if not sys.argv:
+        return "bocho-server"
+    if sys.argv[0].endswith("__main__.py"):
+        return sys.orig_argv[0]
+    return sys.argv[0]
+
+
 def proc_title(config: Config, title: str | None = None) -> str | None:
     """proc-title-template expanded as Redis's redisProcTitleGetVariable does."""
     if title is None:
-        title = sys.argv[0] if sys.argv else "bocho-server"
+        title = program_name()
     port, tls = config["port"], config["tls-port"]
 
     def var(name: str) -> str | None:

@@ -329,6 +329,20 @@ def test_debug_reload(make_server, dump_dir):
         c.execute_command("DEBUG", "RELOAD", "NOSAVE")
     with pytest.raises(redis.ResponseError, match="only supports the MERGE"):
         c.execute_command("DEBUG", "RELOAD", "BLA")
+    # a library (or key) already there: an error without MERGE, replaced with it
+    c.function_load("#!lua name=lib\nredis.register_function('f', function() return 1 end)")
+    with pytest.raises(redis.ResponseError, match="Error trying to load the RDB dump"):
+        c.execute_command("DEBUG", "RELOAD", "NOFLUSH")
+    assert "Failed loading library, Library 'lib' already exists" in s.log()
+    assert c.execute_command("DEBUG", "RELOAD", "NOFLUSH", "MERGE") == b"OK"
+    assert c.fcall("f", 0) == 1
+    # a bad file is an error reply, not the end of the server
+    path = os.path.join(dump_dir, "dump.rdb")
+    with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) - 5)
+    with pytest.raises(redis.ResponseError, match="Error trying to load the RDB dump"):
+        c.execute_command("DEBUG", "RELOAD", "NOSAVE")
+    assert c.ping()
 
 
 def test_redis_reads_bocho_dump_and_bocho_reads_redis_dump(make_server, tmp_path):

@@ -41,8 +41,11 @@ class InProc:
         from bocho.network import Client
         from bocho.server import Server
         load_all()
-        self.server = Server(Config())
+        cfg = Config()
+        cfg["save"] = []  # FLUSHALL would write dump.rdb into the working directory
+        self.server = Server(cfg)
         self.client = Client(self.server)
+        self("CONFIG", "SET", "save", "")  # FLUSHALL would write dump.rdb in the cwd
 
     def raw(self, *args) -> bytes:
         c = self.client

@@ -161,7 +161,7 @@ def save(srv: Server, f: BinaryIO, rsi: dict[bytes, bytes] | None = None,
     buf += b"REDIS%04d" % RDB_VERSION
     for k, v in aux_fields(srv, rsi):
         _aux(buf, k, b"1" if aof_base and k == b"aof-base" else v)
-    _save_functions(srv, buf)
+    _save_functions(srv, buf, compress)
     policy = cfg["maxmemory-policy"]
     save_lru = policy.endswith("lru")
     save_lfu = policy.endswith("lfu")
@@ -215,13 +215,13 @@ def _lfu_count(meta: int, now_ms: int) -> int:
     return meta & 0xFF
 
 
-def _save_functions(srv: Server, buf: bytearray) -> None:
+def _save_functions(srv: Server, buf: bytearray, compress: bool) -> None:
     reg = getattr(srv, "functions", None)
     if reg is None:
         return
     for lib in reg.libraries.values():
         buf.append(OPCODE_FUNCTION2)
-        put_str(buf, lib.code, False)
+        put_str(buf, lib.code, compress)
 
 
 class LoadResult:
@@ -373,7 +373,7 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
         if verify_crc and stored and stored != rdbio.crc64(data[:end]):
             raise RdbError("Wrong RDB checksum", end)
     if srv is not None and res.functions:
-        _load_functions(srv, res.functions)
+        _load_functions(srv, res.functions, allow_dup)
     return res
 
 
@@ -397,14 +397,20 @@ def _store(db, key: bytes, value: Any, expire_ms: int, idle: int | None,
             db.touch(key, new=True)
 
 
-def _load_functions(srv: Server, codes: list[bytes]) -> None:
+def _load_functions(srv: Server, codes: list[bytes], allow_dup: bool = False) -> None:
+    """The libraries; one already loaded is an error unless allow_dup (DEBUG RELOAD
+    MERGE), as functionsCreateWithLibraryCtx."""
     from bocho.commands.functions import registry
     reg = registry(srv)
     for code in codes:
         try:
-            reg.create(code, True, 0)
+            reg.create(code, allow_dup, 0)
         except Exception as e:  # noqa: BLE001 - the library's own compile error
-            raise RdbError(f"Failed loading library: {e}") from None
+            msg = getattr(e, "msg", None)
+            reason = msg.decode(errors="replace") if isinstance(msg, bytes) else str(e)
+            if reason.startswith("ERR "):
+                reason = reason[4:]
+            raise RdbError(f"Failed loading library, {reason}") from None
 
 
 def _deep_sanitize(srv: Server | None) -> bool:

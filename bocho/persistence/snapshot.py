@@ -596,10 +596,12 @@ class LoadFailed(Exception):
 
 
 def load_file(srv: Server, filename: str, *, allow_dup: bool = False,
-              events: Callable[[], None] | None = None) -> bool:
+              events: Callable[[], None] | None = None, fatal: bool = True) -> bool:
     """rdbLoad: filename into srv's databases. False when the file cannot be opened (errno
     in the exception's place: see load_at_startup); LoadFailed when it is bad. events()
-    is called every loading-process-events-interval-bytes (processEventsWhileBlocked)."""
+    is called every loading-process-events-interval-bytes (processEventsWhileBlocked).
+    fatal: a bad file ends the server (start-up) rather than a command (DEBUG RELOAD,
+    Redis's "restore context": the details are logged at verbose level)."""
     with open(filename, "rb") as f:
         data = f.read()
     cfg = srv.config
@@ -630,11 +632,11 @@ def load_file(srv: Server, filename: str, *, allow_dup: bool = False,
                        verify_crc=not getattr(srv, "skip_checksum_validation", False)
                        and cfg["rdbchecksum"])
     except RdbError as e:
-        _report_bad_file(data, filename, e)
+        _report_bad_file(data, filename, e, fatal)
         raise LoadFailed(str(e)) from None
     except (ValueError, TypeError, IndexError, KeyError, OverflowError) as e:
         err = RdbError(f"Bad RDB data: {e}", srv.loading_loaded_bytes)
-        _report_bad_file(data, filename, err)
+        _report_bad_file(data, filename, err, fatal)
         raise LoadFailed(str(err)) from None
     finally:
         if gc_was:
@@ -644,27 +646,37 @@ def load_file(srv: Server, filename: str, *, allow_dup: bool = False,
     srv.loading_loaded_bytes = len(data)
     srv.rdb_last_load_keys_loaded = res.keys_loaded
     srv.rdb_last_load_keys_expired = res.keys_expired
-    log.notice(f"Done loading RDB, keys loaded: {res.keys_loaded}, keys expired: "
-               f"{res.keys_expired}.")
+    empty = getattr(res, "empty_keys", 0)
+    if empty:
+        log.warning(f"Done loading RDB, keys loaded: {res.keys_loaded}, keys expired: "
+                    f"{res.keys_expired}, empty keys skipped: {empty}.")
+    else:
+        log.notice(f"Done loading RDB, keys loaded: {res.keys_loaded}, keys expired: "
+                   f"{res.keys_expired}.")
     return True
 
 
-def _report_bad_file(data: bytes, filename: str, e: RdbError) -> None:
-    """rdbReportError's start-up case, with the file and the offset named."""
+def _report_bad_file(data: bytes, filename: str, e: RdbError, fatal: bool) -> None:
+    """rdbReportError, with the file and the offset named. Start-up: warnings and the
+    termination line; DEBUG RELOAD: the details at verbose level."""
     msg = e.message
+    offset = max(0, e.offset)
+    if msg.startswith("Failed loading library"):
+        log.warning(msg)  # then read as a short read, as Redis does
+        msg = "Unexpected EOF reading RDB file"
     if msg.startswith("Unexpected EOF"):
         log.warning("Short read or OOM loading DB. Unrecoverable error, aborting now.")
     elif msg.startswith("Wrong RDB checksum"):
-        end = max(0, e.offset)
-        stored = int.from_bytes(data[end:end + 8], "little")
-        log.warning(f"Wrong RDB checksum expected: ({rdbio.crc64(data[:end]):x}) but got "
+        stored = int.from_bytes(data[offset:offset + 8], "little")
+        log.warning(f"Wrong RDB checksum expected: ({rdbio.crc64(data[:offset]):x}) but got "
                     f"({stored:x}). Aborting now.")
         msg = "RDB CRC error"
-    log.warning(f"Internal error in RDB reading offset {max(0, e.offset)}, function at "
-                f"rdb.c:0 -> {msg}")
-    log.warning(f"Failed loading RDB file {os.path.abspath(filename)} at offset "
-                f"{max(0, e.offset)}: {msg}. The file was left untouched.")
-    log.warning("Terminating server after rdb file reading failure.")
+    detail = log.warning if fatal else log.verbose
+    detail(f"Internal error in RDB reading offset {offset}, function at rdb.c:0 -> {msg}")
+    detail(f"Failed loading RDB file {os.path.abspath(filename)} at offset {offset}: "
+           f"{msg}. The file was left untouched.")
+    if fatal:
+        log.warning("Terminating server after rdb file reading failure.")
 
 
 def load_at_startup(srv: Server, loop: asyncio.AbstractEventLoop) -> bool:
@@ -708,16 +720,14 @@ def empty_data(srv: Server) -> None:
 
 
 def debug_reload(srv: Server, opts: set[bytes]) -> None:
-    """DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save, empty, load back (blocking). A
-    corrupt file stops the server, as in Redis."""
+    """DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save, empty, load back (blocking). A bad
+    file (or, without MERGE, a key or library already there) is an error reply; what
+    was loaded before it stays, as in Redis."""
     if b"nosave" not in opts and not save(srv):
         raise CommandError(b"ERR")
     if b"noflush" not in opts:
         empty_data(srv)
     try:
-        load_file(srv, srv.config["dbfilename"], allow_dup=b"merge" in opts)
-    except LoadFailed:
-        log.logger.reopen()
-        os._exit(1)
-    except OSError:
+        load_file(srv, srv.config["dbfilename"], allow_dup=b"merge" in opts, fatal=False)
+    except (LoadFailed, OSError):
         raise CommandError(b"ERR Error trying to load the RDB dump") from None
