@@ -12,7 +12,7 @@ $(BIN)/python:
 
 # The install builds the optional compiled request loop (bocho/_fastpath.pyx, Cython): a
 # change to it or to the build files installs (and so compiles) again.
-BUILD_INPUTS := pyproject.toml setup.py bocho/_fastpath.pyx
+BUILD_INPUTS := pyproject.toml setup.py bocho/_fastpath.pyx bocho/_rdbfast.pyx
 # The request-path tests, run a second time on the pure-Python path (BOCHO_PURE=1).
 PURE_TESTS := tests/test_protocol.py tests/test_hotpath.py tests/test_smoke.py \
 	tests/test_strings.py tests/test_fastpath.py
@@ -42,4 +42,4 @@ lint: $(TESTSTAMP)
 	$(BIN)/ruff check bocho tests bench
 
 clean:
-	rm -rf $(VENV) build *.egg-info bocho/_fastpath.c bocho/_fastpath.*.so
+	rm -rf $(VENV) build *.egg-info bocho/_fastpath.c bocho/_fastpath.*.so bocho/_rdbfast.c bocho/_rdbfast.*.so

@@ -1,6 +1,7 @@
-"""The optional compiled request loop (bocho/_fastpath.pyx). Everything else about the
-package is in pyproject.toml. Without Cython or a C compiler bocho installs anyway and
-runs its pure-Python path (INFO server: bocho_fastpath:python)."""
+"""The optional compiled parts: the request loop (bocho/_fastpath.pyx) and the RDB
+keyspace walk (bocho/_rdbfast.pyx). Everything else about the package is in
+pyproject.toml. Without Cython or a C compiler bocho installs anyway and runs its
+pure-Python paths (INFO server: bocho_fastpath:python; rdb.py's own per-key loop)."""
 
 from setuptools import Extension, setup
 
@@ -10,7 +11,8 @@ except ImportError:  # no Cython: pure-Python install
     ext_modules = []
 else:
     ext_modules = cythonize(
-        [Extension("bocho._fastpath", ["bocho/_fastpath.pyx"], optional=True)],
+        [Extension("bocho._fastpath", ["bocho/_fastpath.pyx"], optional=True),
+         Extension("bocho._rdbfast", ["bocho/_rdbfast.pyx"], optional=True)],
         compiler_directives={"language_level": "3"}, quiet=True)
     for ext in ext_modules:
         ext.optional = True  # a failed compile leaves the pure-Python path

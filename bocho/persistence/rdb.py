@@ -17,6 +17,7 @@ rename); load() reads a whole file's bytes into the server's databases."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -133,11 +134,13 @@ def _aux(buf: bytearray, key: bytes, value: bytes) -> None:
 
 
 def aux_fields(srv: Server, rsi: dict[bytes, bytes] | None) -> list[tuple[bytes, bytes]]:
-    """rdbSaveInfoAuxFields: what Redis 7.0 writes ahead of the data."""
+    """rdbSaveInfoAuxFields: what Redis 7.0 writes ahead of the data. used-mem is the
+    cached estimate: measuring it afresh lists every key, which in a forked child would
+    copy every page holding one (a BGSAVE refreshes it in the parent before forking)."""
     from bocho.memory import used_memory
     fields = [(b"redis-ver", REDIS_VER), (b"redis-bits", b"64"),
               (b"ctime", b"%d" % int(time.time())),
-              (b"used-mem", b"%d" % used_memory(srv))]
+              (b"used-mem", b"%d" % used_memory(srv, refresh=False))]
     if rsi:
         fields += list(rsi.items())
     fields.append((b"aof-base", b"0"))
@@ -175,6 +178,11 @@ def save(srv: Server, f: BinaryIO, rsi: dict[bytes, bytes] | None = None,
         buf.append(OPCODE_RESIZEDB)
         put_len(buf, len(data))
         put_len(buf, len(expires))
+        if _compiled is not None and lru is None:
+            # the same bytes, walked in C with borrowed references (_rdbfast.pyx)
+            keys += _compiled.save_keys(w, data, expires, compress, save_value, progress,
+                                        every, keys)
+            continue
         for key, value in data.items():
             if expires:
                 when = expires.get(key)
@@ -269,7 +277,21 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
     lfu_freq = None
     now_ms = int(time.time() * 1000)
     n_since = 0
+    # plain string records in C (_rdbfast.pyx), which stops at anything else
+    fast = (_compiled.load_strings if _compiled is not None and srv is not None
+            and on_key is None and trace is None and not srv.config["key-load-delay"]
+            else None)
     while True:
+        if fast is not None and expire_ms == -1 and lru_idle is None \
+                and lfu_freq is None and db.lru is None:
+            r.pos, n, x = fast(data, r.pos, r.end, db.data, db.expires, now_ms, expire,
+                               every - n_since if progress is not None else every)
+            res.keys_loaded += n
+            res.keys_expired += x
+            n_since += n + x
+            if progress is not None and n_since >= every:
+                n_since = 0
+                progress(r.pos)
         if trace is not None:
             trace("type", r.pos, None)
         op = r.byte()
@@ -405,3 +427,21 @@ def _default_limits():
 
 # The other types' codecs register themselves; imported last since they use register().
 from bocho.persistence import rdb_stream, rdb_types  # noqa: E402,F401,I001
+
+
+def _compiled_saver():
+    """bocho/_rdbfast.pyx (save_keys, load_strings) when it is built and BOCHO_PURE is
+    not set. It also takes over the common case of two hot readers (Reader.string and
+    rdb_types.lp_text), handing every other case to the Python ones."""
+    if os.environ.get("BOCHO_PURE", "") not in ("", "0"):
+        return None
+    try:
+        from bocho import _rdbfast
+    except ImportError:
+        return None
+    Reader.string = _rdbfast.string_of(Reader.string)
+    rdb_types.lp_text = _rdbfast.lp_text_of(rdb_types.lp_text)
+    return _rdbfast
+
+
+_compiled = _compiled_saver()

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from bocho import log
 from bocho.errors import CommandError
+from bocho.memory import used_memory
 from bocho.persistence import rdb, rdbio
 from bocho.persistence.rdbio import RdbError
 
@@ -269,6 +270,7 @@ def fork_child(srv: Server, kind: str, title: str, work: Callable[[Any], bool]) 
     returns True; the parent records it as srv.child_type / child_pid with the info
     pipe open. Raises OSError when fork fails."""
     rfd, wfd = os.pipe()
+    used_memory(srv)  # refreshed here: the child's used-mem must not list every key
     gc.freeze()
     t0 = time.perf_counter_ns()
     try:
