@@ -16,7 +16,8 @@
 #   PORT            external-mode port (default 16701)
 #   BOCHO_BIN       bocho-server executable (default <repo>/.venv/bin/bocho-server)
 #   REDIS_BIN       real redis-server (default /usr/bin/redis-server)
-#   SCOPE           core (issue 3's units, default), types (issue 4's) or all
+#   SCOPE           core (issue 3's units, default), types (issue 4's), persist (issues 6
+#                   and 7: RDB and AOF) or all
 #   EXTERNAL_UNITS / SPAWN_UNITS  space-separated overrides of the unit lists below
 #   (TCL_UNIT_TIMEOUT, TCL_STALL_TIMEOUT, TCL_EXTRA_ARGS pass through to the runner)
 set -u
@@ -45,11 +46,18 @@ CORE_SPAWN="unit/auth unit/info unit/limits unit/networking unit/maxmemory
   unit/obuf-limits unit/shutdown unit/pendingquerybuf unit/client-eviction"
 TYPES_EXTERNAL="unit/type/list unit/type/list-2 unit/type/list-3 unit/type/hash unit/type/set
   unit/type/zset unit/type/stream unit/type/stream-cgroups unit/hyperloglog unit/geo unit/sort"
+PERSIST_EXTERNAL="unit/dump unit/other"
+PERSIST_SPAWN="integration/rdb integration/corrupt-dump integration/corrupt-dump-fuzzer
+  integration/convert-zipmap-hash-on-load integration/convert-ziplist-hash-on-load
+  integration/convert-ziplist-zset-on-load integration/aof integration/aof-multi-part
+  unit/aofrw"
 case $SCOPE in
     core) ext=$CORE_EXTERNAL spawn=$CORE_SPAWN ;;
     types) ext=$TYPES_EXTERNAL spawn="" ;;
-    all) ext="$CORE_EXTERNAL $TYPES_EXTERNAL" spawn=$CORE_SPAWN ;;
-    *) echo "SCOPE must be core, types or all" >&2; exit 2 ;;
+    persist) ext=$PERSIST_EXTERNAL spawn=$PERSIST_SPAWN ;;
+    all) ext="$CORE_EXTERNAL $TYPES_EXTERNAL $PERSIST_EXTERNAL"
+         spawn="$CORE_SPAWN $PERSIST_SPAWN" ;;
+    *) echo "SCOPE must be core, types, persist or all" >&2; exit 2 ;;
 esac
 EXTERNAL_UNITS=${EXTERNAL_UNITS-$ext}
 SPAWN_UNITS=${SPAWN_UNITS-$spawn}
