@@ -204,6 +204,21 @@ def test_debug_loadaof(make_server):
         assert b"LOADAOF" not in f.read()
 
 
+@pytest.mark.parametrize("trim", [["MAXLEN", "~", "55"], ["MINID", "~", "56"]])
+def test_approximate_trim_with_limit_replays(make_server, trim):
+    """XADD ~ ... LIMIT is logged as an exact trim with LIMIT, which only a client that
+    must be obeyed may send: the AOF client is one."""
+    srv = make_server(config={**_aof(), "stream-node-max-entries": "10"})
+    c = srv.client()
+    for j in range(100):
+        c.execute_command("XADD", "s", j + 1, "f", "v")
+    c.execute_command("XADD", "s", *trim, "LIMIT", 30, "*", "f", "v")
+    assert c.xlen("s") == 71
+    c.config_set("stream-node-max-entries", 1)
+    assert c.execute_command("DEBUG", "LOADAOF") == b"OK"
+    assert c.xlen("s") == 71
+
+
 # -- rewriting ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("preamble", ["no", "yes"])

@@ -261,9 +261,11 @@ def _resolve(lookup: Any, argv: list[bytes]) -> Any:
 
 
 def fake_client(srv: Server) -> Client:
-    """The AOF client: runs commands, its replies are dropped, never listed."""
-    from bocho.network import Client
+    """The AOF client: runs commands, its replies are dropped, never listed. Flagged as
+    a master's: both must be obeyed (mustObeyClient), e.g. XADD's exact LIMIT."""
+    from bocho.network import F_MASTER, Client
     c = Client(srv)
+    c.flags |= F_MASTER
     c.current = True  # out-of-band sends stay in c.out (cleared after each command)
     c.authenticated = True
     return c
