@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import random
 import resource
-import shutil
 import signal
 import subprocess
 import threading
@@ -17,19 +16,10 @@ import pytest
 import redis
 
 from bocho.testing.server import ServerProcess, wait_until
-from tests.conftest import IN_CI
+from tests.conftest import debian_binary
 
 AOF_DIR = "appendonlydir"
 MANIFEST = "appendonly.aof.manifest"
-
-
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if IN_CI:
-            pytest.fail(f"{name} is required in CI")
-        pytest.skip(f"{name} not installed")
-    return path
 
 
 def _aof(**kw) -> dict:
@@ -127,7 +117,7 @@ def test_multipart_layout_and_redis_check_aof(make_server):
     assert data.startswith(b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n"
                            b"$1\r\n1\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n")
     assert b"PEXPIREAT" in data  # EXPIRE is logged in its absolute form
-    out = subprocess.run([_tool("redis-check-aof"), os.path.join(d, MANIFEST)],
+    out = subprocess.run([debian_binary("redis-check-aof"), os.path.join(d, MANIFEST)],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stdout
     assert "All AOF files and manifest are valid" in out.stdout
@@ -501,7 +491,7 @@ def test_missing_file_named_by_manifest(make_server, tmp_path):
 
 @pytest.mark.parametrize("preamble", ["no", "yes"])
 def test_redis_server_loads_bochos_aof(make_server, tmp_path, preamble):
-    binary = _tool("redis-server")
+    binary = debian_binary("redis-server")
     srv = make_server(config=_aof(aof_use_rdb_preamble=preamble), dir=str(tmp_path))
     c = srv.client()
     c.set("a", "1")
@@ -521,7 +511,7 @@ def test_redis_server_loads_bochos_aof(make_server, tmp_path, preamble):
 
 @pytest.mark.parametrize("preamble", ["no", "yes"])
 def test_bocho_loads_redis_servers_aof(make_server, tmp_path, preamble):
-    binary = _tool("redis-server")
+    binary = debian_binary("redis-server")
     red = ServerProcess(config=_aof(aof_use_rdb_preamble=preamble), binary=binary,
                         dir=str(tmp_path))
     try:
@@ -614,7 +604,7 @@ def test_rewrite_during_bgsave_is_scheduled_after_it(make_server):
     c.config_set("rdb-key-save-delay", 20_000)  # BGSAVE takes ~1 s
     c.bgsave()
     assert _info(c, "rdb_bgsave_in_progress") == 1
-    out = subprocess.run([_tool("redis-cli"), "-p", str(srv.port), "BGREWRITEAOF"],
+    out = subprocess.run([debian_binary("redis-cli"), "-p", str(srv.port), "BGREWRITEAOF"],
                          capture_output=True, text=True)
     assert out.stdout.strip() == "Background append only file rewriting scheduled"
     assert _info(c, "aof_rewrite_scheduled") == 1

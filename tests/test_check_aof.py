@@ -4,14 +4,13 @@ code), and the manifest codec (bocho/persistence/manifest.py)."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 
 from bocho.persistence import manifest as mf
-from tests.conftest import IN_CI
+from tests.conftest import debian_binary
 
 
 def _cmd(*args: str) -> bytes:
@@ -35,15 +34,6 @@ CASES = {
 }
 
 
-def _redis_check_aof() -> str:
-    path = shutil.which("redis-check-aof")
-    if path is None:
-        if IN_CI:
-            pytest.fail("redis-check-aof is required in CI")
-        pytest.skip("redis-check-aof not installed")
-    return path
-
-
 def _run(argv: list[str], cwd: str, stdin: str = "") -> tuple[int, str]:
     p = subprocess.run(argv, cwd=cwd, input=stdin, capture_output=True, text=True,
                        timeout=30)
@@ -56,7 +46,7 @@ BOCHO = [sys.executable, "-m", "bocho.persistence.check_aof"]
 def _both(tmp_path, name: str, data: bytes, args: list[str], stdin: str = ""):
     """Run both tools on their own copy; (redis result, bocho result, files after)."""
     out = []
-    for tool, sub in (([_redis_check_aof()], "r"), (BOCHO, "b")):
+    for tool, sub in (([debian_binary("redis-check-aof")], "r"), (BOCHO, "b")):
         d = tmp_path / sub
         d.mkdir(exist_ok=True)
         (d / name).write_bytes(data)
@@ -102,7 +92,7 @@ def _multipart(d, incr_tail: bytes = b"", base: bytes = GOOD) -> None:
                                       (b"*3\r\n$3\r\nset", True)])
 def test_multipart_matches_redis_check_aof(tmp_path, tail, fix):
     results = []
-    for tool, sub in (([_redis_check_aof()], "r"), (BOCHO, "b")):
+    for tool, sub in (([debian_binary("redis-check-aof")], "r"), (BOCHO, "b")):
         d = tmp_path / sub
         _multipart(d, tail)
         args = ["--fix"] if fix else []
@@ -113,7 +103,7 @@ def test_multipart_matches_redis_check_aof(tmp_path, tail, fix):
 
 def test_multipart_truncated_base_is_not_fixed(tmp_path):
     results = []
-    for tool, sub in (([_redis_check_aof()], "r"), (BOCHO, "b")):
+    for tool, sub in (([debian_binary("redis-check-aof")], "r"), (BOCHO, "b")):
         d = tmp_path / sub
         _multipart(d, base=GOOD + b"*2\r\n$3")
         results.append(_run(tool + ["--fix", "appendonly.aof.manifest"], str(d), "y\n"))
@@ -134,7 +124,7 @@ def test_multipart_truncated_base_is_not_fixed(tmp_path):
 ])
 def test_bad_manifests_match_redis_check_aof(tmp_path, text):
     results = []
-    for tool, sub in (([_redis_check_aof()], "r"), (BOCHO, "b")):
+    for tool, sub in (([debian_binary("redis-check-aof")], "r"), (BOCHO, "b")):
         d = tmp_path / sub
         d.mkdir()
         (d / "appendonly.aof.manifest").write_text(text)
@@ -182,7 +172,7 @@ def test_manifest_comments_and_keywords_any_case():
 
 
 def test_written_manifest_is_read_by_redis_check_aof(tmp_path):
-    tool = _redis_check_aof()
+    tool = debian_binary("redis-check-aof")
     m = mf.Manifest()
     m.new_base("appendonly.aof", False)
     m.new_incr("appendonly.aof")

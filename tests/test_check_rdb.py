@@ -14,7 +14,6 @@ import pytest
 from conftest import debian_binary
 
 from bocho.persistence import check_rdb, rdb
-from bocho.persistence.rdbio import TYPE_LIST_QUICKLIST_2, TYPE_STREAM_LISTPACKS, TYPE_ZSET_LISTPACK
 from bocho.testing.server import ServerProcess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -52,10 +51,6 @@ def assert_same_report(path: str) -> list[str]:
     rc_b, b = theirs(path)
     assert (rc_a, kinds_dropped(a)) == (rc_b, b)
     return a
-
-
-def has_codec(t: int) -> bool:
-    return t in rdb.LOADERS
 
 
 def _save(srv: ServerProcess, fill, name: str, tmp_path) -> str:
@@ -103,9 +98,6 @@ def test_real_redis_strings(oracle, tmp_path):
                                "zsets": "0", "hashes": "0", "streams": "0"}
 
 
-@pytest.mark.skipif(not all(map(has_codec, (TYPE_LIST_QUICKLIST_2, TYPE_ZSET_LISTPACK,
-                                              TYPE_STREAM_LISTPACKS))),
-                    reason="the other types' codecs have not landed yet")
 def test_real_redis_all_types(oracle, tmp_path):
     path = _save(oracle, _all_types, "all.rdb", tmp_path)
     lines = assert_same_report(path)

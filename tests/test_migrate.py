@@ -13,7 +13,6 @@ import pytest
 import redis
 from test_dump import SAMPLES, contents
 
-from bocho.persistence import rdb
 from bocho.testing.server import free_port, wait_until
 
 
@@ -190,8 +189,6 @@ def test_propagates_del_of_moved_keys(inproc, target):
 
 @pytest.mark.parametrize("name", list(SAMPLES))
 def test_bocho_to_redis_and_back(r, oracle, name):
-    if SAMPLES[name][0] not in rdb.LOADERS:
-        pytest.skip("codec not in yet")
     o = oracle.client()
     o.flushall()
     SAMPLES[name][1](r, "k")

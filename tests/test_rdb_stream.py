@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import socket
 import subprocess
 
 import hiredis
 import pytest
-from conftest import IN_CI
+from conftest import debian_binary
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -415,17 +414,8 @@ def test_file_round_trip_in_process():
     assert rdb.dump(t.value(b"s3", 3)) == rdb.dump(s.value(b"s3", 3))
 
 
-def _binary(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if IN_CI:
-            pytest.fail(f"{name} is required in CI")
-        pytest.skip(f"{name} not installed")
-    return path
-
-
 def test_file_checks_and_loads_in_redis(tmp_path, make_server):
-    check = _binary("redis-check-rdb")
+    check = debian_binary("redis-check-rdb")
     s = _stream_server()
     path = tmp_path / "dump.rdb"
     with open(path, "wb") as f:
@@ -433,7 +423,7 @@ def test_file_checks_and_loads_in_redis(tmp_path, make_server):
     out = subprocess.run([check, str(path)], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "RDB looks OK" in out.stdout
-    red_srv = make_server(binary=_binary("redis-server"), dir=str(tmp_path),
+    red_srv = make_server(binary=debian_binary("redis-server"), dir=str(tmp_path),
                           config={"dbfilename": "dump.rdb"})
     red = RawRedis(red_srv)
     try:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import socket
 import subprocess
 
 import hiredis
 import pytest
 import redis
-from conftest import redis_server_binary
+from conftest import debian_binary, redis_server_binary
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from raw import cmd as request
@@ -188,11 +187,7 @@ def assert_same_contents(a: dict, b: dict) -> None:
 
 
 def check_rdb(path: str) -> str:
-    exe = shutil.which("redis-check-rdb")
-    if exe is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-check-rdb is required in CI")
-        pytest.skip("redis-check-rdb not installed")
+    exe = debian_binary("redis-check-rdb")
     out = subprocess.run([exe, path], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
     return out.stdout
