@@ -372,7 +372,7 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
     if res.version >= 5:
         end = r.pos
         stored = int.from_bytes(r.take(8), "little")
-        if verify_crc and stored and stored != rdbio.crc64(data[:end]):
+        if verify_crc and stored and stored != rdbio.crc64(memoryview(data)[:end]):
             raise RdbError("Wrong RDB checksum", end)
     res.end = r.pos
     if srv is not None and res.functions:
