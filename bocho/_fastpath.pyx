@@ -808,3 +808,63 @@ def flush_pending(srv):
         sget(c, CS.write)(data)
         if limits_on and (truth(c, CS.obuf_soft_since) or sget(c, CS.wbuf_size)()):
             c.check_output_limits()
+
+
+cdef inline Py_ssize_t _digits(Py_ssize_t v) noexcept:
+    cdef Py_ssize_t d = 1
+    while v >= 10:
+        v //= 10
+        d += 1
+    return d
+
+
+cdef inline char *_put_len(char *p, char kind, Py_ssize_t v, Py_ssize_t d) noexcept:
+    """kind, v in d decimal digits, CRLF; returns the position after it."""
+    cdef Py_ssize_t i
+    p[0] = kind
+    for i in range(d, 0, -1):
+        p[i] = 48 + v % 10
+        v //= 10
+    p[d + 1] = 13
+    p[d + 2] = 10
+    return p + d + 3
+
+
+cdef object _bulk_fallback = None
+
+
+def set_bulk_fallback(fn):
+    global _bulk_fallback
+    _bulk_fallback = fn
+
+
+def bulk_array(list items):
+    """An array of bulk strings (lists.py _bulks) written into one bytes object: the
+    sizes summed first, then headers and payloads copied in. A list holding anything
+    but bytes goes to the Python builder (set_bulk_fallback)."""
+    cdef Py_ssize_t n = PyList_GET_SIZE(items)
+    cdef Py_ssize_t i, ln, total
+    cdef object x
+    cdef bytes out
+    cdef char *p
+    if n == 0:
+        return b"*0\r\n"
+    total = 3 + _digits(n)
+    for i in range(n):
+        x = items[i]
+        if type(x) is not bytes:
+            return _bulk_fallback(items)
+        ln = PyBytes_GET_SIZE(x)
+        total += ln + 5 + _digits(ln)
+    out = PyBytes_FromStringAndSize(NULL, total)
+    p = PyBytes_AS_STRING(out)
+    p = _put_len(p, 42, n, _digits(n))
+    for i in range(n):
+        x = items[i]
+        ln = PyBytes_GET_SIZE(x)
+        p = _put_len(p, 36, ln, _digits(ln))
+        memcpy(p, PyBytes_AS_STRING(x), ln)
+        p[ln] = 13
+        p[ln + 1] = 10
+        p += ln + 2
+    return out

@@ -1241,3 +1241,5 @@ def install_fastpath(server_cls: type) -> None:
         log.warning(f"Compiled request loop not used: {e}")
         return
     FASTPATH = "compiled"
+    from bocho.commands import lists
+    lists.use_compiled_bulks(_fastpath)

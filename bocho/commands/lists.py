@@ -75,6 +75,14 @@ def _bulks(items: list[bytes]) -> bytes:
     return resp.array_header(len(items)) + body + CRLF
 
 
+def use_compiled_bulks(fastpath) -> None:
+    """network.install_fastpath hands over the compiled array builder, which falls back
+    on this module's for lists of anything but bytes."""
+    global _bulks
+    fastpath.set_bulk_fallback(_bulks)
+    _bulks = fastpath.bulk_array
+
+
 def _bulk(x: bytes) -> bytes:
     n = len(x)
     if n < BULK_HDR_MAX:
