@@ -45,7 +45,7 @@ from bocho.persistence.aof_load import (
     load_files,
 )
 from bocho.persistence.aof_rewrite import write_dataset
-from bocho.persistence.snapshot import _key_delay
+from bocho.persistence.snapshot import save_progress, unlink_quietly
 
 if TYPE_CHECKING:
     from bocho.network import Client
@@ -570,7 +570,7 @@ class Aof:
             return
         for ai in m.history:
             log.notice(f"Removing the history file {ai.name} in the background")
-            _unlink(self.path(ai.name))
+            unlink_quietly(self.path(ai.name))
         m.history = []
         m.dirty = True
         self.persist_manifest(m)
@@ -716,16 +716,7 @@ class Aof:
         called every 1024 keys (every key with rdb-key-save-delay, which it sleeps)."""
         srv = self.srv
         tmp = f"temp-rewriteaof-{os.getpid()}.aof"
-        every = 1024
-        delay = srv.config["rdb-key-save-delay"]
-        if delay:
-            inner = progress
-
-            def progress(keys: int) -> None:
-                _key_delay(delay)
-                if inner is not None:
-                    inner(keys)
-            every = 1
+        progress, every = save_progress(srv, progress)
         try:
             with open(tmp, "wb") as f:
                 if srv.config["aof-use-rdb-preamble"]:
@@ -739,14 +730,14 @@ class Aof:
         except Exception as e:  # noqa: BLE001 - a write error or a value with no codec
             reason = e.strerror if isinstance(e, OSError) else str(e)
             log.warning(f"Write error writing append only file on disk: {reason}")
-            _unlink(tmp)
+            unlink_quietly(tmp)
             return False
         try:
             os.rename(tmp, filename)
         except OSError as e:
             log.warning("Error moving temp append only file on the final destination: "
                         f"{e.strerror}")
-            _unlink(tmp)
+            unlink_quietly(tmp)
             return False
         return True
 
@@ -834,7 +825,7 @@ class Aof:
             self.buf = bytearray()
             tmp = mf.temp_incr_name(self.filename)
             log.notice(f"Removing the temp incr aof file {tmp} in the background")
-            _unlink(self.path(tmp))
+            unlink_quietly(self.path(tmp))
         start = srv.aof_rewrite_time_start
         srv.aof_rewrite_time_last = int(time.time()) - start if start >= 0 else -1
         srv.aof_rewrite_time_start = -1
@@ -867,16 +858,16 @@ class Aof:
             except OSError as e:
                 log.warning(f"Error trying to rename the temporary AOF incr file "
                             f"{self.path(tmp_incr)} into {incr_path}: {e.strerror}")
-                _unlink(base_path)
+                unlink_quietly(base_path)
                 self._rewrite_failed()
                 return
             log.notice(f"Successfully renamed the temporary AOF incr file {tmp_incr} "
                        f"into {incr}")
         temp_am.incr_to_history(keep_last=self.fd >= 0)
         if not self.persist_manifest(temp_am):
-            _unlink(base_path)
+            unlink_quietly(base_path)
             if incr_path:
-                _unlink(incr_path)
+                unlink_quietly(incr_path)
             self._rewrite_failed()
             return
         self.manifest = temp_am
@@ -965,15 +956,8 @@ def _child_active(srv: Server) -> bool:
 
 
 def _remove_temp_files(pid: int) -> None:
-    _unlink(f"temp-rewriteaof-bg-{pid}.aof")
-    _unlink(f"temp-rewriteaof-{pid}.aof")
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+    unlink_quietly(f"temp-rewriteaof-bg-{pid}.aof")
+    unlink_quietly(f"temp-rewriteaof-{pid}.aof")
 
 
 def _empty_data(srv: Server) -> None:

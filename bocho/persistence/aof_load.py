@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from bocho import log
-from bocho.persistence.snapshot import _key_delay
+from bocho.persistence.snapshot import key_delay
 
 if TYPE_CHECKING:
     from bocho.network import Client
@@ -102,7 +102,7 @@ def load_single(aof: Aof, name: str, events: Any = None) -> int:
     if not data:
         return AOF_EMPTY
     truncated_ok = srv.config["aof-load-truncated"]
-    key_delay = srv.config["key-load-delay"]
+    load_delay = srv.config["key-load-delay"]
     done_before = getattr(srv, "loading_loaded_bytes", 0)
     loops = 0
     c = fake_client(srv)
@@ -197,8 +197,8 @@ def load_single(aof: Aof, name: str, events: Any = None) -> int:
         if truncated_ok:
             valid_up_to = pos
         loops += 1
-        if key_delay:
-            _key_delay(key_delay)
+        if load_delay:
+            key_delay(load_delay)
         if not loops & 1023:
             srv.loading_loaded_bytes = done_before + pos
             if events is not None:

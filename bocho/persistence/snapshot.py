@@ -113,13 +113,29 @@ def _set_status(srv: Server, ok: bool) -> None:
     srv.update_slow()
 
 
-def _key_delay(usec: int) -> None:
+def key_delay(usec: int) -> None:
     """debugDelay: rdb-key-save-delay / key-load-delay (negative: sleep 1us once in -N)."""
     if usec < 0:
         import random
         usec = 1 if random.randrange(-usec) == 0 else 0
     if usec:
         time.sleep(usec / 1e6)
+
+
+def save_progress(srv: Server, progress: Callable[[int], None] | None,
+                  every: int = 1024) -> tuple[Callable[[int], None] | None, int]:
+    """The progress hook and interval of a dataset write (RDB or AOF rewrite): with
+    rdb-key-save-delay every key also sleeps that long, as the TCL suite's slow saves
+    expect."""
+    delay = srv.config["rdb-key-save-delay"]
+    if not delay:
+        return progress, every
+
+    def delayed(keys: int) -> None:
+        key_delay(delay)
+        if progress is not None:
+            progress(keys)
+    return delayed, 1
 
 
 # -- writing a file ----------------------------------------------------------------------
@@ -137,15 +153,7 @@ def write_file(srv: Server, filename: str, progress: Callable[[int], None] | Non
     """rdbSave: the dataset to temp-<pid>.rdb, fsync, rename over filename. Logs
     failures as Redis; the temp file never survives a failure."""
     tmp = f"temp-{os.getpid()}.rdb"
-    delay = srv.config["rdb-key-save-delay"]
-    if delay:
-        inner = progress
-
-        def progress(keys: int) -> None:
-            _key_delay(delay)
-            if inner is not None:
-                inner(keys)
-        every = 1
+    progress, every = save_progress(srv, progress, every)
     try:
         f = open(tmp, "wb")  # noqa: SIM115 - closed below, before the rename
     except OSError as e:
@@ -165,14 +173,14 @@ def write_file(srv: Server, filename: str, progress: Callable[[int], None] | Non
     except Exception as e:  # noqa: BLE001 - a write error or a value with no codec
         reason = e.strerror if isinstance(e, OSError) else str(e)
         log.warning(f"Write error saving DB on disk({op}): {reason}")
-        _unlink(tmp)
+        unlink_quietly(tmp)
         return False
     try:
         os.rename(tmp, filename)
     except OSError as e:
         log.warning(f"Error moving temp DB file {tmp} on the final destination {filename} "
                     f"(in server root dir {_cwd()}): {e.strerror}")
-        _unlink(tmp)
+        unlink_quietly(tmp)
         return False
     try:
         _fsync_dir(filename)
@@ -190,7 +198,7 @@ def _cwd() -> str:
         return "unknown"
 
 
-def _unlink(path: str) -> None:
+def unlink_quietly(path: str) -> None:
     try:
         os.unlink(path)
     except OSError:
@@ -208,7 +216,7 @@ def save(srv: Server) -> bool:
         # only the "exit now" case needs handling here.
         if srv.shutdown_asap and signum == signal.SIGINT:
             log.warning("You insist... exiting now.")
-            _unlink(tmp)
+            unlink_quietly(tmp)
             for hook in srv.exit_now_hooks:
                 hook()
             os._exit(1)
@@ -514,7 +522,7 @@ def reset_child(srv: Server) -> None:
 
 
 def remove_temp_file(pid: int) -> None:
-    _unlink(f"temp-{pid}.rdb")
+    unlink_quietly(f"temp-{pid}.rdb")
 
 
 def kill_child(srv: Server) -> None:
@@ -645,7 +653,7 @@ def load_file(srv: Server, filename: str, *, allow_dup: bool = False,
 
     def progress(pos: int) -> None:
         if delay:
-            _key_delay(delay)
+            key_delay(delay)
         srv.loading_loaded_bytes = pos
         if events is not None and pos - mark[0] >= interval:
             mark[0] = pos
