@@ -839,7 +839,7 @@ def set_bulk_fallback(fn):
 
 
 def bulk_array(list items):
-    """An array of bulk strings (lists.py _bulks) written into one bytes object: the
+    """An array of bulk strings (resp.bulk_strings) written into one bytes object: the
     sizes summed first, then headers and payloads copied in. A list holding anything
     but bytes goes to the Python builder (set_bulk_fallback)."""
     cdef Py_ssize_t n = PyList_GET_SIZE(items)

@@ -1241,5 +1241,4 @@ def install_fastpath(server_cls: type) -> None:
         log.warning(f"Compiled request loop not used: {e}")
         return
     FASTPATH = "compiled"
-    from bocho.commands import lists
-    lists.use_compiled_bulks(_fastpath)
+    resp.use_compiled_bulk_strings(_fastpath)

@@ -39,6 +39,32 @@ def bulk(b: bytes) -> bytes:
     return b"$%d\r\n%s\r\n" % (n, b)
 
 
+def bulks(items) -> bytes:
+    """The bulk strings of items, without a header."""
+    return b"".join([BULK_HDR[len(b)] + b + CRLF if len(b) < BULK_HDR_MAX
+                     else b"$%d\r\n%s\r\n" % (len(b), b) for b in items])
+
+
+def bulk_strings(items: list[bytes]) -> bytes:
+    """An array of bulk strings (no nils): one join over "$len\r\nvalue" parts. The
+    compiled request loop replaces it with its C builder (use_compiled_bulk_strings)."""
+    if not items:
+        return b"*0\r\n"
+    try:
+        body = CRLF.join([BULK_HDR[len(x)] + x for x in items])
+    except IndexError:  # an element of BULK_HDR_MAX bytes or more
+        body = CRLF.join([b"$%d\r\n%s" % (len(x), x) for x in items])
+    return array_header(len(items)) + body + CRLF
+
+
+def use_compiled_bulk_strings(fastpath) -> None:
+    """network.install_fastpath hands over _fastpath.bulk_array, which falls back on the
+    Python builder for lists of anything but bytes."""
+    global bulk_strings
+    fastpath.set_bulk_fallback(bulk_strings)
+    bulk_strings = fastpath.bulk_array
+
+
 def bulk_or_null(b: bytes | None, resp: int) -> bytes:
     if b is None:
         return NULL3 if resp == 3 else NULL_BULK

@@ -250,11 +250,10 @@ def test_compiled_bulk_array_matches_python():
     from hypothesis import strategies as st
 
     import bocho.server  # noqa: F401 - installs the compiled loop unless BOCHO_PURE
-    from bocho import network
-    from bocho.commands import lists
+    from bocho import network, resp
     if network.FASTPATH != "compiled":
         pytest.skip("the pure-Python path builds these replies in Python")
-    build = lists._bulks
+    build = resp.bulk_strings
 
     def ref(items):
         return b"*%d\r\n" % len(items) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x)

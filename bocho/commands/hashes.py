@@ -249,12 +249,6 @@ def bulk(b: bytes) -> bytes:
     return b"$%d\r\n%s\r\n" % (n, b)
 
 
-def bulks(items) -> bytes:
-    """The bulk strings of items, without a header."""
-    return b"".join([BULK_HDR[len(b)] + b + CRLF if len(b) < BULK_HDR_MAX
-                     else b"$%d\r\n%s\r\n" % (len(b), b) for b in items])
-
-
 def _after_write(c, key: bytes, event: bytes, dirty: int) -> None:
     db = c.db
     if db.watched:
@@ -569,7 +563,7 @@ def hkeys(c, argv):
     if h is None:
         return EMPTY_ARRAY
     fields = lp_pairs(h)[::2] if type(h) is LpHash else h
-    return resp.array_header(len(fields)) + bulks(fields)
+    return resp.array_header(len(fields)) + resp.bulks(fields)
 
 
 @command("hvals", 2, "readonly", summary="Get all the values in a hash", **_ALL)
@@ -578,7 +572,7 @@ def hvals(c, argv):
     if h is None:
         return EMPTY_ARRAY
     vals = lp_pairs(h)[1::2] if type(h) is LpHash else h.values()
-    return resp.array_header(len(vals)) + bulks(vals)
+    return resp.array_header(len(vals)) + resp.bulks(vals)
 
 
 @command("hgetall", 2, "readonly", summary="Get all the fields and values in a hash", **_ALL)
@@ -587,7 +581,7 @@ def hgetall(c, argv):
     if h is None:
         return b"%0\r\n" if c.resp == 3 else EMPTY_ARRAY
     flat = pairs(h)
-    return resp.map_header(len(flat) >> 1, c.resp) + bulks(flat)
+    return resp.map_header(len(flat) >> 1, c.resp) + resp.bulks(flat)
 
 
 # -- HRANDFIELD -------------------------------------------------------------------------

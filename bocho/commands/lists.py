@@ -64,25 +64,6 @@ register_digest(List, lambda v: v)
 
 # -- helpers -----------------------------------------------------------------------------
 
-def _bulks(items: list[bytes]) -> bytes:
-    """An array of bulk strings: one join over "$len\r\nvalue" parts."""
-    if not items:
-        return EMPTY_ARRAY
-    try:
-        body = CRLF.join([BULK_HDR[len(x)] + x for x in items])
-    except IndexError:  # an element of BULK_HDR_MAX bytes or more
-        body = CRLF.join([b"$%d\r\n%s" % (len(x), x) for x in items])
-    return resp.array_header(len(items)) + body + CRLF
-
-
-def use_compiled_bulks(fastpath) -> None:
-    """network.install_fastpath hands over the compiled array builder, which falls back
-    on this module's for lists of anything but bytes."""
-    global _bulks
-    fastpath.set_bulk_fallback(_bulks)
-    _bulks = fastpath.bulk_array
-
-
 def _bulk(x: bytes) -> bytes:
     n = len(x)
     if n < BULK_HDR_MAX:
@@ -259,7 +240,7 @@ def _pop(c, argv, left: bool) -> bytes:
         return EMPTY_ARRAY
     items = _pop_many(v, left, count)
     _popped(c, key, v, left, len(items))
-    return _bulks(items)
+    return resp.bulk_strings(items)
 
 
 @command("lpop", -2, "write fast", keys=(1, 1, 1), group=LIST, acl=(LIST,), key_specs=[_POP],
@@ -301,7 +282,7 @@ def _mpop_reply(c, key: bytes, v: List, left: bool, count: int) -> bytes:
     """listPopRangeAndReplyWithKey: [key, [elements]], then the removal bookkeeping."""
     items = _pop_many(v, left, count)
     _popped(c, key, v, left, len(items))
-    return resp.array_header(2) + _bulk(key) + _bulks(items)
+    return resp.array_header(2) + _bulk(key) + resp.bulk_strings(items)
 
 
 def _mpop_prop(key: bytes, left: bool, n: int) -> list[bytes]:
@@ -352,7 +333,7 @@ def lrange(c, argv):
     r = index_span(start, end, len(v))
     if r is None:
         return EMPTY_ARRAY
-    return _bulks(_slice(v, r[0], r[1]))
+    return resp.bulk_strings(_slice(v, r[0], r[1]))
 
 
 @command("lindex", 3, "readonly", keys=(1, 1, 1), group=LIST, acl=(LIST,),

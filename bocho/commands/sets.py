@@ -225,14 +225,9 @@ def bulk(b: bytes) -> bytes:
     return b"$%d\r\n%s\r\n" % (n, b)
 
 
-def bulks(items) -> bytes:
-    return b"".join([BULK_HDR[len(b)] + b + CRLF if len(b) < BULK_HDR_MAX
-                     else b"$%d\r\n%s\r\n" % (len(b), b) for b in items])
-
-
 def set_reply(c, members) -> bytes:
     """A set reply (RESP3 `~`) of members in the order given."""
-    return resp.set_header(len(members), c.resp) + bulks(members)
+    return resp.set_header(len(members), c.resp) + resp.bulks(members)
 
 
 # Above this size SPOP takes members of a hashtable set with set.pop(): O(1), in the
@@ -470,14 +465,14 @@ def srandmember(c, argv):
         # Repeats allowed, a chunk at a time (see HRANDFIELD)
         count = -count if count < 0 else count
         members = ordered(s) if type(s) is IntSet else list(s)
-        body = c.bounded_reply(bulks(random.choices(members, k=k))
+        body = c.bounded_reply(resp.bulks(random.choices(members, k=k))
                                for k in chunk_sizes(count))
         return None if body is None else resp.array_header(count) + body
     elif count >= size:
         chosen = ordered(s)
     else:
         chosen = random.sample(ordered(s), count)
-    return resp.array_header(len(chosen)) + bulks(chosen)
+    return resp.array_header(len(chosen)) + resp.bulks(chosen)
 
 
 @command("spop", -2, "write fast", keys=(1, 1, 1), group=SET, acl=("set",),
