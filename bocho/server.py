@@ -149,6 +149,8 @@ class Server:
             self.apply_config(name)
         from bocho.persistence import snapshot
         snapshot.install(self)
+        from bocho.replication.state import ReplState
+        self.repl = ReplState(self)
 
     # -- small helpers used everywhere ---------------------------------------------------
 

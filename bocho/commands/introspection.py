@@ -382,19 +382,18 @@ def section_replication(srv) -> list[str]:
     lines.append(f"connected_slaves:{len(_replicas(srv))}")
     if cfg["min-replicas-to-write"] and cfg["min-replicas-max-lag"]:
         lines.append(f"min_slaves_good_slaves:{_g(srv, 'repl_good_slaves_count')}")
-    replid = _g(srv, "replid", None)
-    if replid is None:
-        replid = srv.run_id[:40]
+    repl = srv.repl
+    bl = repl.backlog
     lines += [
         f"master_failover_state:{_g(srv, 'failover_state', 'no-failover')}",
-        f"master_replid:{replid}",
-        f"master_replid2:{_g(srv, 'replid2', '0' * 40)}",
-        f"master_repl_offset:{_g(srv, 'master_repl_offset')}",
-        f"second_repl_offset:{_g(srv, 'second_replid_offset', -1)}",
-        f"repl_backlog_active:{int(bool(_g(srv, 'repl_backlog', None)))}",
+        f"master_replid:{repl.replid}",
+        f"master_replid2:{repl.replid2}",
+        f"master_repl_offset:{repl.master_repl_offset}",
+        f"second_repl_offset:{repl.second_replid_offset}",
+        f"repl_backlog_active:{int(bl is not None)}",
         f"repl_backlog_size:{cfg['repl-backlog-size']}",
-        f"repl_backlog_first_byte_offset:{_g(srv, 'repl_backlog_first_byte_offset')}",
-        f"repl_backlog_histlen:{_g(srv, 'repl_backlog_histlen')}",
+        f"repl_backlog_first_byte_offset:{bl.first if bl is not None else 0}",
+        f"repl_backlog_histlen:{bl.histlen if bl is not None else 0}",
     ]
     return lines
 
