@@ -35,6 +35,9 @@ from bocho.memory import OBJ, _alloc
 
 LISTPACK = b"listpack"
 SKIPLIST = b"skiplist"
+# Past this LIMIT offset a score range counts ranks in SortedList's index instead of
+# walking its sublists (about a thousand pairs each).
+_WALK_MAX = 20000
 
 
 def _offsets(members: list[bytes]) -> array:
@@ -353,6 +356,52 @@ class ZSet:
         else:
             b = n if hi == inf else self.bisect((nextafter(hi, inf),))
         return a, (b if b > a else a)
+
+    def score_range(self, lo: float, lo_ex: bool, hi: float, hi_ex: bool, offset: int,
+                    count: int) -> list[tuple[float, bytes]]:
+        """The pairs within the score bounds, ascending, from the offset-th (>= 0) on, at
+        most count of them (all when count < 0): ZRANGE BYSCORE [LIMIT]."""
+        sl = self.x
+        if self.d is None or count < 0 or offset > _WALK_MAX:
+            a, b = self.score_span(lo, lo_ex, hi, hi_ex)
+            first = a + offset
+            last = b if count < 0 else min(b, first + count)
+            return self.slice(first, last) if last > first else []
+        # A big set with a LIMIT: read SortedList's sublists from where the bisection by
+        # score lands, without turning positions into ranks and back (its index tree);
+        # the upper bound trims what was read.
+        if lo_ex:
+            if lo == inf:
+                return []
+            key = (nextafter(lo, inf),)
+        else:
+            key = (lo,)
+        lists = sl._lists
+        nl = len(lists)
+        pos = bisect_left(sl._maxes, key)
+        if pos == nl or count == 0:
+            return []
+        sub = lists[pos]
+        i = bisect_left(sub, key) + offset
+        out: list[tuple[float, bytes]] = []
+        while True:
+            k = len(sub)
+            if i < k:
+                out += sub[i:i + count - len(out)]
+                if len(out) == count:
+                    break
+                i = 0
+            else:
+                i -= k
+            pos += 1
+            if pos == nl:
+                break
+            sub = lists[pos]
+        if out:
+            top = out[-1][0]
+            if top > hi or (hi_ex and top == hi):
+                del out[bisect_left(out, (hi,) if hi_ex else (nextafter(hi, inf),)):]
+        return out
 
     def lex_span(self, lo: LexBound, hi: LexBound) -> tuple[int, int]:
         """Ranks [a, b) of the members within the lex bounds. Meaningful (as in Redis)

@@ -1,0 +1,38 @@
+"""The ZSet value itself (bocho.types.zset), without a server: the skiplist encoding's
+walk over SortedList's sublists for ZRANGE BYSCORE LIMIT against the rank arithmetic it
+replaces, across sublist boundaries, ties and infinite bounds."""
+
+from __future__ import annotations
+
+import random
+from math import inf
+
+import pytest
+
+from bocho.types.zset import ZSet
+
+
+def _reference(z: ZSet, lo, lo_ex, hi, hi_ex, offset, count):
+    a, b = z.score_span(lo, lo_ex, hi, hi_ex)
+    first = a + offset
+    last = b if count < 0 else min(b, first + count)
+    return z.slice(first, last) if last > first else []
+
+
+@pytest.mark.parametrize("n", [1, 7, 2500, 9000])
+@pytest.mark.parametrize("ties", [False, True])
+def test_score_range_matches_rank_arithmetic(n, ties):
+    rng = random.Random(n * 2 + ties)
+    pairs = [(float(rng.randrange(40)) if ties else rng.uniform(-10, 10), b"m%d" % i)
+             for i in range(n)]
+    for skiplist in (True, False):
+        z = ZSet.from_pairs(pairs, 0 if skiplist else n, 64)
+        assert z.listpack is not skiplist
+        for _ in range(400):
+            lo = rng.choice([-inf, inf, rng.uniform(-12, 42), float(rng.randrange(-1, 42))])
+            hi = rng.choice([-inf, inf, rng.uniform(-12, 42), float(rng.randrange(-1, 42))])
+            lo_ex, hi_ex = rng.random() < 0.5, rng.random() < 0.5
+            offset = rng.choice([0, 0, 1, 999, 1000, 1001, rng.randrange(n + 10), 25000])
+            count = rng.choice([-1, 0, 1, 10, 1000, 3000])
+            assert z.score_range(lo, lo_ex, hi, hi_ex, offset, count) == \
+                _reference(z, lo, lo_ex, hi, hi_ex, offset, count)
