@@ -5,6 +5,7 @@ replaces, across sublist boundaries, ties and infinite bounds."""
 from __future__ import annotations
 
 import random
+from array import array
 from math import inf
 
 import pytest
@@ -36,3 +37,33 @@ def test_score_range_matches_rank_arithmetic(n, ties):
             count = rng.choice([-1, 0, 1, 10, 1000, 3000])
             assert z.score_range(lo, lo_ex, hi, hi_ex, offset, count) == \
                 _reference(z, lo, lo_ex, hi, hi_ex, offset, count)
+
+
+def test_listpack_offsets_cross_the_byte_boundary():
+    """A listpack set's offsets are bytes while its members total under 256 bytes and
+    uint32s past that; inserts, moves and deletes across the boundary keep the pairs."""
+    rng = random.Random(7)
+    z = ZSet()
+    model: dict[bytes, float] = {}
+    for step in range(3000):
+        m = b"%d" % rng.randrange(40) * rng.randrange(1, 12)
+        op = rng.random()
+        if op < 0.5 and m not in model:
+            s = float(rng.randrange(20))
+            z.insert(m, s)
+            model[m] = s
+        elif op < 0.75 and m in model:
+            s = float(rng.randrange(20))
+            if s != model[m]:
+                z.update(m, model[m], s)
+                model[m] = s
+        else:
+            assert z.delete(m) == (m in model)
+            model.pop(m, None)
+        want = sorted((s, k) for k, s in model.items())
+        assert z.slice(0, len(z)) == want
+        assert type(z.o) is (bytes if sum(map(len, model)) < 256 else array)
+        if step % 50 == 0:
+            for k in model:
+                assert z.rank(k) == want.index((model[k], k))
+            assert z.copy().slice(0, len(z)) == want
