@@ -919,10 +919,12 @@ def pop_reply(c, key: bytes, z: ZSet, last: bool, count: int, nested: bool,
               emitkey: bool) -> bytes:
     """genericZpopCommand on a non-empty zset: pop up to count (-1: one, flat) members,
     fire the events, delete the emptied key; the reply in the shape asked for."""
-    if count == -1:
-        count = 1
-    k = min(count, len(z))
-    popped = [z.pop(last) for _ in range(k)]
+    if count == -1 or count == 1:  # the common case, without the loop
+        k = 1
+        popped = [z.pop(last)]
+    else:
+        k = min(count, len(z))
+        popped = [z.pop(last) for _ in range(k)]
     srv = c.server
     srv.dirty += k
     modified(c, key, b"zpopmax" if last else b"zpopmin")
@@ -936,6 +938,12 @@ def pop_reply(c, key: bytes, z: ZSet, last: bool, count: int, nested: bool,
         if emitkey:
             return b"*2\r\n$%d\r\n%s\r\n" % (len(key), key) + body
         return body
+    if k == 1 and not emitkey:
+        s, m = popped[0]
+        t = b"%.17g" % s
+        if r == 3:
+            return b"*2\r\n$%d\r\n%s\r\n,%s\r\n" % (len(m), m, t)
+        return b"*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(m), m, len(t), t)
     parts = [resp.array_header(2 * k + (1 if emitkey else 0))]
     if emitkey:
         parts.append(b"$%d\r\n%s\r\n" % (len(key), key))
