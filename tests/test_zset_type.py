@@ -67,3 +67,26 @@ def test_listpack_offsets_cross_the_byte_boundary():
             for k in model:
                 assert z.rank(k) == want.index((model[k], k))
             assert z.copy().slice(0, len(z)) == want
+
+
+def test_score_range_after_churn():
+    """Sublists split and merged by inserts and deletes, not as from_pairs lays them out."""
+    rng = random.Random(3)
+    z = ZSet(listpack=False)
+    live: dict[bytes, float] = {}
+    for _ in range(12000):
+        m = b"k%d" % rng.randrange(6000)
+        if m in live:
+            z.delete(m)
+            del live[m]
+        else:
+            s = float(rng.randrange(300))
+            z.insert(m, s)
+            live[m] = s
+    assert len({len(sub) for sub in z.x._lists}) > 1
+    for _ in range(500):
+        lo, hi = float(rng.randrange(-5, 305)), float(rng.randrange(-5, 305))
+        lo_ex, hi_ex = rng.random() < 0.5, rng.random() < 0.5
+        offset, count = rng.randrange(0, 4000), rng.choice([0, 1, 10, 700, 2500])
+        assert z.score_range(lo, lo_ex, hi, hi_ex, offset, count) == \
+            _reference(z, lo, lo_ex, hi, hi_ex, offset, count)
