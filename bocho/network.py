@@ -704,7 +704,7 @@ class Client(asyncio.Protocol):
                 raise CommandError(b"ERR Command not allowed inside a transaction")
             if not self.authenticated and not cmd.flags & NO_AUTH:
                 raise CommandError(NOAUTH)
-            if self.user not in srv.acl_free:
+            if self.user not in srv.acl_free and not self.flags & F_MASTER:
                 srv.acl.check_call(self, cmd, argv)
             # (while loading, a command refused for it gets LOADING, not BUSY, as Redis)
             if srv.busy_script is not None and not (srv.loading and not cmd.flags & LOADING):
@@ -734,6 +734,12 @@ class Client(asyncio.Protocol):
                     refused = deny()
                     if refused is not None:
                         raise CommandError(refused)
+            if srv.slow and srv.role == "slave" and not self.flags & F_MASTER:
+                refused = srv.replica.refusal(self, cmd, bool(
+                    cmd.flags & WRITE or lname == "exec" and self.multi
+                    and any(q.flags & WRITE for q, _ in self.multi)))
+                if refused is not None:
+                    raise CommandError(refused)
             if (self.resp == 2 and (self.channels or self.patterns or self.shard_channels)
                     and lname not in _PUBSUB_OK_NAMES):
                 raise CommandError(

@@ -151,6 +151,9 @@ class Server:
         snapshot.install(self)
         from bocho.replication.state import ReplState
         self.repl = ReplState(self)
+        from bocho.replication.replica import Replica
+        self.replica = Replica(self)
+        self.hooks_on_cron.append(self.replica.cron)
 
     # -- small helpers used everywhere ---------------------------------------------------
 
@@ -166,7 +169,11 @@ class Server:
         return clock.mstime()
 
     def is_replica_of_master(self) -> bool:
-        return False
+        return self.replica.masterhost is not None
+
+    def current_client_is_master(self) -> bool:
+        """The master's stream is running a command (its keys are not expired here)."""
+        return self.replica.executing
 
     def current_client_no_touch(self) -> bool:
         """Whether the running command comes from a CLIENT NO-TOUCH client (set around
@@ -178,7 +185,8 @@ class Server:
         """Whether every command must take the full path (rare server states)."""
         self.slow = bool(self.maxmemory or self.monitors or self.pause_end
                          or self.propagating or self.loading or self.blocked_on_keys
-                         or self.busy_script is not None or not self.lastbgsave_ok)
+                         or self.busy_script is not None or not self.lastbgsave_ok
+                         or self.role == "slave")
 
     def apply_config(self, name: str) -> None:
         cfg = self.config
@@ -669,6 +677,8 @@ class Server:
             from bocho.persistence.snapshot import load_at_startup
             if not load_at_startup(self, loop):
                 return 1
+        from bocho.replication.replica import replicaof_startup
+        replicaof_startup(self)
         gc.freeze()
         cron = loop.create_task(self.cron())
         from bocho import memory

@@ -631,14 +631,18 @@ class LoadFailed(Exception):
 
 
 def load_file(srv: Server, filename: str, *, allow_dup: bool = False,
-              events: Callable[[], None] | None = None, fatal: bool = True) -> bool:
+              events: Callable[[], None] | None = None, fatal: bool = True,
+              data: bytes | None = None) -> rdb.LoadResult:
     """rdbLoad: filename into srv's databases. False when the file cannot be opened (errno
     in the exception's place: see load_at_startup); LoadFailed when it is bad. events()
     is called every loading-process-events-interval-bytes (processEventsWhileBlocked).
     fatal: a bad file ends the server (start-up) rather than a command (DEBUG RELOAD,
-    Redis's "restore context": the details are logged at verbose level)."""
-    with open(filename, "rb") as f:
-        data = f.read()
+    Redis's "restore context": the details are logged at verbose level). `data`: the
+    file's bytes already in memory (a replica's diskless load). Returns what rdb.load
+    found (the AUX fields: a replica selects the db its master's stream is in)."""
+    if data is None:
+        with open(filename, "rb") as f:
+            data = f.read()
     cfg = srv.config
     srv.loading = True
     srv.update_slow()
@@ -688,7 +692,7 @@ def load_file(srv: Server, filename: str, *, allow_dup: bool = False,
     else:
         log.notice(f"Done loading RDB, keys loaded: {res.keys_loaded}, keys expired: "
                    f"{res.keys_expired}.")
-    return True
+    return res
 
 
 def _report_bad_file(data: bytes, filename: str, e: RdbError, fatal: bool) -> None:
