@@ -735,9 +735,7 @@ class Client(asyncio.Protocol):
                     if refused is not None:
                         raise CommandError(refused)
             if srv.slow and srv.role == "slave" and not self.flags & F_MASTER:
-                refused = srv.replica.refusal(self, cmd, bool(
-                    cmd.flags & WRITE or lname == "exec" and self.multi
-                    and any(q.flags & WRITE for q, _ in self.multi)))
+                refused = srv.replica.refusal(self, cmd, lname == "exec")
                 if refused is not None:
                     raise CommandError(refused)
             if (self.resp == 2 and (self.channels or self.patterns or self.shard_channels)

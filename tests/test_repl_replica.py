@@ -339,3 +339,48 @@ def test_replicaof_at_startup(redis_master, make_server):
     wait_until(_synced(m, r), msg="sync")
     assert r.get("boot") == b"yes"
     assert f"Connecting to MASTER 127.0.0.1:{m_srv.port}" in r_srv.log()
+
+
+def test_exec_refused_on_stale_or_read_only_replica(make_server):
+    """What the queued commands would do decides: EXECABORT with MASTERDOWN or
+    READONLY (the replica's master is unreachable here)."""
+    srv = make_server(config={"replica-serve-stale-data": "no"})
+    r, admin = srv.client(), srv.client()
+    r.set("xx", 1)
+    r.execute_command("MULTI")
+    r.execute_command("GET", "xx")
+    admin.execute_command("REPLICAOF", "localhsot", 0)
+    with pytest.raises(redis.ResponseError, match="discarded because of: MASTERDOWN"):
+        r.execute_command("EXEC")
+    admin.config_set("replica-serve-stale-data", "yes")
+    r.execute_command("MULTI")
+    r.execute_command("GET", "xx")
+    assert r.execute_command("EXEC") == [b"1"]
+    with pytest.raises(redis.exceptions.ReadOnlyError):
+        r.execute_command("MULTI")
+        r.execute_command("SET", "xx", 2)
+    with pytest.raises(redis.ResponseError, match="discarded because of previous errors"):
+        r.execute_command("EXEC")
+    admin.execute_command("REPLICAOF", "NO", "ONE")
+    assert r.incr("xx") == 2
+
+
+def test_replica_with_aof_rewrites_it_after_the_sync(redis_master, make_server):
+    m_srv = redis_master()
+    m = m_srv.client()
+    m.set("before", 1)
+    r_srv = make_server(config={"appendonly": "yes"})
+    r = r_srv.client()
+    r.set("mine", "dropped by the sync")
+    _attach(r, m_srv)
+    wait_until(_synced(m, r), msg="sync")
+    m.set("after", 2)
+    wait_until(_synced(m, r))
+    wait_until(lambda: r.info("persistence")["aof_rewrite_in_progress"] == 0
+               and r.info("persistence")["aof_enabled"] == 1)
+    r.execute_command("REPLICAOF", "NO", "ONE")
+    r_srv.stop()
+    r_srv.config.pop("replicaof", None)
+    r_srv.start()
+    r = r_srv.client()
+    assert sorted(r.keys()) == [b"after", b"before"]

@@ -89,8 +89,8 @@ class Handshake:
             if self.masterauth:
                 argv = [b"AUTH"]
                 if self.masteruser:
-                    argv.append(self.masteruser.encode())
-                argv.append(self.masterauth.encode())
+                    argv.append(self.masteruser.encode("utf-8", "surrogateescape"))
+                argv.append(self.masterauth.encode("utf-8", "surrogateescape"))
                 acts.append(("send", encode(argv)))
             acts.append(("send", encode([b"REPLCONF", b"listening-port", b"%d" % self.port])))
             if self.announce_ip:

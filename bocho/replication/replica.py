@@ -65,6 +65,8 @@ class Replica:
         self.masterhost = None
         if self.master is not None:
             self.master.close_now()  # caches it (no reconnect: masterhost is None)
+        from bocho.blocking import disconnect_all_blocked
+        disconnect_all_blocked(srv)  # their keys now change only by the master's will
         self.masterhost, self.masterport = host, port
         srv.config["replicaof"] = [host, str(port)]
         self._role(True)
@@ -95,6 +97,7 @@ class Replica:
             reset()  # the next replica's stream starts with a SELECT
         self.down_since = 0
         self._role(False)
+        restart_aof(srv)  # stopped if a sync was under way
 
     def _role(self, replica: bool) -> None:
         srv = self.srv
@@ -217,16 +220,18 @@ class Replica:
 
     # -- what clients see -------------------------------------------------------------------
 
-    def refusal(self, c: Client, cmd: Any, is_write: bool) -> bytes | None:
+    def refusal(self, c: Client, cmd: Any, exec_: bool) -> bytes | None:
         """processCommand's replica checks for a command from a client other than the
         master: writes on a read-only replica, and anything without the `stale` flag
-        while the link is down and replica-serve-stale-data is no."""
-        from bocho.commands import STALE
+        while the link is down and replica-serve-stale-data is no (an EXEC: the
+        commands it would run)."""
+        from bocho.commands import STALE, WRITE
         cfg = self.srv.config
-        if is_write and cfg["replica-read-only"]:
+        cmds = [q for q, _ in c.multi] if exec_ and c.multi else [cmd]
+        if cfg["replica-read-only"] and any(q.flags & WRITE for q in cmds):
             return READONLY_ERR
         if (self.state != CONNECTED and not cfg["replica-serve-stale-data"]
-                and not cmd.flags & STALE):
+                and (not cmd.flags & STALE or any(not q.flags & STALE for q in cmds))):
             return MASTERDOWN_ERR
         return None
 
@@ -279,6 +284,17 @@ class Replica:
         m = self.master
         return [b"slave", (self.masterhost or "").encode(), self.masterport,
                 hs.state_name(self.state).encode(), m.reploff if m is not None else -1]
+
+
+def restart_aof(srv: Server) -> None:
+    """restartAOFAfterSYNC: appendonly yes and the AOF off (stopped for a load): a
+    rewrite of the new dataset starts it again."""
+    aof = srv.aof
+    if aof is None or aof.state != 0 or not srv.config["appendonly"]:
+        return
+    if not aof.start():
+        log.warning("Failed enabling the AOF after successful master synchronization! "
+                    "Trying it again in one second.")
 
 
 def disconnect_replicas(srv: Server) -> None:
@@ -611,6 +627,9 @@ class MasterClient(Client):
         rep = self.rep
         srv = self.server
         cfg = srv.config
+        aof = srv.aof
+        if aof is not None and aof.state != 0:
+            aof.stop()  # no AOF of the old data nor a rewrite racing the load
         if srv.child_type == "rdb":
             if not self.diskless:
                 log.notice("Replica is about to load the RDB file received from the master, "
@@ -676,6 +695,7 @@ class MasterClient(Client):
         log.notice("MASTER <-> REPLICA sync: Finished with success")
         if self.usemark:
             self.send_ack()
+        restart_aof(srv)
         return True
 
     # -- the stream ---------------------------------------------------------------------------
