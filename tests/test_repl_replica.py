@@ -384,3 +384,21 @@ def test_replica_with_aof_rewrites_it_after_the_sync(redis_master, make_server):
     r_srv.start()
     r = r_srv.client()
     assert sorted(r.keys()) == [b"after", b"before"]
+
+
+def test_restarted_replica_continues_from_the_rdb_it_got(redis_master, make_server):
+    """The RDB of a disk-based full sync holds the master's ID and offset: a replica
+    restarted with it asks PSYNC to continue (and the master agrees)."""
+    m_srv = redis_master(**{"repl-diskless-sync": "no"})
+    m = m_srv.client()
+    m.set("k", 1)
+    r_srv = make_server(config={"replicaof": ["127.0.0.1", str(m_srv.port)]})
+    r = r_srv.client()
+    wait_until(_synced(m, r), msg="sync")
+    r_srv.stop()
+    r_srv.start()
+    r = r_srv.client()
+    wait_until(lambda: "Successful partial resynchronization" in r_srv.log())
+    m.set("k2", 2)
+    wait_until(_synced(m, r))
+    assert r.mget("k", "k2") == [b"1", b"2"]

@@ -741,7 +741,8 @@ def load_at_startup(srv: Server, loop: asyncio.AbstractEventLoop) -> bool:
     filename = srv.config["dbfilename"]
     start = time.perf_counter()
     try:
-        load_file(srv, filename, events=loading_events(srv, loop))
+        res = load_file(srv, filename, events=loading_events(srv, loop))
+        srv.rdb_loaded_aux = res.aux  # the replication info it holds (replica.py)
     except FileNotFoundError:
         return True
     except OSError as e:

@@ -312,6 +312,21 @@ def replicaof_startup(srv: Server) -> None:
         rep.masterhost, rep.masterport = master[0], int(master[1])
         rep.state = CONNECT
         rep._role(True)
+        # an RDB with the master's replication ID and offset (this node was its replica
+        # when it was saved): a PSYNC may continue from there
+        aux = getattr(srv, "rdb_loaded_aux", None) or {}
+        try:
+            replid = aux[b"repl-id"].decode()
+            offset = int(aux[b"repl-offset"])
+            dbid = int(aux[b"repl-stream-db"])
+        except (KeyError, ValueError, UnicodeDecodeError):
+            return
+        if len(replid) == hs.RUN_ID_SIZE and offset != -1 and dbid != -1:
+            srv.repl.replid = replid
+            srv.repl.master_repl_offset = offset
+            rep.cache_myself()
+            assert rep.cached is not None
+            rep.cached.dbid = dbid if 0 <= dbid < len(srv.dbs) else 0
 
 
 # -- the link ---------------------------------------------------------------------------------
