@@ -59,21 +59,12 @@ def slaveof(c, argv):
     return replicaof(c, argv)
 
 
-def role_reply(srv) -> list | None:
-    """ROLE's replica form; None on a master (the master side answers)."""
-    rep = srv.replica
-    if rep.masterhost is None:
-        return None
-    return rep.role_reply()
-
-
 @command("role", 1, "noscript loading stale fast", group="server",
          acl=("admin", "fast", "dangerous"), since="2.8.12",
          summary="Return the role of the instance in the context of replication",
          complexity="O(1)")
 def role(c, argv):
     srv = c.server
-    r = role_reply(srv)
-    if r is None:
-        r = [b"master", srv.repl.master_repl_offset, []]
-    return resp.encode(r, c.resp)
+    if srv.config["replicaof"]:
+        return srv.replica_role(c)
+    return resp.encode([b"master", srv.repl.master_repl_offset, []], c.resp)

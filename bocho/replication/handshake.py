@@ -246,10 +246,14 @@ class StreamParser:
         self.pos = 0
 
     def feed(self, data: bytes) -> None:
+        self.compact()
+        self.buf += data
+
+    def compact(self) -> None:
+        """Drop what was consumed (a big value must not stay in memory twice)."""
         if self.pos:
             del self.buf[:self.pos]
             self.pos = 0
-        self.buf += data
 
     def pending(self) -> int:
         return len(self.buf) - self.pos

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,8 @@ class Replica:
         self.executing = False  # the master client's command runs (expiry: not expired)
         self.last_cron = 0
         self.connect_task: asyncio.Task | None = None
+        self.attempt = 0  # numbers connection attempts: a late one finds itself stale
+        srv.replica_role = self.role_command  # ROLE on a replica (the master side's ROLE asks)
 
     # -- role changes ---------------------------------------------------------------------
 
@@ -130,9 +133,11 @@ class Replica:
         self.transfer_lastio = srv.unixtime
         self.state = hs.CONNECTING
         log.notice("MASTER <-> REPLICA sync started")
-        self.connect_task = loop.create_task(self._connect(self.masterhost, self.masterport))
+        self.attempt += 1
+        self.connect_task = loop.create_task(
+            self._connect(self.masterhost, self.masterport, self.attempt))
 
-    async def _connect(self, host: str, port: int) -> None:
+    async def _connect(self, host: str, port: int, attempt: int) -> None:
         srv = self.srv
         cfg = srv.config
         kw: dict[str, Any] = {}
@@ -142,15 +147,18 @@ class Replica:
             kw["ssl"] = srv.tls_client_ctx
             kw["server_hostname"] = None
         try:
-            await srv.loop.create_connection(lambda: MasterClient(srv, self), host, port, **kw)
-        except asyncio.CancelledError:
-            raise
+            await srv.loop.create_connection(lambda: MasterClient(srv, self, attempt),
+                                             host, port, **kw)
         except OSError as e:
-            if self.state == hs.CONNECTING and self.masterhost == host:
-                log.warning(f"Error condition on socket for SYNC: {e.strerror or e}")
+            if attempt == self.attempt and self.state == hs.CONNECTING:
+                if isinstance(e, socket.gaierror):  # Redis resolves before connecting
+                    log.warning(f"Unable to connect to MASTER: {e.strerror or e}")
+                else:
+                    log.warning(f"Error condition on socket for SYNC: {e.strerror or e}")
                 self.state = CONNECT
         finally:
-            self.connect_task = None
+            if attempt == self.attempt:
+                self.connect_task = None
 
     def cancel_handshake(self, reconnect: bool) -> bool:
         """cancelReplicationHandshake: drop a connection that is not synced yet."""
@@ -160,9 +168,8 @@ class Replica:
             if link is not None:
                 link.abort_transfer()
                 link.close_now()
-            if self.connect_task is not None:
-                self.connect_task.cancel()
-                self.connect_task = None
+            self.attempt += 1  # a connection still under way is dropped when it completes
+            self.connect_task = None
             self.state = CONNECT
         else:
             return False
@@ -280,6 +287,10 @@ class Replica:
         ]
         return lines
 
+    def role_command(self, c: Client) -> bytes:
+        from bocho import resp
+        return resp.encode(self.role_reply(), c.resp)
+
     def role_reply(self) -> list:
         m = self.master
         return [b"slave", (self.masterhost or "").encode(), self.masterport,
@@ -338,13 +349,14 @@ class MasterClient(Client):
     """The connection to the master: handshake and RDB transfer first, then (registered
     as a client, flagged M) the command stream, applied as the master's own commands."""
 
-    __slots__ = ("rep", "mode", "hshake", "line", "payload", "tmpfile", "tmpfd", "diskless",
+    __slots__ = ("rep", "attempt", "mode", "hshake", "line", "payload", "tmpfile", "tmpfd", "diskless",
                  "chunks", "replid", "reploff", "read_reploff", "parser", "unfed", "inflight",
                  "usemark")
 
-    def __init__(self, srv: Server, rep: Replica) -> None:
+    def __init__(self, srv: Server, rep: Replica, attempt: int) -> None:
         super().__init__(srv)
         self.rep = rep
+        self.attempt = attempt
         self.mode = HANDSHAKE
         cfg = srv.config
         port = cfg["replica-announce-port"] or (
@@ -376,7 +388,7 @@ class MasterClient(Client):
         self.transport = transport
         self._write = transport.write
         self._wbuf_size = transport.get_write_buffer_size
-        if rep.state != hs.CONNECTING or rep.link is not None:
+        if rep.state != hs.CONNECTING or rep.link is not None or self.attempt != rep.attempt:
             transport.close()  # REPLICAOF NO ONE (or another master) meanwhile
             self.closing = True
             return
@@ -759,6 +771,7 @@ class MasterClient(Client):
                     self.inflight = raw
                     break
             self._applied(raw)
+        parser.compact()
         self.out.clear()
         srv.pending_writes.discard(self)
 
