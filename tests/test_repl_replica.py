@@ -402,3 +402,23 @@ def test_restarted_replica_continues_from_the_rdb_it_got(redis_master, make_serv
     m.set("k2", 2)
     wait_until(_synced(m, r))
     assert r.mget("k", "k2") == [b"1", b"2"]
+
+
+def test_stream_waits_while_a_script_is_busy(redis_master, make_server):
+    """What the master sends while a script runs past busy-reply-threshold is applied
+    once it ends, none of it lost to -BUSY."""
+    import threading
+    m_srv = redis_master()
+    r_srv = make_server(config={"busy-reply-threshold": "100"})
+    m, r = m_srv.client(), r_srv.client()
+    _attach(r, m_srv)
+    wait_until(_synced(m, r), msg="sync")
+    busy = threading.Thread(target=lambda: r_srv.client().eval(
+        "local t = redis.call('time')[1] while redis.call('time')[1] - t < 2 do end", 0))
+    busy.start()
+    wait_until(lambda: m.info("replication")["slave0"]["state"] == "online")
+    for i in range(100):
+        m.incr("n")
+    busy.join()
+    wait_until(_synced(m, r))
+    assert r.get("n") == b"100"

@@ -197,6 +197,9 @@ class Replica:
 
     def cron(self) -> None:
         srv = self.srv
+        m = self.master
+        if m is not None and m.parser.pending() and srv.busy_script is None:
+            m.process_input()  # what arrived while a script was busy
         now_ms = clock.monotonic_ms()
         if now_ms - self.last_cron < 1000:
             return
@@ -737,6 +740,8 @@ class MasterClient(Client):
         srv = self.server
         rep = self.rep
         parser = self.parser
+        if srv.busy_script is not None:
+            return  # kept until the script ends (the cron resumes), as Redis does
         if self.inflight:
             if self.blocked:
                 return
