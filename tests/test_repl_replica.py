@@ -417,8 +417,46 @@ def test_stream_waits_while_a_script_is_busy(redis_master, make_server):
         "local t = redis.call('time')[1] while redis.call('time')[1] - t < 2 do end", 0))
     busy.start()
     wait_until(lambda: m.info("replication")["slave0"]["state"] == "online")
-    for i in range(100):
+    for _ in range(100):
         m.incr("n")
     busy.join()
     wait_until(_synced(m, r))
     assert r.get("n") == b"100"
+
+
+def test_swapdb_keeps_the_old_data_when_the_load_fails(redis_master, make_server):
+    """repl-diskless-load swapdb: a payload that does not load (the master killed
+    mid-transfer would do the same) leaves the old dataset in place."""
+    import socket
+    import threading
+
+    # a fake master: handshake, then an EOF-marked payload that is not an RDB
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+    port = lsock.getsockname()[1]
+
+    def serve():
+        conn, _ = lsock.accept()
+        f = conn.makefile("rb")
+        for i in range(4):  # PING, REPLCONF x2, PSYNC: each a multibulk
+            n = int(f.readline()[1:])
+            for _ in range(2 * n):
+                f.readline()
+            conn.sendall(b"+FULLRESYNC " + b"c" * 40 + b" 0\r\n" if i == 3 else b"+OK\r\n")
+        mark = b"m" * 40
+        conn.sendall(b"$EOF:" + mark + b"\r\nREDIS0010garbage" + mark)
+        conn.recv(100)
+        conn.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    r_srv = make_server(config={"repl-diskless-load": "swapdb"})
+    r = r_srv.client()
+    r.set("old", "kept")
+    r.execute_command("REPLICAOF", "127.0.0.1", port)
+    wait_until(lambda: "Discarding temporary DB in background" in r_srv.log())
+    assert f"Full resync from master: {'c' * 40}:0" in r_srv.log()
+    r.execute_command("REPLICAOF", "NO", "ONE")
+    lsock.close()
+    assert r.get("old") == b"kept"

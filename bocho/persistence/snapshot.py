@@ -666,7 +666,9 @@ def load_file(srv: Server, filename: str, *, allow_dup: bool = False,
     gc_was = gc.isenabled()
     gc.disable()
     try:
+        # a replica keeps keys already expired: its master's DELs remove them
         res = rdb.load(srv, data, allow_dup=allow_dup, progress=progress,
+                       expire=not srv.is_replica_of_master(),
                        every=1 if delay else 64,
                        verify_crc=not getattr(srv, "skip_checksum_validation", False)
                        and cfg["rdbchecksum"])

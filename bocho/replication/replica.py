@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from bocho import clock, log
+from bocho.db import Database
 from bocho.network import F_MASTER, F_REPLICA, Client
 from bocho.replication import handshake as hs
 from bocho.replication.handshake import CONNECT, CONNECTED, NONE, TRANSFER
@@ -667,12 +668,12 @@ class MasterClient(Client):
                            f"{getattr(srv, 'child_pid', -1)} and removing its temp file to "
                            "avoid any race")
             snapshot.kill_child(srv)
-        # a new history: our own replicas must sync again, the backlog is no good
-        rep.discard_cached()
-        disconnect_replicas(srv)
-        srv.repl.free_backlog()
-        log.notice("MASTER <-> REPLICA sync: Flushing old data")
-        snapshot.empty_data(srv)
+        # swapdb: the old data stays until the new one loaded fine
+        swap = self.diskless and cfg["repl-diskless-load"] == "swapdb"
+        if not swap:
+            self._attach_to_new_history()
+            log.notice("MASTER <-> REPLICA sync: Flushing old data")
+            snapshot.empty_data(srv)
         data = None
         if self.diskless:
             data = b"".join(self.chunks)
@@ -692,15 +693,31 @@ class MasterClient(Client):
                 rep.cancel_handshake(True)
                 return False
         log.notice("MASTER <-> REPLICA sync: Loading DB in memory")
+        main = srv.dbs
+        if swap:
+            srv.dbs = [Database(srv, i) for i in range(len(main))]
+            if main[0].lru is not None:
+                srv.set_lru_tracking(True)
         try:
-            res = snapshot.load_file(srv, cfg["dbfilename"], data=data, fatal=False)
+            res = snapshot.load_file(srv, cfg["dbfilename"], data=data, fatal=False,
+                                     allow_dup=swap)
         except (LoadFailed, OSError):
             where = "from socket" if self.diskless else "from disk"
             log.warning(f"Failed trying to load the MASTER synchronization DB {where}")
-            if self.diskless:
+            if swap:
+                srv.dbs = main
+                log.notice("MASTER <-> REPLICA sync: Discarding temporary DB in background")
+            elif self.diskless:
                 snapshot.empty_data(srv)
             rep.cancel_handshake(True)
             return False
+        if swap:
+            loaded, srv.dbs = srv.dbs, main
+            self._attach_to_new_history()
+            log.notice("MASTER <-> REPLICA sync: Swapping active DB with loaded DB")
+            for db, new in zip(main, loaded, strict=True):
+                db.swap_with(new)
+            log.notice("MASTER <-> REPLICA sync: Discarding old DB in background")
         if not self.diskless and cfg["rdb-del-sync-files"] and not cfg["save"] \
                 and not cfg["appendonly"]:
             log.notice("Removing the RDB file obtained from the master. This replica has "
@@ -727,6 +744,13 @@ class MasterClient(Client):
             self.send_ack()
         restart_aof(srv)
         return True
+
+    def _attach_to_new_history(self) -> None:
+        """replicationAttachToNewMaster: our own replicas must sync again, the backlog
+        and a cached master are no good."""
+        self.rep.discard_cached()
+        disconnect_replicas(self.server)
+        self.server.repl.free_backlog()
 
     # -- the stream ---------------------------------------------------------------------------
 
