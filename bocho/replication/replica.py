@@ -383,7 +383,6 @@ class MasterClient(Client):
         self.inflight = b""  # the raw bytes of a command held (client pause)
         self.usemark = False
         self.authenticated = True
-        self.current = True  # replies stay in out, which is dropped
 
     # -- asyncio callbacks ------------------------------------------------------------------
 
@@ -807,10 +806,13 @@ class MasterClient(Client):
     def _exec(self, argv: list[bytes]) -> None:
         rep = self.rep
         rep.executing = True
+        self.current = True
         try:
             self.call(argv)
         finally:
             rep.executing = False
+            self.current = False
+            self.argv = []  # done with it (CLIENT LIST argv-mem, memory accounting)
         self.out.clear()
 
     def _applied(self, raw: bytes) -> None:
