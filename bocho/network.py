@@ -734,6 +734,12 @@ class Client(asyncio.Protocol):
                     refused = deny()
                     if refused is not None:
                         raise CommandError(refused)
+            if srv.replicas_denier is not None and (cmd.flags & WRITE or (
+                    lname == "exec" and self.multi
+                    and any(q.flags & WRITE for q, _ in self.multi))):
+                refused = srv.replicas_denier()  # min-replicas-to-write (not PING)
+                if refused is not None:
+                    raise CommandError(refused)
             if (self.resp == 2 and (self.channels or self.patterns or self.shard_channels)
                     and lname not in _PUBSUB_OK_NAMES):
                 raise CommandError(
