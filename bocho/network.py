@@ -734,6 +734,12 @@ class Client(asyncio.Protocol):
                     refused = deny()
                     if refused is not None:
                         raise CommandError(refused)
+            if srv.replicas_denier is not None and (cmd.flags & WRITE or (
+                    lname == "exec" and self.multi
+                    and any(q.flags & WRITE for q, _ in self.multi))):
+                refused = srv.replicas_denier()  # min-replicas-to-write (not PING)
+                if refused is not None:
+                    raise CommandError(refused)
             if srv.slow and srv.role == "slave" and not self.flags & F_MASTER:
                 refused = srv.replica.refusal(self, cmd, lname == "exec")
                 if refused is not None:

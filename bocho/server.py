@@ -121,6 +121,8 @@ class Server:
         # returning the MISCONF error that refuses writes (persistence failing) or None
         self.aof: Any = None
         self.write_deniers: list[Callable[[], bytes | None]] = []
+        # min-replicas-to-write (replication/master.py): refuses writes, not PING
+        self.replicas_denier: Callable[[], bytes | None] | None = None
         self.startup_banner = ""  # the logo, logged once listening (cli.py)
         # SAVE on shutdown; set by the persistence layer (persistence/snapshot.py)
         self.save_hook: Callable[[], bool] | None = None
@@ -151,6 +153,8 @@ class Server:
         snapshot.install(self)
         from bocho.replication.state import ReplState
         self.repl = ReplState(self)
+        from bocho.replication import master
+        master.install(self)
         from bocho.replication.replica import Replica
         self.replica = Replica(self)
         self.hooks_on_cron.append(self.replica.cron)
@@ -186,7 +190,7 @@ class Server:
         self.slow = bool(self.maxmemory or self.monitors or self.pause_end
                          or self.propagating or self.loading or self.blocked_on_keys
                          or self.busy_script is not None or not self.lastbgsave_ok
-                         or self.role == "slave")
+                         or self.role == "slave" or self.replicas_denier is not None)
 
     def apply_config(self, name: str) -> None:
         cfg = self.config
@@ -290,6 +294,12 @@ class Server:
     def add_propagate_hook(self, hook: Callable[[int, list[bytes]], None]) -> None:
         self.propagate_hooks.append(hook)
         self.propagating = True
+        self.update_slow()
+
+    def remove_propagate_hook(self, hook: Callable[[int, list[bytes]], None]) -> None:
+        if hook in self.propagate_hooks:
+            self.propagate_hooks.remove(hook)
+        self.propagating = bool(self.propagate_hooks)
         self.update_slow()
 
     # -- keyspace notifications ----------------------------------------------------------

@@ -370,6 +370,9 @@ def section_replication(srv) -> list[str]:
     lines.append(f"connected_slaves:{len(_replicas(srv))}")
     if cfg["min-replicas-to-write"] and cfg["min-replicas-max-lag"]:
         lines.append(f"min_slaves_good_slaves:{_g(srv, 'repl_good_slaves_count')}")
+    replicas_info = _g(srv, "replicas_info", None)  # slaveN: lines (replication/master.py)
+    if replicas_info is not None:
+        lines += replicas_info()
     repl = srv.repl
     bl = repl.backlog
     lines += [

@@ -1,5 +1,5 @@
-"""REPLICAOF / SLAVEOF and ROLE (replication.c's replicaofCommand, roleCommand); the
-work is in bocho/replication/replica.py."""
+"""REPLICAOF / SLAVEOF (replication.c's replicaofCommand); the work is in
+bocho/replication/replica.py (ROLE is in repl_cmds.py and asks srv.replica_role)."""
 
 from __future__ import annotations
 
@@ -57,14 +57,3 @@ def replicaof(c, argv):
          complexity="O(1)")
 def slaveof(c, argv):
     return replicaof(c, argv)
-
-
-@command("role", 1, "noscript loading stale fast", group="server",
-         acl=("admin", "fast", "dangerous"), since="2.8.12",
-         summary="Return the role of the instance in the context of replication",
-         complexity="O(1)")
-def role(c, argv):
-    srv = c.server
-    if srv.config["replicaof"]:
-        return srv.replica_role(c)
-    return resp.encode([b"master", srv.repl.master_repl_offset, []], c.resp)

@@ -59,6 +59,8 @@ class Replica:
         self.connect_task: asyncio.Task | None = None
         self.attempt = 0  # numbers connection attempts: a late one finds itself stale
         srv.replica_role = self.role_command  # ROLE on a replica (the master side's ROLE asks)
+        # a sub-replica may SYNC only while our own link is up (else -NOMASTERLINK)
+        srv.master_link_ok = lambda: self.state == CONNECTED
 
     # -- role changes ---------------------------------------------------------------------
 
@@ -96,9 +98,9 @@ class Replica:
         srv.repl.shift_replid()
         disconnect_replicas(srv)
         self.state = NONE
-        reset = getattr(srv.repl, "reset_stream_db", None)
-        if reset is not None:
-            reset()  # the next replica's stream starts with a SELECT
+        master_side = getattr(srv, "master_side", None)
+        if master_side is not None:
+            master_side.seldb = -1  # our own stream starts with a SELECT
         self.down_since = 0
         self._role(False)
         restart_aof(srv)  # stopped if a sync was under way
