@@ -460,3 +460,51 @@ def test_swapdb_keeps_the_old_data_when_the_load_fails(redis_master, make_server
     r.execute_command("REPLICAOF", "NO", "ONE")
     lsock.close()
     assert r.get("old") == b"kept"
+
+
+# -- chains (the master side of bocho relays what its replica side applied) ------------
+
+def _chain(top_srv, mid_srv, sub_srv):
+    top, mid, sub = top_srv.client(), mid_srv.client(), sub_srv.client()
+    _fill(top)
+    _attach(mid, top_srv)
+    wait_until(_synced(top, mid), msg="middle synced")
+    _attach(sub, mid_srv)
+    wait_until(_synced(mid, sub), msg="sub-replica synced")
+    for i in range(50):
+        top.rpush("chain", i)
+    top.execute_command("SELECT", 5)
+    top.set("five", 5)
+    top.execute_command("SELECT", 0)
+    wait_until(_synced(top, mid))
+    wait_until(_synced(mid, sub))
+    assert _digest(top) == _digest(mid) == _digest(sub)
+    # the middle's link breaks: both links continue, the sub-replica gets the rest
+    mid.client_kill_filter(_type="master")
+    top.incr("after")
+    wait_until(lambda: mid_srv.log().count("Successful partial resynchronization") >= 1)
+    wait_until(_synced(top, mid))
+    wait_until(_synced(mid, sub))
+    assert sub.get("after") == b"1"
+    assert _digest(top) == _digest(sub)
+    return top, mid, sub
+
+
+def test_replica_of_a_replica_bocho_only(make_server):
+    top_srv = make_server(config={"repl-diskless-sync-delay": "0"})
+    mid_srv = make_server(config={"repl-diskless-sync-delay": "0"})
+    sub_srv = make_server()
+    _chain(top_srv, mid_srv, sub_srv)
+
+
+def test_redis_replica_of_a_bocho_replica_of_redis(redis_master, make_server):
+    """bocho in the middle of two real servers relays the stream byte for byte."""
+    top_srv = redis_master()
+    mid_srv = make_server(config={"repl-diskless-sync-delay": "0"})
+    sub_srv = redis_master()
+    top, mid, sub = _chain(top_srv, mid_srv, sub_srv)
+    # promoted, the middle keeps its history: the sub-replica continues with it
+    mid.execute_command("REPLICAOF", "NO", "ONE")
+    mid.set("own", 1)
+    wait_until(lambda: sub.get("own") == b"1")
+    assert "Successful partial resynchronization" in sub_srv.log()
