@@ -508,3 +508,18 @@ def test_redis_replica_of_a_bocho_replica_of_redis(redis_master, make_server):
     mid.set("own", 1)
     wait_until(lambda: sub.get("own") == b"1")
     assert "Successful partial resynchronization" in sub_srv.log()
+
+
+def test_writable_replica_expires_its_own_keys_only(redis_master, make_server):
+    m_srv = redis_master()
+    r_srv = make_server(config={"replica-read-only": "no"})
+    m, r = m_srv.client(), r_srv.client()
+    m.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 0)
+    _attach(r, m_srv)
+    wait_until(_synced(m, r), msg="sync")
+    m.set("from_master", 1, px=50)
+    r.set("mine", 1, px=50)
+    wait_until(_synced(m, r))
+    wait_until(lambda: r.dbsize() == 1, msg="own key expired")
+    assert r.execute_command("DEBUG", "OBJECT", "from_master")  # still there, logically gone
+    assert r.get("from_master") is None

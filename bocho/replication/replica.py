@@ -58,6 +58,9 @@ class Replica:
         self.last_cron = 0
         self.connect_task: asyncio.Task | None = None
         self.attempt = 0  # numbers connection attempts: a late one finds itself stale
+        # (dbid, key) given a TTL by this replica's own clients (replica-read-only no):
+        # no master will DEL them, so they expire here (Redis's slaveKeysWithExpire)
+        self.own_expires: set[tuple[int, bytes]] = set()
         srv.replica_role = self.role_command  # ROLE on a replica (the master side's ROLE asks)
         # a sub-replica may SYNC only while our own link is up (else -NOMASTERLINK)
         srv.master_link_ok = lambda: self.state == CONNECTED
@@ -203,6 +206,8 @@ class Replica:
         m = self.master
         if m is not None and m.parser.pending() and srv.busy_script is None:
             m.process_input()  # what arrived while a script was busy
+        if self.own_expires and srv.debug_active_expire:
+            self.expire_own_keys()
         now_ms = clock.monotonic_ms()
         if now_ms - self.last_cron < 1000:
             return
@@ -230,6 +235,22 @@ class Replica:
             self.connect()
         if self.master is not None:
             self.master.send_ack()
+
+    def expire_own_keys(self) -> None:
+        """expireSlaveKeys: the keys this replica gave a TTL to itself, once past it."""
+        srv = self.srv
+        if self.masterhost is None:
+            self.own_expires.clear()
+            return
+        now = clock.mstime()
+        for dbid, key in list(self.own_expires)[:1000]:
+            db = srv.dbs[dbid] if dbid < len(srv.dbs) else None
+            when = db.expires.get(key) if db is not None else None
+            if when is None:
+                self.own_expires.discard((dbid, key))
+            elif when <= now:
+                db.delete_expired(key)
+                self.own_expires.discard((dbid, key))
 
     # -- what clients see -------------------------------------------------------------------
 
