@@ -523,3 +523,20 @@ def test_writable_replica_expires_its_own_keys_only(redis_master, make_server):
     wait_until(lambda: r.dbsize() == 1, msg="own key expired")
     assert r.execute_command("DEBUG", "OBJECT", "from_master")  # still there, logically gone
     assert r.get("from_master") is None
+
+
+def test_an_error_on_the_masters_command_is_logged(make_server):
+    """Data divergence: the replica logs Redis's CRITICAL line (and counts it)."""
+    m_srv = make_server(config={"repl-diskless-sync-delay": "0"})
+    r_srv = make_server(config={"replica-read-only": "no"})
+    m, r = m_srv.client(), r_srv.client()
+    _attach(r, m_srv)
+    wait_until(_synced(m, r), msg="sync")
+    r.set("number2", "foo")
+    m.incrby("number2", 1)
+    wait_until(_synced(m, r))
+    assert r.get("number2") == b"foo"
+    wait_until(lambda: "== CRITICAL == This replica is sending an error to its master: "
+               "'ERR value is not an integer or out of range' after processing the "
+               "command 'incrby'" in r_srv.log())
+    assert r.info("stats")["unexpected_error_replies"] == 1

@@ -830,13 +830,42 @@ class MasterClient(Client):
         rep = self.rep
         rep.executing = True
         self.current = True
+        mark = len(self.out)
         try:
             self.call(argv)
         finally:
             rep.executing = False
             self.current = False
             self.argv = []  # done with it (CLIENT LIST argv-mem, memory accounting)
+        for reply in self.out[mark:]:
+            if reply[:1] == b"-":
+                self._error_to_master(argv, reply)
+                break
         self.out.clear()
+
+    def _error_to_master(self, argv: list[bytes], reply: bytes) -> None:
+        """A command of the master's failed here: the datasets may have diverged. Logged
+        as Redis does (afterErrorReply), and fatal under propagation-error-behavior
+        panic / panic-on-replicas on a read-only replica."""
+        from bocho.commands import lookup
+        srv = self.server
+        name = self.lastcmd if lookup(argv[0]) is not None else "<unknown>"
+        text = reply[1:].rstrip(b"\r\n")[:4096].decode("utf-8", "replace")
+        log.warning("== CRITICAL == This replica is sending an error to its master: "
+                    f"'{text}' after processing the command '{name}'")
+        bl = srv.repl.backlog
+        if bl is not None and bl.histlen:
+            from bocho.config_types import catrepr_bytes
+            dump = catrepr_bytes(bytes(bl.buf[-256:])).decode("latin-1")
+            log.warning(f"Latest backlog is: '{dump}'")
+        srv.stat_unexpected_error_replies += 1
+        cfg = srv.config
+        if cfg["replica-read-only"] and cfg["propagation-error-behavior"] in (
+                "panic", "panic-on-replicas"):
+            log.warning("Guru Meditation: This replica panicked sending an error to its "
+                        f"master after processing the command '{name}' #replica.py")
+            log.logger.reopen()
+            os._exit(1)
 
     def _applied(self, raw: bytes) -> None:
         if self.multi is not None:
