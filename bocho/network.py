@@ -258,6 +258,9 @@ class Client(asyncio.Protocol):
             return
         srv = self.server
         reader = self.reader
+        # the whole read: guard_input may feed part of it and hand back only the rest,
+        # but the query-buffer checks below must line hiredis's buffer up with all of it
+        whole = data
         if data is not None:
             self.net_in += len(data)
             self.last_io = srv.unixtime
@@ -390,11 +393,11 @@ class Client(asyncio.Protocol):
         # trailing "*N" line (only then is the byte before the final CRLF a digit and
         # the line's first byte '*'; and a '*' is left unmatched by requests: else the
         # line is a payload, e.g. SET k "*-a2"), or an unauthenticated client.
-        if data is not None and not self.closing and (
-                data[-1] != 10 or reader.has_data() or not self.authenticated
-                or (self.stars and len(data) > 2 and 47 < data[-3] < 58
-                    and data[data.rfind(b"\n", 0, -1) + 1] == 42)):
-            self.check_query_limits(data)
+        if whole is not None and not self.closing and (
+                whole[-1] != 10 or reader.has_data() or not self.authenticated
+                or (self.stars and len(whole) > 2 and 47 < whole[-3] < 58
+                    and whole[whole.rfind(b"\n", 0, -1) + 1] == 42)):
+            self.check_query_limits(whole)
         if srv.pending_writes and not srv.flush_scheduled:
             srv.flush_scheduled = True
             srv.loop.call_soon(srv.flush_pending)
@@ -491,7 +494,13 @@ class Client(asyncio.Protocol):
         # reads, this read starts at one too unless the previous read ended inside an
         # item (a payload, or a header line we kept in line_buf).
         if pending <= len(data):
-            head = data[len(data) - pending:]
+            start = len(data) - pending
+            # hiredis consumes an item's type byte on its own: when it trimmed its buffer
+            # right after one, the buffer starts at the header's digits
+            if 0 < start < len(data) and data[start] not in (36, 42) \
+                    and data[start - 1] in (36, 42):
+                start -= 1
+            head = data[start:]
         elif self.mid_at != self.net_in - len(data):
             head = data
         elif self.line_buf:
