@@ -45,6 +45,20 @@ PIPE_READ = 1 << 16
 NOREPLICAS = b"NOREPLICAS Not enough good replicas to write."
 
 
+def _link_up(srv: Server) -> bool:
+    """Whether this replica's link with its master is up (a sub-replica may sync only
+    then): srv.master_link_ok if the replica side set it, else its handshake state."""
+    hook = getattr(srv, "master_link_ok", None)
+    if hook is not None:
+        return hook()
+    try:
+        from bocho.replication.handshake import CONNECTED
+    except ImportError:
+        return False
+    rep = getattr(srv, "replica", None)
+    return rep is not None and getattr(rep, "state", None) == CONNECTED
+
+
 def select_cmd(dbid: int) -> bytes:
     s = b"%d" % dbid
     return b"*2\r\n$6\r\nSELECT\r\n$%d\r\n%s\r\n" % (len(s), s)
@@ -194,10 +208,8 @@ class Master:
         srv = self.srv
         if c.flags & F_REPLICA:
             return None
-        if srv.config["replicaof"]:
-            ok = getattr(srv, "master_link_ok", None)
-            if ok is None or not ok():
-                raise CommandError(b"NOMASTERLINK Can't SYNC while not connected with my master")
+        if srv.config["replicaof"] and not _link_up(srv):
+            raise CommandError(b"NOMASTERLINK Can't SYNC while not connected with my master")
         if c.out:
             raise CommandError(b"ERR SYNC and PSYNC are invalid with pending output")
         r = self.link(c)
