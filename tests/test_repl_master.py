@@ -298,3 +298,18 @@ def test_backlog_ranges():
     assert b.histlen == 10 and b.first == 111
     b.append(b"c" * 1000)
     assert b.first + b.histlen == 1121 and b.histlen <= 1000
+
+
+def test_publish_reaches_replicas_not_aof(server, r):
+    r.config_set("repl-ping-replica-period", 3600)
+    s = _attach(server.port)
+    try:
+        r.publish("ch", "msg")
+        got = _stream(s, b"msg\r\n")
+        assert got == cmd("SELECT", "0") + cmd("PUBLISH", "ch", "msg")
+        p = r.pipeline(transaction=True)
+        p.publish("ch", "m2")
+        p.execute()
+        assert _stream(s, b"m2\r\n") == cmd("PUBLISH", "ch", "m2")
+    finally:
+        s.close()

@@ -142,6 +142,8 @@ class Master:
         else:
             repl.feed_raw(encode(argv))
 
+    feed.replication = True  # type: ignore[attr-defined]  # gets ReplOnly argvs too
+
     def send(self, data: bytes) -> None:
         """Stream bytes to every replica: at once to the online ones (one write per loop
         turn, through the client's output buffer), kept for the ones still syncing."""
