@@ -313,3 +313,17 @@ def test_publish_reaches_replicas_not_aof(server, r):
         assert _stream(s, b"m2\r\n") == cmd("PUBLISH", "ch", "m2")
     finally:
         s.close()
+
+
+def test_shutdown_reports_replicas(make_server):
+    master = make_server()
+    mc = master.client()
+    rep, rc = _start_replica(make_server, master)
+    mc.set("x", 1)
+    assert mc.execute_command("WAIT", 1, 5000) == 1
+    try:
+        mc.shutdown(nosave=True)
+    except Exception:  # noqa: BLE001 - the connection drops as the server exits
+        pass
+    assert master.wait_exit() == 0
+    assert "1 of 1 replicas are in sync when shutting down." in master.log()

@@ -727,6 +727,28 @@ class Master:
         bl = repl.backlog
         srv.repl_backlog_memory = bl.histlen if bl is not None else 0
 
+    # -- shutdown ------------------------------------------------------------------------------
+
+    def in_sync(self) -> bool:
+        """isReadyToShutdown: every replica acknowledged the whole stream."""
+        off = self.repl.master_repl_offset
+        return all(r.ack_off == off for r in self.replicas)
+
+    def report_on_shutdown(self, force: bool) -> bool:
+        """finishShutdown's account of the replicas (never refuses the exit)."""
+        off = self.repl.master_repl_offset
+        lagging = 0
+        for r in self.replicas:
+            if r.ack_off != off:
+                lagging += 1
+                lag = int(time.time()) - r.ack_time if r.state == ONLINE else 0
+                log.warning(f"Lagging replica {r.name} reported offset {off - r.ack_off} "
+                            f"behind master, lag={lag}, state={STATE_NAMES.get(r.state, '')}.")
+        if self.replicas:
+            n = len(self.replicas)
+            log.notice(f"{n - lagging} of {n} replicas are in sync when shutting down.")
+        return True
+
     # -- INFO / ROLE -----------------------------------------------------------------------------
 
     def info_lines(self) -> list[str]:
@@ -777,6 +799,9 @@ def install(srv: Server) -> Master:
     srv.hooks_on_cron.append(m.cron)
     srv.client_gone_hooks = [*srv.client_gone_hooks, m.client_gone]
     srv.change_replication_id = srv.repl.change_replid
+    srv.replicas_in_sync = m.in_sync
+    srv.before_shutdown_wait = m.send_getack
+    srv.shutdown_hooks = [m.report_on_shutdown, *srv.shutdown_hooks]
 
     def feed_replicas_only(dbid: int, argv: list[bytes]) -> None:
         m.feed(dbid, argv)
