@@ -16,6 +16,7 @@ from bocho.config import APPLY_HOOKS, Config, ConfigError
 from bocho.db import Database
 from bocho.listen import bind_listener
 from bocho.network import F_MONITOR, Client, client_cron, install_fastpath
+from bocho.replication.state import ReplOnly
 
 
 class Server:
@@ -280,6 +281,11 @@ class Server:
         """The one exit for writes: AOF, replication backlog and replicas hang off here."""
         if self.also_propagate is not None:
             self.also_propagate.append((dbid, argv))
+            return
+        if type(argv) is ReplOnly:
+            for hook in self.propagate_hooks:
+                if getattr(hook, "replication", False):
+                    hook(dbid, argv)
             return
         for hook in self.propagate_hooks:
             hook(dbid, argv)

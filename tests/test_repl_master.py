@@ -298,3 +298,32 @@ def test_backlog_ranges():
     assert b.histlen == 10 and b.first == 111
     b.append(b"c" * 1000)
     assert b.first + b.histlen == 1121 and b.histlen <= 1000
+
+
+def test_publish_reaches_replicas_not_aof(server, r):
+    r.config_set("repl-ping-replica-period", 3600)
+    s = _attach(server.port)
+    try:
+        r.publish("ch", "msg")
+        got = _stream(s, b"msg\r\n")
+        assert got == cmd("SELECT", "0") + cmd("PUBLISH", "ch", "msg")
+        p = r.pipeline(transaction=True)
+        p.publish("ch", "m2")
+        p.execute()
+        assert _stream(s, b"m2\r\n") == cmd("PUBLISH", "ch", "m2")
+    finally:
+        s.close()
+
+
+def test_shutdown_reports_replicas(make_server):
+    master = make_server()
+    mc = master.client()
+    rep, rc = _start_replica(make_server, master)
+    mc.set("x", 1)
+    assert mc.execute_command("WAIT", 1, 5000) == 1
+    try:
+        mc.shutdown(nosave=True)
+    except Exception:  # noqa: BLE001 - the connection drops as the server exits
+        pass
+    assert master.wait_exit() == 0
+    assert "1 of 1 replicas are in sync when shutting down." in master.log()

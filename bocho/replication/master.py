@@ -45,6 +45,20 @@ PIPE_READ = 1 << 16
 NOREPLICAS = b"NOREPLICAS Not enough good replicas to write."
 
 
+def _link_up(srv: Server) -> bool:
+    """Whether this replica's link with its master is up (a sub-replica may sync only
+    then): srv.master_link_ok if the replica side set it, else its handshake state."""
+    hook = getattr(srv, "master_link_ok", None)
+    if hook is not None:
+        return hook()
+    try:
+        from bocho.replication.handshake import CONNECTED
+    except ImportError:
+        return False
+    rep = getattr(srv, "replica", None)
+    return rep is not None and getattr(rep, "state", None) == CONNECTED
+
+
 def select_cmd(dbid: int) -> bytes:
     s = b"%d" % dbid
     return b"*2\r\n$6\r\nSELECT\r\n$%d\r\n%s\r\n" % (len(s), s)
@@ -128,6 +142,8 @@ class Master:
         else:
             repl.feed_raw(encode(argv))
 
+    feed.replication = True  # type: ignore[attr-defined]  # gets ReplOnly argvs too
+
     def send(self, data: bytes) -> None:
         """Stream bytes to every replica: at once to the online ones (one write per loop
         turn, through the client's output buffer), kept for the ones still syncing."""
@@ -194,10 +210,8 @@ class Master:
         srv = self.srv
         if c.flags & F_REPLICA:
             return None
-        if srv.config["replicaof"]:
-            ok = getattr(srv, "master_link_ok", None)
-            if ok is None or not ok():
-                raise CommandError(b"NOMASTERLINK Can't SYNC while not connected with my master")
+        if srv.config["replicaof"] and not _link_up(srv):
+            raise CommandError(b"NOMASTERLINK Can't SYNC while not connected with my master")
         if c.out:
             raise CommandError(b"ERR SYNC and PSYNC are invalid with pending output")
         r = self.link(c)
@@ -713,6 +727,28 @@ class Master:
         bl = repl.backlog
         srv.repl_backlog_memory = bl.histlen if bl is not None else 0
 
+    # -- shutdown ------------------------------------------------------------------------------
+
+    def in_sync(self) -> bool:
+        """isReadyToShutdown: every replica acknowledged the whole stream."""
+        off = self.repl.master_repl_offset
+        return all(r.ack_off == off for r in self.replicas)
+
+    def report_on_shutdown(self, force: bool) -> bool:
+        """finishShutdown's account of the replicas (never refuses the exit)."""
+        off = self.repl.master_repl_offset
+        lagging = 0
+        for r in self.replicas:
+            if r.ack_off != off:
+                lagging += 1
+                lag = int(time.time()) - r.ack_time if r.state == ONLINE else 0
+                log.warning(f"Lagging replica {r.name} reported offset {off - r.ack_off} "
+                            f"behind master, lag={lag}, state={STATE_NAMES.get(r.state, '')}.")
+        if self.replicas:
+            n = len(self.replicas)
+            log.notice(f"{n - lagging} of {n} replicas are in sync when shutting down.")
+        return True
+
     # -- INFO / ROLE -----------------------------------------------------------------------------
 
     def info_lines(self) -> list[str]:
@@ -763,6 +799,9 @@ def install(srv: Server) -> Master:
     srv.hooks_on_cron.append(m.cron)
     srv.client_gone_hooks = [*srv.client_gone_hooks, m.client_gone]
     srv.change_replication_id = srv.repl.change_replid
+    srv.replicas_in_sync = m.in_sync
+    srv.before_shutdown_wait = m.send_getack
+    srv.shutdown_hooks = [m.report_on_shutdown, *srv.shutdown_hooks]
 
     def feed_replicas_only(dbid: int, argv: list[bytes]) -> None:
         m.feed(dbid, argv)
