@@ -540,3 +540,44 @@ def test_an_error_on_the_masters_command_is_logged(make_server):
                "'ERR value is not an integer or out of range' after processing the "
                "command 'incrby'" in r_srv.log())
     assert r.info("stats")["unexpected_error_replies"] == 1
+
+
+@pytest.mark.parametrize("same_history", [False, True])
+def test_diskless_load_is_loading_while_the_payload_comes(redis_master, make_server,
+                                                          same_history):
+    """Diskless load: LOADING from the payload's first byte; with swapdb on the same
+    history (async_loading) the old data is served meanwhile, and kept if it fails."""
+    m_srv = redis_master(**{"repl-diskless-sync": "yes"})
+    r_srv = make_server(config={"repl-diskless-load": "swapdb"})
+    m, r = m_srv.client(), r_srv.client()
+    if same_history:
+        _attach(r, m_srv)
+        wait_until(_synced(m, r), msg="first sync")
+    m.execute_command("DEBUG", "POPULATE", 300, "key", 10000)  # past its 16 KB buffer
+    m.config_set("rdb-key-save-delay", 10000)  # 10 ms a key: 3 s of payload
+    r.config_set("replica-read-only", "no")
+    r.set("mykey", "old")
+    if same_history:
+        # one transaction: the link drops and the backlog overflows before the replica
+        # can ask to continue, so its next sync is a full one
+        with m.pipeline(transaction=True) as p:
+            p.execute_command("CLIENT", "KILL", "TYPE", "replica")
+            p.config_set("repl-backlog-size", 16384)
+            for i in range(10):
+                p.set(f"fill{i}", "A" * 16384)
+            p.execute()
+    else:
+        _attach(r, m_srv)
+    field = "async_loading" if same_history else "loading"
+    wait_until(lambda: r.info("persistence")[field] == 1, msg=field)
+    if same_history:
+        assert r.info("persistence")["loading"] == 0
+        assert r.get("mykey") == b"old"
+    else:  # (redis-py retries LOADING: ask with redis-cli)
+        assert r_srv.cli("GET", "mykey").stdout.startswith("LOADING")
+    m.client_kill_filter(_type="replica")  # abort it
+    wait_until(lambda: r.info("persistence")[field] == 0)
+    assert r.get("mykey") == b"old"
+    m.config_set("rdb-key-save-delay", 0)
+    wait_until(_synced(m, r), msg="sync")
+    assert r.get("mykey") is None and r.dbsize() == m.dbsize()

@@ -637,14 +637,39 @@ class MasterClient(Client):
             rep.transfer_size = arg  # type: ignore[assignment]
             log.notice(f"MASTER <-> REPLICA sync: receiving {arg} bytes from master {where}")
         self.mode = PAYLOAD
+        if self.diskless:
+            self._start_loading()
         if self.payload.size == 0:
             self._payload(b"")
+
+    def _start_loading(self) -> None:
+        """A diskless load is under way from the first byte of the payload (Redis parses
+        it as it comes): LOADING for clients, or with swapdb on the same history
+        (async_loading) the old data served meanwhile."""
+        srv = self.server
+        async_ = (srv.config["repl-diskless-load"] == "swapdb"
+                  and self.replid == srv.repl.replid)
+        srv.async_loading = async_
+        srv.loading = not async_
+        srv.loading_start_time = int(time.time())
+        srv.loading_total_bytes = max(self.rep.transfer_size, 0)
+        srv.loading_loaded_bytes = 0
+        srv.update_slow()
+
+    def _stop_loading(self) -> None:
+        srv = self.server
+        if srv.loading or getattr(srv, "async_loading", False):
+            srv.loading = False
+            srv.async_loading = False
+            srv.update_slow()
 
     def _payload(self, data: bytes) -> None:
         rep = self.rep
         assert self.payload is not None
         keep, done, rest = self.payload.feed(data)
         rep.transfer_read = self.payload.read
+        if self.diskless:
+            self.server.loading_loaded_bytes = rep.transfer_read
         if keep:
             if self.diskless:
                 self.chunks.append(keep)
@@ -664,6 +689,8 @@ class MasterClient(Client):
                 self.process_input(rest)
 
     def abort_transfer(self) -> None:
+        if self.diskless:
+            self._stop_loading()
         if self.tmpfd >= 0:
             os.close(self.tmpfd)
             self.tmpfd = -1
@@ -715,6 +742,7 @@ class MasterClient(Client):
                 rep.cancel_handshake(True)
                 return False
         log.notice("MASTER <-> REPLICA sync: Loading DB in memory")
+        self._stop_loading()  # load_file sets it again for the parse
         main = srv.dbs
         if swap:
             srv.dbs = [Database(srv, i) for i in range(len(main))]
