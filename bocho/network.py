@@ -23,6 +23,7 @@ from bocho.commands import (
     ADMIN,
     DENYOOM,
     LOADING,
+    NO_ASYNC_LOADING,
     NO_AUTH,
     NO_MULTI,
     READONLY,
@@ -758,9 +759,14 @@ class Client(asyncio.Protocol):
                 raise CommandError(
                     f"ERR Can't execute '{cmd.fullname}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
                     "QUIT / RESET are allowed in this context")
-            if srv.slow and srv.loading and (
+            if srv.slow and srv.loading and not srv.async_loading and (
                     not cmd.flags & LOADING or lname == "exec" and self.multi
                     and any(not q.flags & LOADING for q, _ in self.multi)):
+                raise CommandError(b"LOADING Redis is loading the dataset in memory")
+            # a replica's swapdb load on the same history serves the old data meanwhile,
+            # except to commands that cannot run beside it
+            if srv.async_loading and (cmd.flags & NO_ASYNC_LOADING or lname == "exec" and (
+                    self.multi and any(q.flags & NO_ASYNC_LOADING for q, _ in self.multi))):
                 raise CommandError(b"LOADING Redis is loading the dataset in memory")
             if srv.slow and srv.pause_end and srv.check_paused(self, cmd, argv):
                 return

@@ -131,6 +131,7 @@ class Server:
         self.debug_active_expire = True
         self.cron_paused = False
         self.loading = False
+        self.async_loading = False  # with loading: a replica's swapdb load (replica.py)
         self.lastbgsave_ok = True  # False after a failed BGSAVE (MISCONF, snapshot.py)
         self.child_type: str | None = None  # "rdb" while a BGSAVE child runs
         self.role = "master"

@@ -573,6 +573,8 @@ def test_diskless_load_is_loading_while_the_payload_comes(redis_master, make_ser
     if same_history:
         assert r.info("persistence")["loading"] == 0
         assert r.get("mykey") == b"old"
+        assert r_srv.cli("REPLICAOF", "NO", "ONE").stdout.startswith("LOADING")
+        assert r_srv.cli("CONFIG", "SET", "appendonly", "no").stdout.startswith("LOADING")
     else:  # (redis-py retries LOADING: ask with redis-cli)
         assert r_srv.cli("GET", "mykey").stdout.startswith("LOADING")
     m.client_kill_filter(_type="replica")  # abort it

@@ -650,7 +650,7 @@ class MasterClient(Client):
         async_ = (srv.config["repl-diskless-load"] == "swapdb"
                   and self.replid == srv.repl.replid)
         srv.async_loading = async_
-        srv.loading = not async_
+        srv.loading = True
         srv.loading_start_time = int(time.time())
         srv.loading_total_bytes = max(self.rep.transfer_size, 0)
         srv.loading_loaded_bytes = 0
