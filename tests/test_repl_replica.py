@@ -583,3 +583,21 @@ def test_diskless_load_is_loading_while_the_payload_comes(redis_master, make_ser
     m.config_set("rdb-key-save-delay", 0)
     wait_until(_synced(m, r), msg="sync")
     assert r.get("mykey") is None and r.dbsize() == m.dbsize()
+
+
+def test_sub_replica_gets_the_db_the_relayed_stream_is_in(redis_master, make_server):
+    """A replica's own full sync RDB names the db its master's stream has selected
+    (repl-stream-db): the relayed stream goes on without a SELECT."""
+    top_srv = redis_master()
+    mid_srv = make_server(config={"repl-diskless-sync-delay": "0"})
+    sub_srv = make_server()
+    top, mid, sub = top_srv.client(db=9), mid_srv.client(), sub_srv.client()
+    _attach(mid, top_srv)
+    top.set("a", 1)
+    wait_until(_synced(top, mid), msg="middle synced")
+    _attach(sub, mid_srv)
+    wait_until(_synced(mid, sub), msg="sub-replica synced")
+    top.set("b", 2)  # still db 9: no SELECT in the stream
+    wait_until(_synced(top, mid))
+    wait_until(_synced(mid, sub))
+    assert sub_srv.client(db=9).mget("a", "b") == [b"1", b"2"]

@@ -328,7 +328,12 @@ class Master:
     def rsi(self) -> dict[bytes, bytes]:
         """rdbPopulateSaveInfo: the aux fields of an RDB made for replicas."""
         repl = self.repl
-        return {b"repl-stream-db": b"%d" % max(self.seldb, 0),
+        # a replica relays its master's stream: the db that stream has selected
+        link = getattr(self.srv, "replica", None)
+        dbid = link.stream_db() if link is not None else None
+        if dbid is None:
+            dbid = max(self.seldb, 0)
+        return {b"repl-stream-db": b"%d" % dbid,
                 b"repl-id": repl.replid.encode(),
                 b"repl-offset": b"%d" % repl.master_repl_offset}
 

@@ -269,6 +269,12 @@ class Replica:
             return MASTERDOWN_ERR
         return None
 
+    def stream_db(self) -> int | None:
+        """The db the master's stream has selected (what an RDB for our own replicas
+        must name as repl-stream-db); None when this node is not a synced replica."""
+        m = self.master
+        return m.db.id if m is not None and self.masterhost is not None else None
+
     def offsets(self) -> tuple[int, int]:
         """(applied, read) offsets of the master link, 1 when there is none."""
         m = self.master
