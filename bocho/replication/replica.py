@@ -644,6 +644,7 @@ class MasterClient(Client):
             log.notice(f"MASTER <-> REPLICA sync: receiving {arg} bytes from master {where}")
         self.mode = PAYLOAD
         if self.diskless:
+            self._prelude(self.server.config["repl-diskless-load"] == "swapdb")
             self._start_loading()
         if self.payload.size == 0:
             self._payload(b"")
@@ -706,16 +707,15 @@ class MasterClient(Client):
                 pass
         self.chunks = []
 
-    def _load(self) -> bool:
-        """readSyncBulkPayload's end: the old data out, the master's RDB in."""
+    def _prelude(self, swap: bool) -> None:
+        """Before the load: no AOF of the old data nor a child racing it; the old data
+        out (kept aside with swapdb until the new one loaded fine). A diskless load
+        does this as the payload starts (Redis parses it as it comes)."""
         from bocho.persistence import snapshot
-        from bocho.persistence.snapshot import LoadFailed
-        rep = self.rep
         srv = self.server
-        cfg = srv.config
         aof = srv.aof
         if aof is not None and aof.state != 0:
-            aof.stop()  # no AOF of the old data nor a rewrite racing the load
+            aof.stop()
         if srv.child_type == "rdb":
             if not self.diskless:
                 log.notice("Replica is about to load the RDB file received from the master, "
@@ -723,12 +723,23 @@ class MasterClient(Client):
                            f"{getattr(srv, 'child_pid', -1)} and removing its temp file to "
                            "avoid any race")
             snapshot.kill_child(srv)
-        # swapdb: the old data stays until the new one loaded fine
-        swap = self.diskless and cfg["repl-diskless-load"] == "swapdb"
         if not swap:
             self._attach_to_new_history()
             log.notice("MASTER <-> REPLICA sync: Flushing old data")
             snapshot.empty_data(srv)
+        if self.diskless:
+            log.notice("MASTER <-> REPLICA sync: Loading DB in memory")
+
+    def _load(self) -> bool:
+        """readSyncBulkPayload's end: the old data out, the master's RDB in."""
+        from bocho.persistence import snapshot
+        from bocho.persistence.snapshot import LoadFailed
+        rep = self.rep
+        srv = self.server
+        cfg = srv.config
+        swap = self.diskless and cfg["repl-diskless-load"] == "swapdb"
+        if not self.diskless:
+            self._prelude(swap)
         data = None
         if self.diskless:
             data = b"".join(self.chunks)
@@ -747,7 +758,7 @@ class MasterClient(Client):
                             f"MASTER <-> REPLICA synchronization: {e.strerror}")
                 rep.cancel_handshake(True)
                 return False
-        log.notice("MASTER <-> REPLICA sync: Loading DB in memory")
+            log.notice("MASTER <-> REPLICA sync: Loading DB in memory")
         self._stop_loading()  # load_file sets it again for the parse
         main = srv.dbs
         if swap:
