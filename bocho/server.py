@@ -687,6 +687,8 @@ class Server:
         self.install_signals()
         self.write_pidfile()
         from bocho.persistence import aof
+        from bocho.replication.replica import replicaof_startup
+        replicaof_startup(self)
         aof_loaded = aof.startup(self)
         if aof_loaded is False:
             return 1
@@ -694,8 +696,8 @@ class Server:
             from bocho.persistence.snapshot import load_at_startup
             if not load_at_startup(self, loop):
                 return 1
-        from bocho.replication.replica import replicaof_startup
-        replicaof_startup(self)
+        from bocho.replication.replica import after_startup_load
+        after_startup_load(self)
         gc.freeze()
         cron = loop.create_task(self.cron())
         from bocho import memory

@@ -349,15 +349,21 @@ def disconnect_replicas(srv: Server) -> None:
 
 
 def replicaof_startup(srv: Server) -> None:
-    """`replicaof` in the config: a replica from the start, connecting from the cron."""
+    """`replicaof` in the config: a replica from the start (before the data is loaded:
+    keys already expired stay, as the master will DEL them), connecting from the cron."""
     rep = srv.replica
     master = srv.config["replicaof"]
     if master:
         rep.masterhost, rep.masterport = master[0], int(master[1])
         rep.state = CONNECT
         rep._role(True)
-        # an RDB with the master's replication ID and offset (this node was its replica
-        # when it was saved): a PSYNC may continue from there
+
+
+def after_startup_load(srv: Server) -> None:
+    """An RDB with the master's replication ID and offset (this node was its replica
+    when it was saved): a PSYNC may continue from there."""
+    rep = srv.replica
+    if rep.masterhost is not None:
         aux = getattr(srv, "rdb_loaded_aux", None) or {}
         try:
             replid = aux[b"repl-id"].decode()
