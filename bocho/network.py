@@ -717,7 +717,8 @@ class Client(asyncio.Protocol):
             if self.user not in srv.acl_free and not self.flags & F_MASTER:
                 srv.acl.check_call(self, cmd, argv)
             # (while loading, a command refused for it gets LOADING, not BUSY, as Redis)
-            if srv.busy_script is not None and not (srv.loading and not cmd.flags & LOADING):
+            if srv.busy_script is not None and not (
+                    srv.loading and not srv.async_loading and not cmd.flags & LOADING):
                 from bocho.scripting import busy_refusal
                 refused = busy_refusal(srv, cmd, argv)
                 if refused is not None:
