@@ -467,6 +467,13 @@ class MasterClient(Client):
                 rep.link = None
                 rep.state = CONNECT
 
+    def eof_received(self) -> bool | None:
+        """The master closed the link: the state changes at once, not on the next loop
+        turn (a client asking INFO right after must not see the link up)."""
+        if self.mode == STREAM:
+            self.close_now()
+        return None
+
     def close(self) -> None:
         self.close_now()
 
