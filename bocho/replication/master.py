@@ -65,10 +65,8 @@ def select_cmd(dbid: int) -> bytes:
 
 
 def encode(argv: list[bytes]) -> bytes:
-    parts = [b"*%d\r\n" % len(argv)]
-    for a in argv:
-        parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(parts)
+    """The canonical multibulk form (the compiled builder when the request loop is)."""
+    return resp.bulk_strings(argv if type(argv) is list else list(argv))
 
 
 class Replica:
@@ -130,8 +128,7 @@ class Master:
 
     def feed(self, dbid: int, argv: list[bytes]) -> None:
         """replicationFeedSlaves (a propagate hook)."""
-        srv = self.srv
-        if srv.config["replicaof"]:
+        if self.srv.role == "slave":
             return  # a replica relays its master's bytes as they are (replica.py)
         repl = self.repl
         if repl.backlog is None and not self.replicas:
