@@ -121,6 +121,8 @@ class Master:
         self.good = 0
         self.get_ack = False
         self.waiters: list[Client] = []
+        self.unblock_other = srv.unblock_client
+        srv.unblock_client = self.client_unblock
         self.pipe_fd = -1
         self.repl.send_to_replicas = self.send
 
@@ -633,17 +635,29 @@ class Master:
                 continue
             n = self.count_acks(st.offset)
             if n >= st.num:
-                self.unblock(c, n)
+                self.unblock(c, resp.integer(n))
+
+    def client_unblock(self, c: Client, as_error: bool) -> None:
+        """CLIENT UNBLOCK of a client in WAIT (others go to the key-blocking code)."""
+        st = c.block_state
+        if not isinstance(st, WaitState):
+            self.unblock_other(c, as_error)
+            return
+        if as_error:
+            from bocho.blocking import UNBLOCKED_ERROR
+            self.unblock(c, UNBLOCKED_ERROR)
+        else:
+            self.unblock(c, resp.integer(self.count_acks(st.offset)))
 
     def wait_timeout(self, c: Client) -> None:
         st = c.block_state
         if c.closing or not isinstance(st, WaitState):
             return
-        self.unblock(c, self.count_acks(st.offset))
+        self.unblock(c, resp.integer(self.count_acks(st.offset)))
         if self.srv.pending_writes:
             self.srv.flush_pending()
 
-    def unblock(self, c: Client, n: int) -> None:
+    def unblock(self, c: Client, reply: bytes) -> None:
         st = c.block_state
         if isinstance(st, WaitState) and st.timer is not None:
             st.timer.cancel()
@@ -651,7 +665,9 @@ class Master:
             self.waiters.remove(c)
         c.block_state = None
         c.blocked = False
-        c.send(resp.integer(n))
+        if reply[:1] == b"-":
+            self.srv.count_error(reply[1:].split(b"\r\n", 1)[0])
+        c.send(reply)
         srv = self.srv
         if srv.loop is not None:
             from bocho.blocking import _resume
