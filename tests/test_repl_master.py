@@ -357,3 +357,17 @@ def test_wait_blocks_until_ack_or_unblock(server, r, deferred):
     finally:
         s.close()
         r.config_set("repl-diskless-sync", "yes")
+
+
+def test_replica_that_replies_is_dropped(server, r):
+    r.config_set("repl-diskless-sync", "no")
+    s = _attach(server.port)
+    try:
+        s.sendall(cmd("PING"))
+        assert recv_until(s, lambda b: False, timeout=2).replace(PING, b"") == b""
+        assert server.wait_for_log("Replica generated a reply to command 'ping', "
+                                   "disconnecting it: ")
+        assert r.ping()
+    finally:
+        s.close()
+        r.config_set("repl-diskless-sync", "yes")

@@ -185,6 +185,8 @@ class Master:
 
     def start_stream(self, r: Replica) -> None:
         """replicaStartCommandStream: what piled up since the fork goes now."""
+        if not r.stream_on_ack and r.pending is None:
+            return  # started already
         r.stream_on_ack = False
         pending, r.pending = r.pending, None
         if pending:
@@ -264,6 +266,7 @@ class Master:
     def attach(self, r: Replica) -> None:
         c = r.c
         c.flags |= F_REPLICA
+        c.update_slow()  # its commands take call(), which drops a replica that replies
         c.obuf_class = "replica"
         if self.srv.config["repl-disable-tcp-nodelay"]:
             sock = c.transport.get_extra_info("socket") if c.transport else None
@@ -565,7 +568,13 @@ class Master:
                     r.ack_off = off
                 r.ack_time = self.srv.unixtime
                 if r.stream_on_ack and r.state == ONLINE:
-                    self.start_stream(r)
+                    # after this command: its own output must stay empty (see
+                    # Client.replica_replied)
+                    loop = self.srv.loop
+                    if loop is not None:
+                        loop.call_soon(self.start_stream, r)
+                    else:
+                        self.start_stream(r)
                 if self.waiters:
                     self.serve_waiters()
                 return None
