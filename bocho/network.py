@@ -240,7 +240,9 @@ class Client(asyncio.Protocol):
         pass
 
     def resume_writing(self) -> None:
-        pass
+        hook = self.server.on_resume_writing
+        if hook is not None:
+            hook(self)
 
     # -- input ---------------------------------------------------------------------------
 
