@@ -175,7 +175,8 @@ class Client(asyncio.Protocol):
         """Recompute whether this client's commands must take the full path."""
         self.slow = (not self.authenticated or self.multi is not None
                      or self.reply_mode != REPLY_ON
-                     or bool(self.flags & (F_PUBSUB | F_MONITOR | F_NO_TOUCH | F_TRACKING))
+                     or bool(self.flags & (F_PUBSUB | F_MONITOR | F_NO_TOUCH | F_TRACKING
+                                           | F_REPLICA))
                      or self.resp == 2 and bool(self.channels or self.patterns or self.shard_channels)
                      or self.user not in self.server.acl_free)
 
@@ -240,7 +241,9 @@ class Client(asyncio.Protocol):
         pass
 
     def resume_writing(self) -> None:
-        pass
+        hook = self.server.on_resume_writing
+        if hook is not None:
+            hook(self)
 
     # -- input ---------------------------------------------------------------------------
 
@@ -691,6 +694,7 @@ class Client(asyncio.Protocol):
         # the reply mode in force for this command (CLIENT REPLY OFF / SKIP silence it)
         mode = self.reply_mode
         mark = len(out)
+        was_replica = self.flags & F_REPLICA and not self.flags & F_MONITOR
         try:
             if cmd is None:
                 raise CommandError(unknown_command_msg(argv))
@@ -798,6 +802,8 @@ class Client(asyncio.Protocol):
         if mode != REPLY_ON and self.reply_mode != REPLY_ON:
             # CLIENT REPLY OFF/SKIP silence replies, not pushes (pub/sub notices)
             out[mark:] = [x for x in out[mark:] if type(x) is Push]
+        if was_replica and len(out) > mark:
+            self.replica_replied()
         # CLIENT REPLY SKIP silences exactly the one command after it
         rm = self.reply_mode
         if rm == REPLY_SKIP:
@@ -805,6 +811,13 @@ class Client(asyncio.Protocol):
             self.update_slow()
         elif rm == REPLY_SKIP_NEXT:
             self.reply_mode = REPLY_SKIP
+
+    def replica_replied(self) -> None:
+        """A replica's link carries the stream only: a command of its that made a reply
+        (a rogue replica) gets it dropped, as Redis does."""
+        log.warning(f"Replica generated a reply to command '{self.lastcmd}', "
+                    f"disconnecting it: {self.info_line()}")
+        self.close_now()
 
     def execute_tracked(self, cmd: Command, argv: list[bytes]) -> None:
         """execute() while clients track keys (bocho/tracking.py): the table's size limit

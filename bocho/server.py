@@ -122,6 +122,9 @@ class Server:
         # returning the MISCONF error that refuses writes (persistence failing) or None
         self.aof: Any = None
         self.write_deniers: list[Callable[[], bytes | None]] = []
+        # a client's transport drained below its low-water mark (replication/master.py
+        # paces the diskless RDB relay with it)
+        self.on_resume_writing: Callable[[Client], None] | None = None
         # min-replicas-to-write (replication/master.py): refuses writes, not PING
         self.replicas_denier: Callable[[], bytes | None] | None = None
         self.startup_banner = ""  # the logo, logged once listening (cli.py)

@@ -327,3 +327,47 @@ def test_shutdown_reports_replicas(make_server):
         pass
     assert master.wait_exit() == 0
     assert "1 of 1 replicas are in sync when shutting down." in master.log()
+
+
+def test_wait_blocks_until_ack_or_unblock(server, r, deferred):
+    """A raw replica that ACKs by hand: WAIT blocks until its ACK covers the offset
+    (GETACK is sent first), CLIENT UNBLOCK ends it with the count or an error."""
+    r.config_set("repl-diskless-sync", "no")
+    s = socket.create_connection(("127.0.0.1", server.port))
+    try:
+        s.sendall(cmd("PSYNC", "?", "-1"))
+        recv_until(s, lambda b: b"REDIS" in b and b.count(b"\r\n") >= 2, timeout=10)
+        wait_until(lambda: _info(r)["slave0"]["state"] == "online", msg="online")
+        s.sendall(cmd("REPLCONF", "ACK", 0))
+        r.set("k", "v")
+        d = deferred()
+        d.send("WAIT", 1, 0)
+        assert b"GETACK" in recv_until(s, lambda b: b"GETACK" in b)
+        s.sendall(cmd("REPLCONF", "ACK", _info(r)["master_repl_offset"]))
+        assert d.read() == 1
+        d.send("WAIT", 2, 0)
+        wait_until(lambda: r.info("clients")["blocked_clients"] == 1, msg="blocked")
+        wid = [c["id"] for c in r.client_list() if c["cmd"] == "wait"][0]
+        assert r.client_unblock(wid) == 1
+        assert d.read() == 1
+        d.send("WAIT", 2, 0)
+        wait_until(lambda: r.info("clients")["blocked_clients"] == 1, msg="blocked")
+        assert r.client_unblock(wid, error=True) == 1
+        assert d.read() == ("error", "UNBLOCKED client unblocked via CLIENT UNBLOCK")
+    finally:
+        s.close()
+        r.config_set("repl-diskless-sync", "yes")
+
+
+def test_replica_that_replies_is_dropped(server, r):
+    r.config_set("repl-diskless-sync", "no")
+    s = _attach(server.port)
+    try:
+        s.sendall(cmd("PING"))
+        assert recv_until(s, lambda b: False, timeout=2).replace(PING, b"") == b""
+        assert server.wait_for_log("Replica generated a reply to command 'ping', "
+                                   "disconnecting it: ")
+        assert r.ping()
+    finally:
+        s.close()
+        r.config_set("repl-diskless-sync", "yes")

@@ -41,6 +41,7 @@ STATE_NAMES = {WAIT_BGSAVE_START: "wait_bgsave", WAIT_BGSAVE_END: "wait_bgsave",
 
 EOF_MARK_SIZE = 40
 PIPE_READ = 1 << 16
+PIPE_HIGH = 1 << 16  # a replica's unsent RDB bytes that pause reading the child's pipe
 
 NOREPLICAS = b"NOREPLICAS Not enough good replicas to write."
 
@@ -65,10 +66,8 @@ def select_cmd(dbid: int) -> bytes:
 
 
 def encode(argv: list[bytes]) -> bytes:
-    parts = [b"*%d\r\n" % len(argv)]
-    for a in argv:
-        parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(parts)
+    """The canonical multibulk form (the compiled builder when the request loop is)."""
+    return resp.bulk_strings(argv if type(argv) is list else list(argv))
 
 
 class Replica:
@@ -76,7 +75,7 @@ class Replica:
 
     __slots__ = ("c", "state", "capa_eof", "capa_psync2", "port", "ip", "ack_off",
                  "ack_time", "pre_psync", "initial_offset", "pending", "stream_on_ack",
-                 "socket_target")
+                 "socket_target", "partial_since")
 
     def __init__(self, c: Client) -> None:
         self.c = c
@@ -93,6 +92,7 @@ class Replica:
         self.pending: list[bytes] | None = None
         self.stream_on_ack = False
         self.socket_target = False
+        self.partial_since = 0  # when a diskless RDB write last stayed partly unsent
 
     @property
     def name(self) -> str:
@@ -123,15 +123,17 @@ class Master:
         self.good = 0
         self.get_ack = False
         self.waiters: list[Client] = []
+        self.unblock_other = srv.unblock_client
+        srv.unblock_client = self.client_unblock
         self.pipe_fd = -1
+        self.pipe_paused = False
         self.repl.send_to_replicas = self.send
 
     # -- the stream ------------------------------------------------------------------------
 
     def feed(self, dbid: int, argv: list[bytes]) -> None:
         """replicationFeedSlaves (a propagate hook)."""
-        srv = self.srv
-        if srv.config["replicaof"]:
+        if self.srv.role == "slave":
             return  # a replica relays its master's bytes as they are (replica.py)
         repl = self.repl
         if repl.backlog is None and not self.replicas:
@@ -186,6 +188,8 @@ class Master:
 
     def start_stream(self, r: Replica) -> None:
         """replicaStartCommandStream: what piled up since the fork goes now."""
+        if not r.stream_on_ack and r.pending is None:
+            return  # started already
         r.stream_on_ack = False
         pending, r.pending = r.pending, None
         if pending:
@@ -265,6 +269,7 @@ class Master:
     def attach(self, r: Replica) -> None:
         c = r.c
         c.flags |= F_REPLICA
+        c.update_slow()  # its commands take call(), which drops a replica that replies
         c.obuf_class = "replica"
         if self.srv.config["repl-disable-tcp-nodelay"]:
             sock = c.transport.get_extra_info("socket") if c.transport else None
@@ -406,12 +411,25 @@ class Master:
             srv.loop.add_reader(rfd, self.pipe_readable)
         return True
 
-    def pipe_readable(self) -> None:
-        """rdbPipeReadHandler: relay what the child wrote to every replica it is for."""
+    def pipe_targets(self) -> list[Replica]:
+        return [r for r in self.replicas
+                if r.socket_target and r.state == WAIT_BGSAVE_END and not r.c.closing]
+
+    def pipe_readable(self, drain: bool = False) -> None:
+        """rdbPipeReadHandler: relay what the child wrote to every replica it is for.
+        The pipe is read no faster than the slowest of them takes it (a replica's
+        unsent bytes above PIPE_HIGH pause the reading, see pipe_resume), so the child
+        waits for it as Redis's does; `drain` (the child is gone) reads to the end."""
         fd = self.pipe_fd
         if fd < 0:
             return
         while True:
+            targets = self.pipe_targets()
+            if not drain and targets and any(r.c._wbuf_size() > PIPE_HIGH for r in targets):
+                if not self.pipe_paused:
+                    self.pipe_paused = True
+                    self.srv.loop.remove_reader(fd)
+                return
             try:
                 chunk = os.read(fd, PIPE_READ)
             except BlockingIOError:
@@ -422,18 +440,39 @@ class Master:
                 self.close_pipe()
                 return
             if not chunk:
+                log.warning(f"Diskless rdb transfer, done reading from pipe, {len(targets)} "
+                            f"replicas still up.")
                 self.close_pipe()
                 return
-            targets = [r for r in self.replicas
-                       if r.socket_target and r.state == WAIT_BGSAVE_END and not r.c.closing]
             if not targets:
                 log.warning("Diskless rdb transfer, last replica dropped, killing fork child.")
                 self.close_pipe()
                 from bocho.persistence.snapshot import kill_child
                 kill_child(self.srv)
                 return
+            now = self.srv.unixtime
             for r in targets:
                 self.write_direct(r, chunk)
+                # a write the socket did not take whole: the full-sync timeout runs
+                if r.c.transport is not None and r.c._wbuf_size():
+                    if not r.partial_since:
+                        r.partial_since = now
+                else:
+                    r.partial_since = 0
+
+    def pipe_resume(self, c: Client | None = None) -> None:
+        """A replica's transport drained (or the cron looks): read the pipe again once
+        every target is below PIPE_HIGH."""
+        if not self.pipe_paused or self.pipe_fd < 0:
+            return
+        targets = self.pipe_targets()
+        if any(r.c._wbuf_size() > PIPE_HIGH for r in targets):
+            return
+        for r in targets:
+            r.partial_since = 0
+        self.pipe_paused = False
+        self.srv.loop.add_reader(self.pipe_fd, self.pipe_readable)
+        self.pipe_readable()
 
     def close_pipe(self) -> None:
         fd = self.pipe_fd
@@ -441,8 +480,9 @@ class Master:
             return
         self.pipe_fd = -1
         loop = self.srv.loop
-        if loop is not None:
+        if loop is not None and not self.pipe_paused:
             loop.remove_reader(fd)
+        self.pipe_paused = False
         try:
             os.close(fd)
         except OSError:
@@ -452,7 +492,7 @@ class Master:
         """updateSlavesWaitingBgsave (an RDB child was reaped)."""
         if socket and self.pipe_fd >= 0:
             os.set_blocking(self.pipe_fd, True)  # the child is gone: read to the end
-            self.pipe_readable()
+            self.pipe_readable(drain=True)
             self.close_pipe()
         for r in list(self.replicas):
             if r.state != WAIT_BGSAVE_END:
@@ -571,7 +611,13 @@ class Master:
                     r.ack_off = off
                 r.ack_time = self.srv.unixtime
                 if r.stream_on_ack and r.state == ONLINE:
-                    self.start_stream(r)
+                    # after this command: its own output must stay empty (see
+                    # Client.replica_replied)
+                    loop = self.srv.loop
+                    if loop is not None:
+                        loop.call_soon(self.start_stream, r)
+                    else:
+                        self.start_stream(r)
                 if self.waiters:
                     self.serve_waiters()
                 return None
@@ -641,17 +687,29 @@ class Master:
                 continue
             n = self.count_acks(st.offset)
             if n >= st.num:
-                self.unblock(c, n)
+                self.unblock(c, resp.integer(n))
+
+    def client_unblock(self, c: Client, as_error: bool) -> None:
+        """CLIENT UNBLOCK of a client in WAIT (others go to the key-blocking code)."""
+        st = c.block_state
+        if not isinstance(st, WaitState):
+            self.unblock_other(c, as_error)
+            return
+        if as_error:
+            from bocho.blocking import UNBLOCKED_ERROR
+            self.unblock(c, UNBLOCKED_ERROR)
+        else:
+            self.unblock(c, resp.integer(self.count_acks(st.offset)))
 
     def wait_timeout(self, c: Client) -> None:
         st = c.block_state
         if c.closing or not isinstance(st, WaitState):
             return
-        self.unblock(c, self.count_acks(st.offset))
+        self.unblock(c, resp.integer(self.count_acks(st.offset)))
         if self.srv.pending_writes:
             self.srv.flush_pending()
 
-    def unblock(self, c: Client, n: int) -> None:
+    def unblock(self, c: Client, reply: bytes) -> None:
         st = c.block_state
         if isinstance(st, WaitState) and st.timer is not None:
             st.timer.cancel()
@@ -659,7 +717,9 @@ class Master:
             self.waiters.remove(c)
         c.block_state = None
         c.blocked = False
-        c.send(resp.integer(n))
+        if reply[:1] == b"-":
+            self.srv.count_error(reply[1:].split(b"\r\n", 1)[0])
+        c.send(reply)
         srv = self.srv
         if srv.loop is not None:
             from bocho.blocking import _resume
@@ -699,6 +759,8 @@ class Master:
         """replicationCron, once a second; pending forks are looked at every tick."""
         srv = self.srv
         now = time.time()
+        if self.pipe_paused:
+            self.pipe_resume()
         if now - self.last_cron < 1.0:
             if self.replicas:
                 self.start_pending()
@@ -717,6 +779,11 @@ class Master:
             if (r.state == ONLINE and not r.pre_psync
                     and srv.unixtime - r.ack_time > cfg["repl-timeout"]):
                 log.warning(f"Disconnecting timedout replica (streaming sync): {r.name}")
+                r.c.close_now()
+                continue
+            if (r.state == WAIT_BGSAVE_END and socket_child and r.partial_since
+                    and srv.unixtime - r.partial_since > cfg["repl-timeout"]):
+                log.warning(f"Disconnecting timedout replica (full sync): {r.name}")
                 r.c.close_now()
         ttl = cfg["repl-backlog-ttl"]
         repl = self.repl
@@ -802,6 +869,7 @@ def install(srv: Server) -> Master:
     srv.repl_backlog_memory = 0
     srv.replicas_info = m.info_lines
     srv.hooks_on_cron.append(m.cron)
+    srv.on_resume_writing = m.pipe_resume
     srv.client_gone_hooks = [*srv.client_gone_hooks, m.client_gone]
     srv.change_replication_id = srv.repl.change_replid
     srv.replicas_in_sync = m.in_sync
