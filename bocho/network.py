@@ -23,6 +23,7 @@ from bocho.commands import (
     ADMIN,
     DENYOOM,
     LOADING,
+    NO_ASYNC_LOADING,
     NO_AUTH,
     NO_MULTI,
     READONLY,
@@ -174,7 +175,8 @@ class Client(asyncio.Protocol):
         """Recompute whether this client's commands must take the full path."""
         self.slow = (not self.authenticated or self.multi is not None
                      or self.reply_mode != REPLY_ON
-                     or bool(self.flags & (F_PUBSUB | F_MONITOR | F_NO_TOUCH | F_TRACKING))
+                     or bool(self.flags & (F_PUBSUB | F_MONITOR | F_NO_TOUCH | F_TRACKING
+                                           | F_REPLICA))
                      or self.resp == 2 and bool(self.channels or self.patterns or self.shard_channels)
                      or self.user not in self.server.acl_free)
 
@@ -239,7 +241,9 @@ class Client(asyncio.Protocol):
         pass
 
     def resume_writing(self) -> None:
-        pass
+        hook = self.server.on_resume_writing
+        if hook is not None:
+            hook(self)
 
     # -- input ---------------------------------------------------------------------------
 
@@ -258,6 +262,9 @@ class Client(asyncio.Protocol):
             return
         srv = self.server
         reader = self.reader
+        # the whole read: guard_input may feed part of it and hand back only the rest,
+        # but the query-buffer checks below must line hiredis's buffer up with all of it
+        whole = data
         if data is not None:
             self.net_in += len(data)
             self.last_io = srv.unixtime
@@ -390,11 +397,11 @@ class Client(asyncio.Protocol):
         # trailing "*N" line (only then is the byte before the final CRLF a digit and
         # the line's first byte '*'; and a '*' is left unmatched by requests: else the
         # line is a payload, e.g. SET k "*-a2"), or an unauthenticated client.
-        if data is not None and not self.closing and (
-                data[-1] != 10 or reader.has_data() or not self.authenticated
-                or (self.stars and len(data) > 2 and 47 < data[-3] < 58
-                    and data[data.rfind(b"\n", 0, -1) + 1] == 42)):
-            self.check_query_limits(data)
+        if whole is not None and not self.closing and (
+                whole[-1] != 10 or reader.has_data() or not self.authenticated
+                or (self.stars and len(whole) > 2 and 47 < whole[-3] < 58
+                    and whole[whole.rfind(b"\n", 0, -1) + 1] == 42)):
+            self.check_query_limits(whole)
         if srv.pending_writes and not srv.flush_scheduled:
             srv.flush_scheduled = True
             srv.loop.call_soon(srv.flush_pending)
@@ -491,7 +498,13 @@ class Client(asyncio.Protocol):
         # reads, this read starts at one too unless the previous read ended inside an
         # item (a payload, or a header line we kept in line_buf).
         if pending <= len(data):
-            head = data[len(data) - pending:]
+            start = len(data) - pending
+            # hiredis consumes an item's type byte on its own: when it trimmed its buffer
+            # right after one, the buffer starts at the header's digits
+            if 0 < start < len(data) and data[start] not in (36, 42) \
+                    and data[start - 1] in (36, 42):
+                start -= 1
+            head = data[start:]
         elif self.mid_at != self.net_in - len(data):
             head = data
         elif self.line_buf:
@@ -681,6 +694,7 @@ class Client(asyncio.Protocol):
         # the reply mode in force for this command (CLIENT REPLY OFF / SKIP silence it)
         mode = self.reply_mode
         mark = len(out)
+        was_replica = self.flags & F_REPLICA and not self.flags & F_MONITOR
         try:
             if cmd is None:
                 raise CommandError(unknown_command_msg(argv))
@@ -704,10 +718,11 @@ class Client(asyncio.Protocol):
                 raise CommandError(b"ERR Command not allowed inside a transaction")
             if not self.authenticated and not cmd.flags & NO_AUTH:
                 raise CommandError(NOAUTH)
-            if self.user not in srv.acl_free:
+            if self.user not in srv.acl_free and not self.flags & F_MASTER:
                 srv.acl.check_call(self, cmd, argv)
             # (while loading, a command refused for it gets LOADING, not BUSY, as Redis)
-            if srv.busy_script is not None and not (srv.loading and not cmd.flags & LOADING):
+            if srv.busy_script is not None and not (
+                    srv.loading and not srv.async_loading and not cmd.flags & LOADING):
                 from bocho.scripting import busy_refusal
                 refused = busy_refusal(srv, cmd, argv)
                 if refused is not None:
@@ -734,14 +749,29 @@ class Client(asyncio.Protocol):
                     refused = deny()
                     if refused is not None:
                         raise CommandError(refused)
+            if srv.replicas_denier is not None and (cmd.flags & WRITE or (
+                    lname == "exec" and self.multi
+                    and any(q.flags & WRITE for q, _ in self.multi))):
+                refused = srv.replicas_denier()  # min-replicas-to-write (not PING)
+                if refused is not None:
+                    raise CommandError(refused)
+            if srv.slow and srv.role == "slave" and not self.flags & F_MASTER:
+                refused = srv.replica.refusal(self, cmd, lname == "exec")
+                if refused is not None:
+                    raise CommandError(refused)
             if (self.resp == 2 and (self.channels or self.patterns or self.shard_channels)
                     and lname not in _PUBSUB_OK_NAMES):
                 raise CommandError(
                     f"ERR Can't execute '{cmd.fullname}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
                     "QUIT / RESET are allowed in this context")
-            if srv.slow and srv.loading and (
+            if srv.slow and srv.loading and not srv.async_loading and (
                     not cmd.flags & LOADING or lname == "exec" and self.multi
                     and any(not q.flags & LOADING for q, _ in self.multi)):
+                raise CommandError(b"LOADING Redis is loading the dataset in memory")
+            # a replica's swapdb load on the same history serves the old data meanwhile,
+            # except to commands that cannot run beside it
+            if srv.async_loading and (cmd.flags & NO_ASYNC_LOADING or lname == "exec" and (
+                    self.multi and any(q.flags & NO_ASYNC_LOADING for q, _ in self.multi))):
                 raise CommandError(b"LOADING Redis is loading the dataset in memory")
             if srv.slow and srv.pause_end and srv.check_paused(self, cmd, argv):
                 return
@@ -772,6 +802,8 @@ class Client(asyncio.Protocol):
         if mode != REPLY_ON and self.reply_mode != REPLY_ON:
             # CLIENT REPLY OFF/SKIP silence replies, not pushes (pub/sub notices)
             out[mark:] = [x for x in out[mark:] if type(x) is Push]
+        if was_replica and len(out) > mark:
+            self.replica_replied()
         # CLIENT REPLY SKIP silences exactly the one command after it
         rm = self.reply_mode
         if rm == REPLY_SKIP:
@@ -779,6 +811,13 @@ class Client(asyncio.Protocol):
             self.update_slow()
         elif rm == REPLY_SKIP_NEXT:
             self.reply_mode = REPLY_SKIP
+
+    def replica_replied(self) -> None:
+        """A replica's link carries the stream only: a command of its that made a reply
+        (a rogue replica) gets it dropped, as Redis does."""
+        log.warning(f"Replica generated a reply to command '{self.lastcmd}', "
+                    f"disconnecting it: {self.info_line()}")
+        self.close_now()
 
     def execute_tracked(self, cmd: Command, argv: list[bytes]) -> None:
         """execute() while clients track keys (bocho/tracking.py): the table's size limit

@@ -361,6 +361,9 @@ class LuaEngine:
                 err = b"ERR Write commands are not allowed from read-only scripts."
             elif fl & WRITE and not srv.lastbgsave_ok and (err := _disk_error(srv)) is not None:
                 pass
+            elif fl & WRITE and srv.replicas_denier is not None and (
+                    err := srv.replicas_denier()) is not None:
+                pass
             elif (not ctx.allow_oom and srv.maxmemory and not ctx.wrote and ctx.pre_oom
                   and fl & DENYOOM):
                 err = OOM
@@ -406,6 +409,10 @@ class LuaEngine:
                         b"ERR Can not execute a script with write flag using *_ro command.")
             if not sflags & F_NO_WRITES and not srv.lastbgsave_ok:
                 refused = _disk_error(srv)
+                if refused is not None:
+                    raise CommandError(refused)
+            if not sflags & F_NO_WRITES and srv.replicas_denier is not None:
+                refused = srv.replicas_denier()  # min-replicas-to-write
                 if refused is not None:
                     raise CommandError(refused)
             if pre_oom and not sflags & (F_ALLOW_OOM | F_NO_WRITES):
