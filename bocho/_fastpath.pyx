@@ -266,6 +266,7 @@ def install(table, client_cls, server_cls, failed_reply_fn, command_cls, db_cls)
                       and not any(hasattr(server_cls, name) for name in SERVER_NAMES))
     client_cls.data_received = data_received
     client_cls.exec_queued = exec_queued
+    client_cls.execute_plain = execute_plain
     server_cls.flush_pending = flush_pending
 
 
@@ -981,3 +982,26 @@ def exec_queued(self, list queued):
             flush_counters()
             return py_exec_queued(self, queued[i + 1:])
     flush_counters()
+
+
+def execute_plain(self, cmd, list argv):
+    """Client.execute_plain (a script's redis.call): as exec_queued runs one command
+    while neither the client nor the server is slow and no client tracks keys (whose
+    reads execute() would remember); otherwise Client.execute."""
+    if not isinstance(self, client_type):
+        return self.execute(cmd, argv)
+    srv = sget(self, CS.server)
+    if sattr(srv, "slow") or truth(self, CS.slow):
+        return self.execute(cmd, argv)
+    trk = sattr(srv, "tracking")
+    if trk is not None and trk.clients:
+        return self.execute(cmd, argv)
+    cdef Entry e = entry_for(cmd)
+    if e.handler is None:
+        return self.execute(cmd, argv)
+    cdef DbState st = DbState()
+    cdef int64_t t0 = now_ns()
+    run_entry(e, st, self, srv, argv, sget(self, CS.out))
+    cdef int64_t slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
+    sset(self, CS.lastcmd, e.fullname)
+    account(e, now_ns() - t0, slowlog_ns, st, self, srv, argv)
