@@ -18,6 +18,7 @@ import pstats
 import random
 import sys
 import time
+from pathlib import Path
 
 
 class FakeTransport:
@@ -91,7 +92,31 @@ def make_requests(test: str) -> list[bytes]:
         return [request(b"ZADD", b"myzset", b"%d" % rng.randrange(BIG), b"element:__rand_int__")]
     if test == "xadd":
         return [request(b"XADD", b"mystream", b"*", b"field", b"value")]
+    if test == "evalsha":  # bench.py's script (loaded by setup())
+        from bench import SCRIPT_SHA
+        return [request(b"EVALSHA", SCRIPT_SHA.encode(), b"1", b"counter:__rand_int__")]
+    if test == "publish":
+        return [request(b"PUBLISH", b"bench:channel", b"hello-world")]
+    if test == "multi":  # one request is a whole transaction
+        return [request(b"MULTI") + request(b"SET", b"tx:1", v) * 5 + request(b"EXEC")]
     raise SystemExit(f"unknown test {test}")
+
+
+def setup(test: str, srv, clients: list) -> None:
+    """What a test needs before it runs: EVALSHA's script loaded, PUBLISH's 10
+    subscribers (clients of their own, with a fake transport)."""
+    from bocho.network import Client
+    if test == "evalsha":
+        from bench import SCRIPT
+        clients[0].data_received(request(b"SCRIPT", b"LOAD", SCRIPT))
+    elif test == "publish" and not getattr(srv, "_bench_subs", None):
+        srv._bench_subs = []
+        for _ in range(10):
+            s = Client(srv)
+            s.connection_made(FakeTransport())
+            s.data_received(request(b"SUBSCRIBE", b"bench:channel"))
+            srv._bench_subs.append(s)
+    srv.flush_pending()
 
 
 def main() -> int:
@@ -118,6 +143,7 @@ def main() -> int:
         c = Client(srv)
         c.connection_made(FakeTransport())
         clients.append(c)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     import bocho.network as net
     print(f"fast path: {getattr(net, 'FASTPATH', 'python')}", flush=True)
     # the GET test reads what SET stored
@@ -130,6 +156,7 @@ def main() -> int:
     big_made = False
     for p in (int(x) for x in args.pipelines.split(",")):
         for test in args.tests.split(","):
+            setup(test, srv, clients)
             reqs = make_requests(test)
             flush = srv.flush_pending
             if test.endswith("_1m") and not big_made:

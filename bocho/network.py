@@ -97,7 +97,7 @@ class Client(asyncio.Protocol):
         "net_in", "net_out", "unix", "peer_ip", "fd", "block_state", "tracking",
         "lastcmd", "pause_pending", "io_paused", "current", "_write", "_wbuf_size", "qbuf_peak",
         "qbuf_alloc", "qbuf_mark", "qbuf_used", "line_buf", "mid_at", "rbs", "rbp",
-        "rb_mark", "rb_reset_at", "stars", "backlog",
+        "rb_mark", "rb_reset_at", "stars", "backlog", "queueing",
     )
     tls = False  # a connection on the TLS port is a bocho.tls.TlsClient
 
@@ -167,18 +167,24 @@ class Client(asyncio.Protocol):
         self.line_buf = b""  # an unfinished header line hiredis holds (check_query_limits)
         self.mid_at = -1  # net_in when a read last ended inside an item
         self.slow = False
+        self.queueing = False
         self.update_slow()
 
     # -- state ---------------------------------------------------------------------------
 
     def update_slow(self) -> None:
-        """Recompute whether this client's commands must take the full path."""
-        self.slow = (not self.authenticated or self.multi is not None
-                     or self.reply_mode != REPLY_ON
-                     or bool(self.flags & (F_PUBSUB | F_MONITOR | F_NO_TOUCH | F_TRACKING
-                                           | F_REPLICA))
-                     or self.resp == 2 and bool(self.channels or self.patterns or self.shard_channels)
-                     or self.user not in self.server.acl_free)
+        """Recompute whether this client's commands must take the full path, and whether
+        it is slow only because it is inside MULTI (`queueing`: the compiled loop then
+        queues plain commands itself while the server is not slow either; everything
+        call() would check for them is covered by one of those two flags)."""
+        other = (not self.authenticated or self.reply_mode != REPLY_ON
+                 or bool(self.flags & (F_PUBSUB | F_MONITOR | F_NO_TOUCH | F_TRACKING
+                                       | F_REPLICA))
+                 or self.resp == 2 and bool(self.channels or self.patterns or self.shard_channels)
+                 or self.user not in self.server.acl_free)
+        in_multi = self.multi is not None
+        self.slow = other or in_multi
+        self.queueing = in_multi and not other
 
     def select(self, dbid: int) -> None:
         self.db = self.server.dbs[dbid]
@@ -879,6 +885,26 @@ class Client(asyncio.Protocol):
             else:
                 srv.propagate(self.db.id, argv)
         return failed
+
+    def exec_queued(self, queued: list) -> None:
+        """EXEC's run of the queued commands: each re-checked against the ACLs (they may
+        have changed since it was queued), then execute(). The compiled loop replaces
+        this with its own for the plain case (bocho/_fastpath.pyx exec_queued)."""
+        srv = self.server
+        out = self.out
+        acl = srv.acl
+        for cmd, args in queued:
+            denied = acl.check_exec(self, cmd, args)
+            if denied is not None:
+                srv.count_error(denied[1:-2])
+                out.append(denied)
+                continue
+            self.execute(cmd, args)
+
+    def execute_plain(self, cmd: Command, argv: list[bytes]) -> None:
+        """execute() for a script's redis.call; the compiled loop replaces it with a
+        version that runs the command as its own requests while nothing is slow."""
+        self.execute(cmd, argv)
 
     def run_no_touch(self, cmd: Command, argv: list[bytes]) -> Any:
         """Run a CLIENT NO-TOUCH client's command: its reads leave the keys' access clock

@@ -36,9 +36,18 @@ def publish(server, channel: bytes, message: bytes) -> int:
     n = 0
     subs = server.pubsub_channels.get(channel)
     if subs:
+        # one encoded message per protocol, shared by every subscriber
         body = _MESSAGE + resp.bulk(channel) + resp.bulk(message)
+        m2 = m3 = None
         for c in list(subs):
-            c.send(Push((b">3\r\n" if c.resp == 3 else b"*3\r\n") + body))
+            if c.resp == 3:
+                if m3 is None:
+                    m3 = Push(b">3\r\n" + body)
+                c.send(m3)
+            else:
+                if m2 is None:
+                    m2 = Push(b"*3\r\n" + body)
+                c.send(m2)
             n += 1
     if server.pubsub_patterns:
         tail = resp.bulk(channel) + resp.bulk(message)
