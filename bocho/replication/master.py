@@ -852,6 +852,12 @@ def _rdb_done(srv: Server, ok: bool, socket: bool) -> None:
         m.rdb_done(srv, ok, socket)
 
 
+def _client_gone(c: Client) -> None:
+    m = getattr(c.server, "master_side", None)
+    if m is not None:
+        m.client_gone(c)
+
+
 def install(srv: Server) -> Master:
     """Give srv its master side (srv.master_side) and hooks (called once by the Server)."""
     m = Master(srv)
@@ -865,7 +871,9 @@ def install(srv: Server) -> Master:
     srv.replicas_info = m.info_lines
     srv.hooks_on_cron.append(m.cron)
     srv.on_resume_writing = m.pipe_resume
-    srv.client_gone_hooks = [*srv.client_gone_hooks, m.client_gone]
+    hooks = type(srv).client_gone_hooks  # the class's list: others add to it later
+    if _client_gone not in hooks:
+        hooks.append(_client_gone)
     srv.change_replication_id = srv.repl.change_replid
     srv.replicas_in_sync = m.in_sync
     srv.before_shutdown_wait = m.send_getack
