@@ -118,8 +118,10 @@ class Master:
         self.seldb = -1
         self.hooked = False
         self.no_replicas_since = time.time()
-        self.cron_loops = 0
-        self.last_cron = 0.0
+        # Redis's replication cron first runs as the server starts, before any replica
+        # can be there (its PING round 0): start counting from round 1
+        self.cron_loops = 1
+        self.last_cron = time.time()
         self.good = 0
         self.get_ack = False
         self.waiters: list[Client] = []
@@ -560,8 +562,16 @@ class Master:
         if r is None or r not in self.replicas:
             return
         log.notice(f"Connection with replica {r.name} lost.")
+        was_waiting = r.state == WAIT_BGSAVE_END
         self.detach(r)
         self.refresh_good()
+        srv = self.srv
+        if (was_waiting and not srv.config["save"] and srv.child_type == "rdb"
+                and srv.rdb_child_type == "disk"
+                and not any(x.state == WAIT_BGSAVE_END for x in self.replicas)):
+            # nobody needs the dump that child is writing any more
+            from bocho.persistence.snapshot import kill_child
+            kill_child(srv)
         if (r.socket_target and self.pipe_fd >= 0 and not any(
                 x.socket_target and x.state == WAIT_BGSAVE_END for x in self.replicas)):
             log.warning("Diskless rdb transfer, last replica dropped, killing fork child.")
