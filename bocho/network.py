@@ -23,6 +23,7 @@ from bocho.commands import (
     ADMIN,
     DENYOOM,
     LOADING,
+    MAY_REPLICATE,
     NO_ASYNC_LOADING,
     NO_AUTH,
     NO_MULTI,
@@ -726,6 +727,9 @@ class Client(asyncio.Protocol):
                 raise CommandError(NOAUTH)
             if self.user not in srv.acl_free and not self.flags & F_MASTER:
                 srv.acl.check_call(self, cmd, argv)
+            if was_replica and cmd.flags & (READONLY | WRITE | MAY_REPLICATE):
+                # a replica's link is no client: no abuse of the keyspace through it
+                raise CommandError(b"ERR Replica can't interact with the keyspace")
             # (while loading, a command refused for it gets LOADING, not BUSY, as Redis)
             if srv.busy_script is not None and not (
                     srv.loading and not srv.async_loading and not cmd.flags & LOADING):
@@ -809,7 +813,7 @@ class Client(asyncio.Protocol):
             # CLIENT REPLY OFF/SKIP silence replies, not pushes (pub/sub notices)
             out[mark:] = [x for x in out[mark:] if type(x) is Push]
         if was_replica and len(out) > mark:
-            self.replica_replied()
+            self.replica_replied(out[mark])
         # CLIENT REPLY SKIP silences exactly the one command after it
         rm = self.reply_mode
         if rm == REPLY_SKIP:
@@ -818,11 +822,16 @@ class Client(asyncio.Protocol):
         elif rm == REPLY_SKIP_NEXT:
             self.reply_mode = REPLY_SKIP
 
-    def replica_replied(self) -> None:
+    def replica_replied(self, reply: bytes) -> None:
         """A replica's link carries the stream only: a command of its that made a reply
         (a rogue replica) gets it dropped, as Redis does."""
         log.warning(f"Replica generated a reply to command '{self.lastcmd}', "
                     f"disconnecting it: {self.info_line()}")
+        if reply[:1] == b"-":
+            text = reply[1:].split(b"\r\n", 1)[0][:4096].decode(errors="replace")
+            log.warning(f"== CRITICAL == This master is sending an error to its replica: "
+                        f"'{text}' after processing the command '{self.lastcmd}'")
+            self.server.stat_unexpected_error_replies += 1
         self.close_now()
 
     def execute_tracked(self, cmd: Command, argv: list[bytes]) -> None:

@@ -371,3 +371,31 @@ def test_replica_that_replies_is_dropped(server, r):
     finally:
         s.close()
         r.config_set("repl-diskless-sync", "yes")
+
+
+def test_replica_keyspace_command_refused_and_dropped(server, r):
+    r.config_set("repl-diskless-sync", "no")
+    s = socket.create_connection(("127.0.0.1", server.port))
+    try:
+        s.sendall(cmd("PSYNC", "x", "-1"))
+        assert recv_until(s, lambda b: b"\r\n" in b).lstrip(b"\n").startswith(b"+FULLRESYNC")
+        s.sendall(cmd("GET", "foo"))
+        assert server.wait_for_log("Replica generated a reply to command 'get'")
+        assert server.wait_for_log("== CRITICAL == This master is sending an error to its "
+                                   "replica: 'ERR Replica can't interact with the keyspace'")
+    finally:
+        s.close()
+        r.config_set("repl-diskless-sync", "yes")
+
+
+def test_unneeded_replication_bgsave_killed(make_server):
+    master = make_server(config={"repl-diskless-sync": "no",
+                                 "rdb-key-save-delay": "1000000"})
+    mc = master.client()
+    for i in range(5):
+        mc.set(i, i)
+    s = socket.create_connection(("127.0.0.1", master.port))
+    s.sendall(cmd("SYNC"))
+    wait_until(lambda: mc.info("persistence")["rdb_bgsave_in_progress"] == 1, msg="child")
+    s.close()
+    wait_until(lambda: mc.info("persistence")["rdb_bgsave_in_progress"] == 0, msg="killed")

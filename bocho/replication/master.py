@@ -118,8 +118,10 @@ class Master:
         self.seldb = -1
         self.hooked = False
         self.no_replicas_since = time.time()
-        self.cron_loops = 0
-        self.last_cron = 0.0
+        # Redis's replication cron first runs as the server starts, before any replica
+        # can be there (its PING round 0): start counting from round 1
+        self.cron_loops = 1
+        self.last_cron = time.time()
         self.good = 0
         self.get_ack = False
         self.waiters: list[Client] = []
@@ -565,8 +567,16 @@ class Master:
         if r is None or r not in self.replicas:
             return
         log.notice(f"Connection with replica {r.name} lost.")
+        was_waiting = r.state == WAIT_BGSAVE_END
         self.detach(r)
         self.refresh_good()
+        srv = self.srv
+        if (was_waiting and not srv.config["save"] and srv.child_type == "rdb"
+                and srv.rdb_child_type == "disk"
+                and not any(x.state == WAIT_BGSAVE_END for x in self.replicas)):
+            # nobody needs the dump that child is writing any more
+            from bocho.persistence.snapshot import kill_child
+            kill_child(srv)
         if (r.socket_target and self.pipe_fd >= 0 and not any(
                 x.socket_target and x.state == WAIT_BGSAVE_END for x in self.replicas)):
             log.warning("Diskless rdb transfer, last replica dropped, killing fork child.")
@@ -857,6 +867,12 @@ def _rdb_done(srv: Server, ok: bool, socket: bool) -> None:
         m.rdb_done(srv, ok, socket)
 
 
+def _client_gone(c: Client) -> None:
+    m = getattr(c.server, "master_side", None)
+    if m is not None:
+        m.client_gone(c)
+
+
 def install(srv: Server) -> Master:
     """Give srv its master side (srv.master_side) and hooks (called once by the Server)."""
     m = Master(srv)
@@ -870,7 +886,9 @@ def install(srv: Server) -> Master:
     srv.replicas_info = m.info_lines
     srv.hooks_on_cron.append(m.cron)
     srv.on_resume_writing = m.pipe_resume
-    srv.client_gone_hooks = [*srv.client_gone_hooks, m.client_gone]
+    hooks = type(srv).client_gone_hooks  # the class's list: others add to it later
+    if _client_gone not in hooks:
+        hooks.append(_client_gone)
     srv.change_replication_id = srv.repl.change_replid
     srv.replicas_in_sync = m.in_sync
     srv.before_shutdown_wait = m.send_getack
