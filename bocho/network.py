@@ -480,10 +480,6 @@ class Client(asyncio.Protocol):
         srv = self.server
         reader = self.reader
         pending = reader.len()
-        if pending > self.qbuf_alloc:
-            self.qbuf_alloc = pending
-        if pending > self.qbuf_peak:
-            self.qbuf_peak = pending
         if pending > srv.config["client-query-buffer-limit"]:
             head = (data or b"")[-pending:][:64]
             log.warning(f"Closing client that reached max query buffer length: "
@@ -518,16 +514,21 @@ class Client(asyncio.Protocol):
             was_mid = self.mid_at == self.net_in - len(data)
             self.mid_at = self.net_in
             # Redis sizes the query buffer for a whole bulk once its header is read, and
-            # then holds just its payload (CLIENT LIST qbuf)
+            # then holds just its payload (CLIENT LIST qbuf); else the buffer holds what
+            # is unparsed
             need, have = _awaited_bulk(head) if head is not None else (0, 0)
-            if need > self.qbuf_alloc:
-                self.qbuf_alloc = need
-            if need > self.qbuf_peak:
-                self.qbuf_peak = need
             if need:
+                size = need
                 self.qbuf_used = have
             elif was_mid:
+                size = 0  # more of an item whose buffer was sized when it began
                 self.qbuf_used += len(data)
+            else:
+                size = pending
+            if size > self.qbuf_alloc:
+                self.qbuf_alloc = size
+            if size > self.qbuf_peak:
+                self.qbuf_peak = size
         else:
             self.mid_at = -1
             if not self.stars:
@@ -798,6 +799,10 @@ class Client(asyncio.Protocol):
                 self.execute(cmd, argv)
                 if srv.ready_keys:
                     serve_ready_keys(srv)
+            if srv.client_evict and out and len(out[-1]) > REPLY_CHUNK:
+                # a reply past the static buffer is client memory Redis weighs before
+                # the next command runs (whoever sends it)
+                self.reply_grew()
         except CommandError as e:
             if self.multi is not None:
                 if cmd is not None and cmd.name == "exec":
@@ -906,6 +911,15 @@ class Client(asyncio.Protocol):
     def refresh_obuf(self) -> None:
         """Cache the hard limit of this client's class (config or class changed)."""
         self.obuf_hard = self.server.obuf_limit(self)[0]
+
+    def reply_grew(self) -> None:
+        """maxmemory-clients: the output just queued may put this client over its hard
+        output limit (it is then dropped, which takes precedence) or all clients over
+        maxmemory-clients."""
+        if self.obuf_hard and self.over_hard_limit(sum(len(x) for x in self.out)):
+            return
+        from bocho.evict import evict_clients
+        evict_clients(self.server)
 
     def over_hard_limit(self, nbytes: int) -> bool:
         """Before a write: would the output pending for this client pass its hard limit?

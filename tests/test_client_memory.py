@@ -187,3 +187,69 @@ def test_query_buffer_resize_from_reads_and_big_bulks():
     # idle for more than 2 s: freed
     resize_query_buffer(c, 104)
     assert c.qbuf_alloc == 0
+
+
+# -- maxmemory-clients ----------------------------------------------------------------
+
+
+def test_input_sent_first_is_counted_before_the_next_request(make_server):
+    """A big unfinished bulk sent just before another client asks CLIENT LIST is already
+    client memory when the answer is made (the suite's client-eviction units check it
+    right after writing): replies leave after the loop polled again, so a client just
+    answered does not jump the queue of sockets with input."""
+    srv = make_server(config={"maxmemory": "6mb", "maxmemory-clients": "7%"})
+    r = srv.client()
+    n = 220_000
+    late = 0
+    for i in range(60):
+        s = _connect(srv, f"big{i}")
+        r.client_list()
+        s.sendall(b"*1\r\n$%d\r\n" % n + b"v" * n)
+        if int(_me(r, f"big{i}")["tot-mem"]) < n:
+            late += 1
+        s.close()
+    assert late <= 3
+
+
+def test_big_replies_evict_before_the_next_command(make_server):
+    """A client that does not read its replies is evicted as soon as its output takes
+    the clients over maxmemory-clients: no other client's command sees it over."""
+    srv = make_server(config={"maxmemory-clients": "3mb"})
+    r = srv.client()
+    r.client_no_evict("on")
+    r.setrange("k", 200_000, "v")
+    s = _connect(srv, "reader")
+    for _ in range(200):
+        clients = [c for c in r.client_list() if c["name"] == "reader"]
+        if not clients:
+            break
+        assert int(clients[0]["tot-mem"]) < 3 * 1024 * 1024
+        s.sendall(cmd("GET", "k"))
+    else:
+        raise AssertionError("never evicted")
+    assert r.info("stats")["evicted_clients"] == 1
+    s.close()
+
+
+def test_output_limit_goes_before_client_eviction(make_server):
+    """Clients over their hard output limit are closed for it, not counted for client
+    eviction, which would otherwise drop an innocent big client."""
+    mb = 1024 * 1024
+    srv = make_server(config={"maxmemory-clients": "10mb",
+                              "client-output-buffer-limit": "normal 3mb 0 0"})
+    r = srv.client()
+    r.client_no_evict("on")
+    r.setrange("k", 4 * mb, "v")
+    big = _connect(srv, "qbuf-client")
+    q = 6 * mb
+    big.sendall(b"*1\r\n$%d\r\n" % q + b"v" * q)
+    wait_until(lambda: int(_me(r, "qbuf-client")["qbuf"]) == q, msg="qbuf filled")
+    readers = [_connect(srv, f"obuf-{i}") for i in range(2)]
+    for s in readers:
+        s.sendall(cmd("GET", "k"))
+    wait_until(lambda: not any(c["name"].startswith("obuf-") for c in r.client_list()),
+               msg="obuf clients closed")
+    assert _me(r, "qbuf-client")["name"] == "qbuf-client"
+    assert r.info("stats")["evicted_clients"] == 0
+    for s in readers + [big]:
+        s.close()
