@@ -141,7 +141,8 @@ cdef Py_ssize_t offset(object cls, str name) except -2:
 # class attribute (a property would otherwise be bypassed); else by getattr.
 
 SERVER_NAMES = ("unixtime", "slowlog_ns", "slow", "pending_writes", "flush_scheduled",
-                "loop", "obuf_limits_on", "notify_flags", "stat_keyspace_hits", "dirty")
+                "loop", "obuf_limits_on", "notify_flags", "stat_keyspace_hits", "dirty",
+                "client_evict")
 cdef bint server_dict_ok = False
 cdef object view_srv = None
 cdef dict view_dict = None
@@ -854,6 +855,8 @@ def data_received(self, data):
 
 def flush_pending(srv):
     """Server.flush_pending: each client's queued replies in one write (Client.flush)."""
+    if sattr(srv, "client_evict") and srv.defer_flush():
+        return
     flush_counters()
     sattr_set(srv, "flush_scheduled", False)
     pending = sattr(srv, "pending_writes")

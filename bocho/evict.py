@@ -277,10 +277,16 @@ def evict_clients(server: Server) -> int:
     if total <= limit:
         return 0
     sizes.sort(key=lambda e: (e[0], e[1]), reverse=True)
+    from bocho.commands.client_cmds import pending_output
     evicted = 0
     for n, _, c in sizes:
         if total <= limit:
             break
+        if c.obuf_hard and pending_output(c) >= c.obuf_hard:
+            # over its output limit: closed for that, which Redis gives precedence
+            c.output_limit_reached()
+            total -= n
+            continue
         log.notice(f"Evicting client: {server.client_info(c)}")
         c.close_now()
         server.stat_evictedclients += 1

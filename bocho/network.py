@@ -46,6 +46,7 @@ INLINE_MAX = 64 * 1024
 # that jemalloc rounds up (CLIENT LIST qbuf + qbuf-free = 20474 on a fresh client).
 QBUF_IOBUF = 20474
 MULTIBULK_MAX = 1024 * 1024
+_ANY_LEN = 1 << 62  # framing only, no length limit
 UNAUTH_MULTIBULK_MAX = 10
 UNAUTH_BULK_MAX = 16384
 
@@ -98,7 +99,7 @@ class Client(asyncio.Protocol):
         "net_in", "net_out", "unix", "peer_ip", "fd", "block_state", "tracking",
         "lastcmd", "pause_pending", "io_paused", "current", "_write", "_wbuf_size", "qbuf_peak",
         "qbuf_alloc", "qbuf_mark", "qbuf_used", "line_buf", "mid_at", "rbs", "rbp",
-        "rb_mark", "rb_reset_at", "stars", "backlog", "queueing",
+        "rb_mark", "rb_reset_at", "stars", "backlog", "queueing", "part_in", "part_at",
     )
     tls = False  # a connection on the TLS port is a bocho.tls.TlsClient
 
@@ -156,7 +157,7 @@ class Client(asyncio.Protocol):
         self.pause_pending = False
         self.io_paused = False
         self.current = False
-        self.qbuf_peak = 0
+        self.qbuf_peak = 0  # the biggest query buffer since the last cron tick
         self.qbuf_alloc = 0  # emulated size of Redis's query buffer (CLIENT LIST qbuf-free)
         self.qbuf_mark = 0  # net_in at the last cron tick (query buffer peak)
         self.qbuf_used = 0  # payload bytes of an unfinished bulk (CLIENT LIST qbuf)
@@ -167,6 +168,11 @@ class Client(asyncio.Protocol):
         self.rb_reset_at = clock.monotonic_ms()
         self.line_buf = b""  # an unfinished header line hiredis holds (check_query_limits)
         self.mid_at = -1  # net_in when a read last ended inside an item
+        # Bytes of an unfinished request received so far, valid while part_at == net_in
+        # (the read that left it unfinished was the last one): what hiredis parsed of it
+        # is Redis's argv of a request in progress (client memory, argv-mem)
+        self.part_in = 0
+        self.part_at = -1
         self.slow = False
         self.queueing = False
         self.update_slow()
@@ -399,15 +405,13 @@ class Client(asyncio.Protocol):
             return
         if out:
             srv.pending_writes.add(self)
-        # Header checks and the query-buffer limit only concern an unfinished request:
-        # a read that stops mid-line, a partial bulk or header line (has_data), a
-        # trailing "*N" line (only then is the byte before the final CRLF a digit and
-        # the line's first byte '*'; and a '*' is left unmatched by requests: else the
-        # line is a payload, e.g. SET k "*-a2"), or an unauthenticated client.
+        # Header checks, the query-buffer limit and the memory of a request in progress
+        # only concern an unfinished request: a read that stops mid-line, a partial bulk
+        # or header line (has_data), a '*' header not yet matched by a request (the read
+        # stops after a header or between the elements of a request), or an
+        # unauthenticated client.
         if whole is not None and not self.closing and (
-                whole[-1] != 10 or reader.has_data() or not self.authenticated
-                or (self.stars and len(whole) > 2 and 47 < whole[-3] < 58
-                    and whole[whole.rfind(b"\n", 0, -1) + 1] == 42)):
+                whole[-1] != 10 or self.stars or reader.has_data() or not self.authenticated):
             self.check_query_limits(whole)
         if srv.pending_writes and not srv.flush_scheduled:
             srv.flush_scheduled = True
@@ -490,8 +494,6 @@ class Client(asyncio.Protocol):
         srv = self.server
         reader = self.reader
         pending = reader.len()
-        if pending > self.qbuf_alloc:
-            self.qbuf_alloc = pending
         if pending > srv.config["client-query-buffer-limit"]:
             head = (data or b"")[-pending:][:64]
             log.warning(f"Closing client that reached max query buffer length: "
@@ -532,19 +534,57 @@ class Client(asyncio.Protocol):
             was_mid = self.mid_at == self.net_in - len(data)
             self.mid_at = self.net_in
             # Redis sizes the query buffer for a whole bulk once its header is read, and
-            # then holds just its payload (CLIENT LIST qbuf)
+            # then holds just its payload (CLIENT LIST qbuf); else the buffer holds what
+            # is unparsed
             need, have = _awaited_bulk(head) if head is not None else (0, 0)
-            if need > self.qbuf_alloc:
-                self.qbuf_alloc = need
             if need:
+                size = need
                 self.qbuf_used = have
             elif was_mid:
+                size = 0  # more of an item whose buffer was sized when it began
                 self.qbuf_used += len(data)
-            if srv.config["maxmemory-clients"]:
-                from bocho.evict import evict_clients
-                evict_clients(srv)
+            else:
+                size = pending
+            if size > self.qbuf_alloc:
+                self.qbuf_alloc = size
+            if size > self.qbuf_peak:
+                self.qbuf_peak = size
         else:
             self.mid_at = -1
+            if not self.stars:
+                return
+        self.track_partial(data)
+        if srv.config["maxmemory-clients"]:
+            from bocho.evict import evict_clients
+            evict_clients(srv)
+
+    def track_partial(self, data: bytes) -> None:
+        """After a read that left a request unfinished: how many of its bytes arrived.
+        It began in this read (found from the end: the last header line that frames as
+        an incomplete request) or, when no such line is there, in an earlier one."""
+        cont = self.part_at == self.net_in - len(data)
+        start = -1
+        p = len(data)
+        for _ in range(4):  # a few candidates: payloads may hold "\n*" too
+            p = data.rfind(b"\n*", 0, p) + 1
+            if p == 0:
+                if data[0] == 42:
+                    end, err = frame_request(data, 0, _ANY_LEN, True)
+                    if end is None and err is None:
+                        start = 0
+                break
+            end, err = frame_request(data, p, _ANY_LEN, True)
+            if end is None and err is None:
+                start = p
+                break
+            p -= 1
+        if start >= 0:
+            self.part_in = len(data) - start
+        elif cont:
+            self.part_in += len(data)
+        else:
+            self.part_in = len(data)
+        self.part_at = self.net_in
 
     def guard_input(self, data: bytes) -> bytes:
         """The rare-input path, before hiredis sees the bytes: unauthenticated clients
@@ -799,6 +839,10 @@ class Client(asyncio.Protocol):
                 self.execute(cmd, argv)
                 if srv.ready_keys:
                     serve_ready_keys(srv)
+            if srv.client_evict and out and len(out[-1]) > REPLY_CHUNK:
+                # a reply past the static buffer is client memory Redis weighs before
+                # the next command runs (whoever sends it)
+                self.reply_grew()
         except CommandError as e:
             if self.multi is not None:
                 if cmd is not None and cmd.name == "exec":
@@ -942,6 +986,15 @@ class Client(asyncio.Protocol):
         """Cache the hard limit of this client's class (config or class changed)."""
         self.obuf_hard = self.server.obuf_limit(self)[0]
 
+    def reply_grew(self) -> None:
+        """maxmemory-clients: the output just queued may put this client over its hard
+        output limit (it is then dropped, which takes precedence) or all clients over
+        maxmemory-clients."""
+        if self.obuf_hard and self.over_hard_limit(sum(len(x) for x in self.out)):
+            return
+        from bocho.evict import evict_clients
+        evict_clients(self.server)
+
     def over_hard_limit(self, nbytes: int) -> bool:
         """Before a write: would the output pending for this client pass its hard limit?
         (Redis counts the reply blocks it allocated for the batch, so a batch alone can
@@ -1039,23 +1092,25 @@ def resize_reply_buffer(c: Client, now_ms: int) -> None:
         c.rb_reset_at = now_ms
 
 
-def query_buffer_peak(c: Client) -> int:
-    """Bytes read since the last cron tick: our stand-in for Redis's querybuf_peak (a
-    request arrives in one read or sits in hiredis, see check_query_limits)."""
-    return c.net_in - c.qbuf_mark
-
-
 def resize_query_buffer(c: Client, now: int) -> None:
     """clientsCronResizeQueryBuffer, on the emulated query buffer size that CLIENT LIST
-    shows: an idle client's buffer is freed; an oversized one shrinks to the peak."""
-    peak = query_buffer_peak(c)
+    shows: an idle client's buffer is freed; an oversized one shrinks to the peak.
+    Redis reads at most 16 KB at a time (more only for a big bulk, which then gets a
+    buffer of its size: check_query_limits records those), so a client that read
+    since the last tick has its read buffer, and no more, however much it sent."""
+    read = c.net_in - c.qbuf_mark
     c.qbuf_mark = c.net_in
-    alloc = max(c.qbuf_alloc, peak if peak > QBUF_IOBUF else 0)
-    if now - c.last_io > 2 and not c.reader.has_data():
+    alloc = c.qbuf_alloc
+    if read and alloc < QBUF_IOBUF:
+        alloc = QBUF_IOBUF
+    mid = c.reader.has_data() or c.part_at == c.net_in
+    peak = max(c.qbuf_peak, min(read, QBUF_IOBUF))
+    if now - c.last_io > 2 and not mid:
         alloc = 0
-    elif alloc > RESIZE_THRESHOLD and alloc // 2 > peak:
+    elif alloc > RESIZE_THRESHOLD and alloc // 2 > peak and not mid:
         alloc = peak
     c.qbuf_alloc = alloc
+    c.qbuf_peak = c.reader.len() if mid else 0
 
 
 def exec_abort(c: Client, argv: list[bytes], e: CommandError) -> CommandError:

@@ -110,6 +110,10 @@ class Server:
         self.maxmemory = 0
         self.slowlog_ns = 10_000_000
         self.obuf_limits_on = False
+        # maxmemory-clients is set: client memory is checked around every command (as
+        # Redis before each one), and replies leave one loop turn later (flush_pending)
+        self.client_evict = False
+        self.flush_deferred = 0
         self.lazyfree_lazy_expire = False
         self.notify_flags = 0
         self.slow = False
@@ -150,7 +154,8 @@ class Server:
         from bocho.acl import Acl
         self.acl = Acl(self)
         config.rewrite_users = lambda: None if config["aclfile"] else self.acl.config_lines()
-        for name in ("requirepass", "maxmemory", "maxmemory-policy", "slowlog-log-slower-than",
+        for name in ("requirepass", "maxmemory", "maxmemory-clients", "maxmemory-policy",
+                     "slowlog-log-slower-than",
                      "latency-monitor-threshold", "client-output-buffer-limit", "lazyfree-lazy-expire",
                      "notify-keyspace-events", "loglevel"):
             self.apply_config(name)
@@ -192,7 +197,7 @@ class Server:
 
     def update_slow(self) -> None:
         """Whether every command must take the full path (rare server states)."""
-        self.slow = bool(self.maxmemory or self.monitors or self.pause_end
+        self.slow = bool(self.maxmemory or self.client_evict or self.monitors or self.pause_end
                          or self.propagating or self.loading or self.blocked_on_keys
                          or self.busy_script is not None or not self.lastbgsave_ok
                          or self.role == "slave" or self.replicas_denier is not None)
@@ -213,6 +218,9 @@ class Server:
             if self.maxmemory and self.loop is not None:
                 from bocho.evict import maxmemory_changed
                 maxmemory_changed(self)
+        elif name == "maxmemory-clients":
+            self.client_evict = bool(cfg["maxmemory-clients"])
+            self.update_slow()
         elif name == "maxmemory-policy":
             self.lfu = cfg["maxmemory-policy"].endswith("lfu")
             self.set_lru_tracking(cfg["maxmemory-policy"].endswith(("lru", "lfu")))
@@ -354,11 +362,33 @@ class Server:
         return trk.clients if trk is not None else 0
 
     def flush_pending(self) -> None:
+        if self.client_evict and self.defer_flush():
+            return
         self.flush_scheduled = False
         while self.pending_writes:
             c = self.pending_writes.pop()
             if c.out and not c.closing:
                 c.flush()
+
+    def defer_flush(self) -> bool:
+        """While maxmemory-clients is set, replies leave one loop turn after the commands
+        that made them, once the loop has polled again: a client just answered is then
+        no longer first in line (level-triggered epoll keeps a read socket queued until
+        the next poll), so input that reached the server before that client's next
+        request is read, and counted as client memory, before that request runs, as in
+        Redis. True: deferred, the caller writes nothing now."""
+        if self.flush_deferred == 2:  # the deferred turn: write now
+            self.flush_deferred = 0
+            return False
+        if not self.flush_deferred and self.loop is not None:
+            self.flush_deferred = 1
+            self.loop.call_soon(self._deferred_flush)
+        return True
+
+    def _deferred_flush(self) -> None:
+        self.flush_deferred = 2
+        self.flush_pending()  # (the AOF's wrapper, if installed, runs first)
+        self.flush_deferred = 0
 
     def client_info(self, c: Client) -> str:
         from bocho.commands.client_cmds import client_info_string
@@ -770,3 +800,4 @@ def banner(server: Server) -> str:
 
 
 install_fastpath(Server)
+

@@ -22,6 +22,7 @@ from bocho.network import (
     F_REPLICA,
     F_TRACKING,
     F_UNIX,
+    QBUF_IOBUF,
     REPLY_OFF,
     REPLY_ON,
     REPLY_SKIP_NEXT,
@@ -105,8 +106,8 @@ def _argv_mem(argv) -> int:
     return sum(len(a) for a in argv) if argv else 0
 
 
-def output_memory(c) -> int:
-    """Bytes waiting to be written to this client (Redis's reply list)."""
+def pending_output(c) -> int:
+    """Bytes waiting to be written to this client."""
     t = c.transport
     n = sum(len(x) for x in c.out)
     if t is not None and not c.closing:
@@ -115,6 +116,23 @@ def output_memory(c) -> int:
         except Exception:
             pass
     return n
+
+
+def output_memory(c) -> int:
+    """CLIENT LIST omem, Redis's reply list: what pending output does not fit in the
+    client's static reply buffer (rbs), which tot-mem counts whether used or not."""
+    n = pending_output(c) - c.rbs
+    return n if n > 0 else 0
+
+
+def partial_argv(c) -> int:
+    """The arguments of an unfinished request that hiredis already parsed (Redis holds
+    them in argv while the rest arrives): its bytes so far, less what the reader still
+    buffers (query_buffer counts that)."""
+    if c.part_at != c.net_in:
+        return 0
+    n = c.part_in - c.reader.len()
+    return n if n > 0 else 0
 
 
 def query_buffer(c) -> tuple[int, int]:
@@ -126,6 +144,8 @@ def query_buffer(c) -> tuple[int, int]:
     if c.current and c.argv:
         used += _resp_len(c.argv)
     alloc = max(c.qbuf_alloc, used)
+    if alloc < QBUF_IOBUF and c.net_in != c.qbuf_mark:
+        alloc = QBUF_IOBUF  # it read since the cron last looked: it has its read buffer
     return used, alloc - used
 
 
@@ -144,6 +164,10 @@ def client_memory(c) -> int:
     mem = qbuf + free + c.rbs + output_memory(c) + 774
     if c.current and c.argv and not (c.multi and c.multi[-1][1] is c.argv):
         mem += _argv_mem(c.argv) + 8 * len(c.argv)  # (a queued command counts once)
+    else:
+        mem += partial_argv(c)
+    if c.backlog:  # requests parsed but waiting behind a blocked one
+        mem += sum(_argv_mem(a) + 8 * len(a) for a in c.backlog if type(a) is list)
     if c.multi:
         mem += sum(_argv_mem(a) + 8 * len(a) for _, a in c.multi) + 40 * len(c.multi)
     mem += 56 * len(c.watched_keys)
@@ -160,7 +184,7 @@ def client_info_string(server, c) -> str:
     omem = output_memory(c)
     multi_mem = sum(_argv_mem(a) + 8 * len(a) for _, a in c.multi) if c.multi else 0
     events = "r"
-    if omem:
+    if omem or pending_output(c):
         events = "rw"
     name = c.name.decode("latin-1")
     return (
@@ -168,7 +192,7 @@ def client_info_string(server, c) -> str:
         f"age={unixtime - c.ctime} idle={unixtime - c.last_io} flags={_flag_letters(c)} "
         f"db={c.db.id} sub={len(c.channels)} psub={len(c.patterns)} "
         f"ssub={len(c.shard_channels)} multi={len(c.multi) if c.multi is not None else -1} "
-        f"qbuf={qbuf} qbuf-free={qfree} argv-mem={_argv_mem(c.argv) if c.current else 0} "
+        f"qbuf={qbuf} qbuf-free={qfree} argv-mem={_argv_mem(c.argv) if c.current else partial_argv(c)} "
         f"multi-mem={multi_mem} rbs={c.rbs} rbp={c.rbp} obl=0 oll={1 if omem else 0} "
         f"omem={omem} tot-mem={client_memory(c)} events={events} cmd={c.lastcmd} "
         f"user={c.user.decode('latin-1')} redir={_redir(c)} resp={c.resp}")
