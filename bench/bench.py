@@ -14,14 +14,20 @@ With --types the tests are the data-type ones (LPUSH, LPOP, RPOP, SADD, SPOP, HS
 ZADD, ZPOPMIN, LRANGE_100, LRANGE_600, XADD, and ZADD/ZRANK/ZRANGE on a 1,000,000-member
 sorted set) and the memory figure is RSS per key for small hashes, sets and zsets.
 
+With --issue5 the tests are issue 5's: EVALSHA of a script making three redis.call,
+PUBLISH to a channel with 10 subscribers reading (bench/loadgen.py sub, one process per
+server; the fan-out is in the server's CPU figure), and MULTI + 5 SET + EXEC per request
+(bench/loadgen.py multi: redis-benchmark cannot send a transaction). No memory figure.
+
 Usage: python bench/bench.py [--quick] [--rounds N] [--seconds S] [--tests set,get]
                              [--pipelines 1,16] [--no-memory] [--bocho-cmd [LABEL=]CMD ...]
-                             [--types]
+                             [--types | --issue5]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
 import shlex
@@ -62,6 +68,8 @@ class Proc:
     def __init__(self, name: str, argv: list[str], port: int, workdir: str) -> None:
         self.name = name
         self.port = port
+        self.workdir = workdir
+        self.helpers: list[subprocess.Popen] = []  # clients of its own (subscribers)
         self.log = open(os.path.join(workdir, f"{name}.log"), "wb")
         self.p = subprocess.Popen(argv, cwd=workdir, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
@@ -108,6 +116,9 @@ class Proc:
             return data
 
     def stop(self) -> None:
+        for h in self.helpers:
+            stop_pid(h)
+        self.helpers.clear()
         if self.p.poll() is None:
             os.kill(self.p.pid, signal.SIGTERM)
             try:
@@ -125,9 +136,10 @@ class Proc:
 # pop pops and a range ranges: (function of the server and the run's request count).
 class Test:
     def __init__(self, name: str, args: list[str] | None = None, fill=None,
-                 keyspace: int = 0, probe: int = 20000) -> None:
+                 keyspace: int = 0, probe: int = 20000, loadgen: str | None = None) -> None:
         self.name = name
         self.args = args if args is not None else ["-t", name]
+        self.loadgen = loadgen  # a bench/loadgen.py mode instead of redis-benchmark
         self.fill = fill
         self.keyspace = keyspace  # -r: __rand_int__ ranges over it
         self.probe = probe  # requests of the calibration run (times the pipeline depth)
@@ -233,19 +245,76 @@ TYPE_TESTS = {t.name: t for t in [
 ]}
 
 
+def stop_pid(p: subprocess.Popen) -> None:
+    if p.poll() is None:
+        os.kill(p.pid, signal.SIGTERM)
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.kill(p.pid, signal.SIGKILL)
+            p.wait()
+
+
+# Issue 5's tests (--issue5).
+SCRIPT = (b"redis.call('INCR', KEYS[1]) redis.call('EXPIRE', KEYS[1], 3600) "
+          b"return redis.call('GET', KEYS[1])")
+SCRIPT_SHA = hashlib.sha1(SCRIPT).hexdigest()
+CHANNEL = b"bench:channel"
+SUBSCRIBERS = 10
+LOADGEN = ROOT / "bench" / "loadgen.py"
+
+
+def _load_script(proc: Proc, n: int) -> None:
+    got = proc.command(b"SCRIPT", b"LOAD", SCRIPT)
+    if SCRIPT_SHA.encode() not in got:
+        raise RuntimeError(f"SCRIPT LOAD answered {got!r}")
+
+
+def _subscribers(proc: Proc, n: int) -> None:
+    """SUBSCRIBERS connections subscribed to CHANNEL (one reader process per server, kept
+    until the server stops); no output limit for them, so that a reader that falls
+    behind on this shared machine is not disconnected in the middle of a run."""
+    proc.command(b"CONFIG", b"SET", b"client-output-buffer-limit", b"pubsub 0 0 0")
+    if proc.helpers and proc.helpers[0].poll() is None:
+        return
+    sub = subprocess.Popen([sys.executable, str(LOADGEN), "sub", "--port", str(proc.port),
+                            "--subscribers", str(SUBSCRIBERS), "--channel", CHANNEL.decode()],
+                           stdout=subprocess.PIPE, text=True)
+    proc.helpers.append(sub)
+    if sub.stdout.readline().strip() != "ready":
+        raise RuntimeError("the subscribers did not start")
+    if proc.command(b"PUBSUB", b"NUMSUB", CHANNEL) != (
+            b"*2\r\n$%d\r\n%s\r\n:%d\r\n" % (len(CHANNEL), CHANNEL, SUBSCRIBERS)):
+        raise RuntimeError("PUBSUB NUMSUB does not count the subscribers")
+
+
+ISSUE5_TESTS = {t.name: t for t in [
+    Test("evalsha", ["EVALSHA", SCRIPT_SHA, "1", "counter:__rand_int__"], fill=_load_script,
+         keyspace=100_000),
+    Test("publish", ["PUBLISH", CHANNEL.decode(), "hello-world"], fill=_subscribers),
+    Test("multi", [], loadgen="multi", probe=5000),
+]}
+
+
 def as_test(test) -> Test:
-    return test if isinstance(test, Test) else TYPE_TESTS.get(test) or Test(test)
+    if isinstance(test, Test):
+        return test
+    return TYPE_TESTS.get(test) or ISSUE5_TESTS.get(test) or Test(test)
 
 
 def run_benchmark(proc: Proc, test, pipeline: int, n: int, clients: int) -> tuple[float, float]:
     """(ops/s, server CPU seconds) of one redis-benchmark run (after the test's fill)."""
     test = as_test(test)
     test.prepare(proc, n)
-    argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(proc.port), "-c", str(clients),
-            "-n", str(n), "-P", str(pipeline), "--csv"]
-    if test.keyspace:
-        argv += ["-r", str(test.keyspace)]
-    argv += test.args
+    if test.loadgen:
+        argv = [sys.executable, str(LOADGEN), test.loadgen, "--port", str(proc.port),
+                "--clients", str(clients), "--requests", str(n), "--pipeline", str(pipeline)]
+    else:
+        argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(proc.port), "-c",
+                str(clients), "-n", str(n), "-P", str(pipeline), "--csv"]
+        if test.keyspace:
+            argv += ["-r", str(test.keyspace)]
+        argv += test.args
     c0 = proc.cpu()
     out = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     c1 = proc.cpu()
@@ -374,6 +443,9 @@ def main() -> int:
     ap.add_argument("--types", action="store_true",
                     help="the data-type tests instead (" + ",".join(TYPE_TESTS) + ") and "
                     "RSS per key for small hashes/sets/zsets of 10 fields")
+    ap.add_argument("--issue5", action="store_true",
+                    help="issue 5's tests instead (" + ",".join(ISSUE5_TESTS) + "): EVALSHA "
+                    "of a 3-command script, PUBLISH to 10 subscribers, MULTI + 5 SET + EXEC")
     ap.add_argument("--pipelines", default="1,16")
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--keys", type=int, default=None, help="keys for the memory figure")
@@ -391,7 +463,8 @@ def main() -> int:
     rounds = args.rounds or (1 if args.quick else 3)
     seconds = args.seconds or (1.0 if args.quick else 4.0)
     keys = args.keys or (200_000 if args.quick else 1_000_000)
-    default_tests = ",".join(TYPE_TESTS) if args.types else "set,get,incr,mset"
+    default_tests = (",".join(TYPE_TESTS) if args.types else ",".join(ISSUE5_TESTS)
+                     if args.issue5 else "set,get,incr,mset")
     tests = [t.strip() for t in (args.tests or default_tests).split(",") if t.strip()]
     pipelines = [int(p) for p in args.pipelines.split(",")]
     if not shutil.which("redis-benchmark") or not shutil.which("redis-server"):
@@ -417,7 +490,7 @@ def main() -> int:
             results = bench_all(procs, tests, pipelines, rounds, seconds, args.clients)
             servers = [p for p in procs if p.name != "floor"]
             mem = {}
-            if args.no_memory:
+            if args.no_memory or args.issue5:
                 pass
             elif args.types:
                 mem = type_memory_figure(servers, keys, work)

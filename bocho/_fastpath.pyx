@@ -97,7 +97,7 @@ cdef inline int64_t now_ns() noexcept nogil:
 cdef struct ClientSlots:
     Py_ssize_t closing, server, inline_buf, tail, authenticated, blocked, pending_argv
     Py_ssize_t backlog, reader, net_in, net_out, last_io, out, current, slow, db, lastcmd
-    Py_ssize_t obuf_hard, obuf_soft_since, write, wbuf_size
+    Py_ssize_t obuf_hard, obuf_soft_since, write, wbuf_size, queueing, multi, user
 
 cdef struct DbSlots:
     Py_ssize_t data, expires, lru, watched
@@ -180,12 +180,15 @@ cdef dict TABLE = {}
 cdef type reader_type = None
 cdef object reader_has_data = None  # hiredis.Reader.has_data, called unbound
 cdef object py_process_input = None
+cdef object py_exec_queued = None
 cdef object failed_reply = None
 cdef bytes OK = b"+OK\r\n"
+cdef bytes QUEUED = b"+QUEUED\r\n"
 
 # flags of bocho.commands
 DEF F_WRITE = 1
 DEF F_FAST = 1 << 11
+DEF F_NO_MULTI = 1 << 14
 
 # how an Entry's command runs
 DEF K_PYTHON = 0
@@ -194,6 +197,10 @@ DEF K_SET = 2
 DEF K_INCR = 3
 DEF K_DECR = 4
 DEF K_MSET = 5
+DEF K_EXEC = 6
+
+# what call() does not queue inside MULTI (network._EXEC_LIKE_NAMES)
+EXEC_LIKE = frozenset(("exec", "discard", "multi", "watch", "quit", "reset"))
 
 # Requests larger than these are left to the Python path (which knows the configured
 # limits: proto-max-bulk-len can't be set below 1 MB, and Redis's multibulk limit).
@@ -229,6 +236,9 @@ def install(table, client_cls, server_cls, failed_reply_fn, command_cls, db_cls)
     cs.obuf_soft_since = offset(client_cls, "obuf_soft_since")
     cs.write = offset(client_cls, "_write")
     cs.wbuf_size = offset(client_cls, "_wbuf_size")
+    cs.queueing = offset(client_cls, "queueing")
+    cs.multi = offset(client_cls, "multi")
+    cs.user = offset(client_cls, "user")
     cdef DbSlots ds
     ds.data = offset(db_cls, "data")
     ds.expires = offset(db_cls, "expires")
@@ -249,11 +259,15 @@ def install(table, client_cls, server_cls, failed_reply_fn, command_cls, db_cls)
     reader_type = hiredis.Reader
     reader_has_data = hiredis.Reader.has_data
     py_process_input = client_cls.process_input
+    global py_exec_queued
+    py_exec_queued = client_cls.exec_queued
     failed_reply = failed_reply_fn
     global server_dict_ok
     server_dict_ok = (not hasattr(server_cls, "__slots__")
                       and not any(hasattr(server_cls, name) for name in SERVER_NAMES))
     client_cls.data_received = data_received
+    client_cls.exec_queued = exec_queued
+    client_cls.execute_plain = execute_plain
     server_cls.flush_pending = flush_pending
 
 
@@ -270,6 +284,7 @@ cdef class Entry:
     cdef int kind
     cdef bint defer  # a `write` or `fast` command: its handler reads no statistics
     cdef bint container
+    cdef bint queue  # queued inside MULTI as it is (not EXEC-like, no `no-multi` flag)
     cdef long long calls
     cdef long long usec
 
@@ -296,6 +311,8 @@ cdef Entry entry_for(object cmd):
     flags = cmd.flags
     # commands that may read the statistics (INFO, CONFIG RESETSTAT...) are neither
     e.defer = bool(flags & (F_WRITE | F_FAST)) and not e.container and type(cmd) is command_type
+    e.queue = (e.handler is not None and not e.container and not flags & F_NO_MULTI
+               and cmd.name not in EXEC_LIKE)
     if e.handler is strings.get:
         e.kind = K_GET
     elif e.handler is strings.set_:
@@ -306,6 +323,8 @@ cdef Entry entry_for(object cmd):
         e.kind = K_DECR
     elif e.handler is strings.mset:
         e.kind = K_MSET
+    elif cmd.name == "exec" and cmd.parent is None:
+        e.kind = K_EXEC
     else:
         e.kind = K_PYTHON
     ENTRIES[cmd] = e
@@ -621,6 +640,73 @@ cdef Entry last_entry = None
 cdef DbState shared_state = None
 
 
+cdef inline object in_c(Entry e, DbState st, client, srv, list argv):
+    """The reply of a command run in C (GET, SET, INCR/DECR, MSET in their plain
+    case), or None: the handler must run."""
+    cdef int kind = e.kind
+    if kind == K_PYTHON or kind == K_EXEC:
+        return None
+    if not st.fresh:
+        st.load(client, srv)
+    if kind == K_GET:
+        return get_string(st, srv, argv)
+    if kind == K_SET:
+        return set_string(st, srv, argv)
+    if kind == K_INCR or kind == K_DECR:
+        return incr_string(st, srv, argv, 1 if kind == K_INCR else -1)
+    return mset_strings(st, srv, argv)
+
+
+DEF RAN_C = 0
+DEF RAN_REPLY = 1  # the Python handler, which returned a reply
+DEF RAN_NO_REPLY = 2  # the Python handler, which returned none or raised
+
+
+cdef inline int run_entry(Entry e, DbState st, client, srv, list argv, list out) except -1:
+    """Run one command, its reply queued on out: in C (in_c) or by its handler."""
+    r = in_c(e, st, client, srv, argv)
+    if r is not None:
+        out.append(r)
+        return RAN_C
+    if not e.defer:
+        flush_counters()
+    if e.kind == K_EXEC:
+        sset(client, CS.lastcmd, e.fullname)  # before the queued commands run
+    st.fresh = False
+    try:
+        r = e.handler(client, argv)
+    except Exception as exc:
+        out.append(failed_reply(srv, e.cmd, exc))
+        return RAN_NO_REPLY
+    if r is None:
+        return RAN_NO_REPLY
+    out.append(r)
+    return RAN_REPLY
+
+
+cdef inline int64_t account(Entry e, int64_t d, int64_t slowlog_ns, DbState st, client,
+                            srv, list argv) except? -1:
+    """A command's calls/usec and the slow log; the slow-log threshold from now on."""
+    count_call(e, d)
+    if d > slowlog_ns:
+        flush_counters()
+        srv.slowlog_push(client, argv, d)
+        st.fresh = False
+        return threshold(sattr(srv, "slowlog_ns"))
+    return slowlog_ns
+
+
+cdef int can_queue(srv) except -1:
+    """What call() checks of a queued command beyond the client and server flags: no
+    write deniers, no tracking table to bound, no client eviction to run."""
+    if sattr(srv, "write_deniers"):
+        return 0
+    trk = sattr(srv, "tracking")
+    if trk is not None and trk.clients:
+        return 0
+    return 0 if srv.config["maxmemory-clients"] else 1
+
+
 def data_received(self, data):
     """Client.data_received: see the module docstring."""
     global last_cmd, last_entry, memo_name, memo_found, memo_table_size, shared_state
@@ -657,8 +743,11 @@ def data_received(self, data):
     cdef PyObject *found
     cdef Entry e = None
     cdef Entry last = None
-    cdef bint slow = sattr(srv, "slow") or truth(self, CS.slow)
-    cdef bint ran_python
+    cdef bint srv_slow = sattr(srv, "slow")
+    cdef bint slow = srv_slow or truth(self, CS.slow)
+    cdef bint queueing = not srv_slow and truth(self, CS.queueing)
+    cdef int queue_ok = -1  # nothing else call() checks when queueing: asked once a read
+    cdef int ran
     cmd = None
     sset(self, CS.current, True)
     try:
@@ -682,7 +771,7 @@ def data_received(self, data):
                 memo_name = name
                 memo_table_size = PyDict_GET_SIZE_(TABLE)
             e = None
-            if found is not NULL and not slow:
+            if found is not NULL and (not slow or queueing):
                 if found == last_cmd:
                     e = last_entry
                 else:
@@ -693,6 +782,21 @@ def data_received(self, data):
                 if e.handler is None or not (
                         nargs == e.arity or (e.arity < 0 and nargs >= -e.arity)):
                     e = None
+                elif slow:
+                    # inside MULTI, nothing else making the client or the server slow:
+                    # plain commands are queued here, EXEC runs as any command; the rest
+                    # (errors, WATCH, DISCARD...) takes call()
+                    if e.queue:
+                        if queue_ok < 0:
+                            queue_ok = can_queue(srv)
+                        if queue_ok:
+                            sget(self, CS.multi).append((e.cmd, argv))
+                            out.append(QUEUED)
+                            cmd = e.cmd
+                            last = e
+                            continue
+                    if e.kind != K_EXEC:
+                        e = None
             if e is None:
                 # the full path (processCommand's checks, MULTI, unknown commands...)
                 cmd = <object>found if found is not NULL else None
@@ -700,58 +804,26 @@ def data_received(self, data):
                 flush_counters()
                 st.fresh = False
                 self.call(argv)
-                slow = sattr(srv, "slow") or truth(self, CS.slow)
+                srv_slow = sattr(srv, "slow")
+                slow = srv_slow or truth(self, CS.slow)
+                queueing = not srv_slow and truth(self, CS.queueing)
                 slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
                 if truth(self, CS.blocked) or truth(self, CS.closing):
                     break
                 continue
             cmd = e.cmd
             last = e
-            r = None
-            if e.kind == K_GET:
-                if not st.fresh:
-                    st.load(self, srv)
-                r = get_string(st, srv, argv)
-            elif e.kind == K_SET:
-                if not st.fresh:
-                    st.load(self, srv)
-                r = set_string(st, srv, argv)
-            elif e.kind == K_INCR or e.kind == K_DECR:
-                if not st.fresh:
-                    st.load(self, srv)
-                r = incr_string(st, srv, argv, 1 if e.kind == K_INCR else -1)
-            elif e.kind == K_MSET:
-                if not st.fresh:
-                    st.load(self, srv)
-                r = mset_strings(st, srv, argv)
-            if r is not None:
-                out.append(r)
-                ran_python = False
-            else:
-                ran_python = True
-                if not e.defer:
-                    flush_counters()
-                st.fresh = False
-                try:
-                    r = e.handler(self, argv)
-                    if r is not None:
-                        out.append(r)
-                except Exception as exc:
-                    r = None
-                    out.append(failed_reply(srv, cmd, exc))
+            ran = run_entry(e, st, self, srv, argv, out)
+            if ran != RAN_C:
                 slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
-            d = now_ns() - t0
-            count_call(e, d)
-            if d > slowlog_ns:
-                flush_counters()
-                srv.slowlog_push(self, argv, d)
-                st.fresh = False
-                slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
-            if ran_python:
+            slowlog_ns = account(e, now_ns() - t0, slowlog_ns, st, self, srv, argv)
+            if ran != RAN_C:
                 # only a handler that gave no reply can have blocked or closed the client
-                if r is None and (truth(self, CS.blocked) or truth(self, CS.closing)):
+                if ran == RAN_NO_REPLY and (truth(self, CS.blocked) or truth(self, CS.closing)):
                     break
-                slow = sattr(srv, "slow") or truth(self, CS.slow)
+                srv_slow = sattr(srv, "slow")
+                slow = srv_slow or truth(self, CS.slow)
+                queueing = not srv_slow and truth(self, CS.queueing)
         # CLIENT LIST cmd=: the read's last command (call() records its own)
         if last is not None:
             if not last.container:
@@ -871,3 +943,68 @@ def bulk_array(list items):
         p[ln + 1] = 10
         p += ln + 2
     return out
+
+
+def exec_queued(self, list queued):
+    """Client.exec_queued (EXEC's run of the queued commands) while neither the client
+    nor the server is slow: as the loop above runs a request (GET/SET/INCR/MSET in C,
+    the others' handlers, calls/usec and the slow log counted here), with EXEC's ACL
+    re-check of each command. What execute() adds on top (MONITOR, propagation, NO-TOUCH)
+    only happens while something is slow; if a queued command makes the client or the
+    server slow, the rest goes through the Python loop."""
+    if type(self) is not client_type:
+        return py_exec_queued(self, queued)
+    srv = sget(self, CS.server)
+    if sattr(srv, "slow") or truth(self, CS.slow):
+        return py_exec_queued(self, queued)
+    out = sget(self, CS.out)
+    acl_free = srv.acl_free
+    cdef DbState st = DbState()
+    cdef Py_ssize_t i, n = PyList_GET_SIZE(queued)
+    cdef int64_t t0, d
+    cdef int64_t slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
+    cdef Entry e = None
+    cdef int ran
+    for i in range(n):
+        cmd, argv = queued[i]
+        if sget(self, CS.user) not in acl_free:
+            flush_counters()
+            denied = srv.acl.check_exec(self, cmd, argv)
+            if denied is not None:
+                srv.count_error(denied[1:len(denied) - 2])
+                out.append(denied)
+                continue
+        e = entry_for(cmd)
+        t0 = now_ns()
+        ran = run_entry(e, st, self, srv, argv, out)
+        if ran != RAN_C:
+            slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
+        sset(self, CS.lastcmd, e.fullname)
+        slowlog_ns = account(e, now_ns() - t0, slowlog_ns, st, self, srv, argv)
+        if ran != RAN_C and (sattr(srv, "slow") or truth(self, CS.slow)):
+            flush_counters()
+            return py_exec_queued(self, queued[i + 1:])
+    flush_counters()
+
+
+def execute_plain(self, cmd, list argv):
+    """Client.execute_plain (a script's redis.call): as exec_queued runs one command
+    while neither the client nor the server is slow and no client tracks keys (whose
+    reads execute() would remember); otherwise Client.execute."""
+    if not isinstance(self, client_type):
+        return self.execute(cmd, argv)
+    srv = sget(self, CS.server)
+    if sattr(srv, "slow") or truth(self, CS.slow):
+        return self.execute(cmd, argv)
+    trk = sattr(srv, "tracking")
+    if trk is not None and trk.clients:
+        return self.execute(cmd, argv)
+    cdef Entry e = entry_for(cmd)
+    if e.handler is None:
+        return self.execute(cmd, argv)
+    cdef DbState st = DbState()
+    cdef int64_t t0 = now_ns()
+    run_entry(e, st, self, srv, argv, sget(self, CS.out))
+    cdef int64_t slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
+    sset(self, CS.lastcmd, e.fullname)
+    account(e, now_ns() - t0, slowlog_ns, st, self, srv, argv)

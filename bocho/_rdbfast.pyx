@@ -593,7 +593,9 @@ cdef int put_zset(_Out out, _Out lp, PyObject *z, bint compress) except -1:
     cdef PyObject *y
     cdef PyObject *o
     cdef const char *mb
-    cdef const unsigned int *offs
+    cdef const unsigned int *offs = NULL
+    cdef const unsigned char *offs8 = NULL
+    cdef Py_ssize_t a, b
     cdef const double *sc
     cdef Py_ssize_t n, i, j
     cdef PyObject *inner
@@ -602,17 +604,28 @@ cdef int put_zset(_Out out, _Out lp, PyObject *z, bint compress) except -1:
     if d == Py_None:
         y = RDBFAST_AT(z, KINDS.zy)
         o = RDBFAST_AT(z, KINDS.zo)
-        if not PyBytes_CheckExact(x) or RDBFAST_ARRAY_CODE(y) != b"d" \
-                or RDBFAST_ARRAY_CODE(o) != b"I":
+        # the offsets are bytes (one each) or an array of uint32 (ZSet's layout)
+        if PyBytes_CheckExact(o):
+            offs8 = <const unsigned char *>PyBytes_AS_STRING(o)
+        elif RDBFAST_ARRAY_CODE(o) == b"I":
+            offs = <const unsigned int *>RDBFAST_ARRAY_ITEMS(o)
+        else:
+            raise TypeError("unexpected ZSet listpack layout")
+        if not PyBytes_CheckExact(x) or RDBFAST_ARRAY_CODE(y) != b"d":
             raise TypeError("unexpected ZSet listpack layout")
         mb = PyBytes_AS_STRING(x)
-        offs = <const unsigned int *>RDBFAST_ARRAY_ITEMS(o)
         sc = <const double *>RDBFAST_ARRAY_ITEMS(y)
         n = RDBFAST_SIZE(y)
         lp.room(7)
         lp_begin(lp)
         for i in range(n):
-            lp_elem(lp, mb + offs[i], offs[i + 1] - offs[i])
+            if offs8 != NULL:
+                a = offs8[i]
+                b = offs8[i + 1]
+            else:
+                a = offs[i]
+                b = offs[i + 1]
+            lp_elem(lp, mb + a, b - a)
             put_score_entry(lp, sc[i])
         lp.room(1)
         lp_end(lp, 2 * n)

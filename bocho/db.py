@@ -373,6 +373,10 @@ class Database:
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
         self.expires[key] = when_ms
+        srv = self.server
+        if srv.role == "slave" and not srv.replica.executing \
+                and not srv.config["replica-read-only"]:
+            srv.replica.own_expires.add((self.id, key))  # a writable replica's own TTL
 
     def get_expire(self, key: bytes) -> int:
         """Absolute expiry in unix ms, or -1."""

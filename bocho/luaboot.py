@@ -533,10 +533,12 @@ local function finish(ok, r, resp)
 end
 
 function M.run_eval(f, resp, n, ...)
-    local all = {...}
-    local keys, args = {}, {}
-    for i = 1, n do keys[i] = all[i] end
-    for i = n + 1, select("#", ...) do args[i - n] = all[i] end
+    -- KEYS is the table of all arguments with the args moved out (one table less)
+    local keys, args = {...}, {}
+    for i = n + 1, select("#", ...) do
+        args[i - n] = keys[i]
+        keys[i] = nil
+    end
     rawset(B, "KEYS", keys)
     rawset(B, "ARGV", args)
     sresp = 2
@@ -561,7 +563,10 @@ M.errtable = errtable
 -- the reply of a whole script: a top-level error table is returned apart, with whether
 -- it still has to be counted in the error stats ("count") or was counted ("ignore")
 function M.to_resp_top(v, resp, sresp)
-    if type(v) == "table" then
+    local t = type(v)
+    if t == "string" then return "$" .. #v .. "\r\n" .. v .. "\r\n" end
+    if t == "number" then return sformat(":%d\r\n", v) end
+    if t == "table" then
         local e = rawget(v, "err")
         if type(e) == "string" then
             local msg = oneline(e)

@@ -23,6 +23,8 @@ from bocho.commands import (
     ADMIN,
     DENYOOM,
     LOADING,
+    MAY_REPLICATE,
+    NO_ASYNC_LOADING,
     NO_AUTH,
     NO_MULTI,
     READONLY,
@@ -97,7 +99,7 @@ class Client(asyncio.Protocol):
         "net_in", "net_out", "unix", "peer_ip", "fd", "block_state", "tracking",
         "lastcmd", "pause_pending", "io_paused", "current", "_write", "_wbuf_size", "qbuf_peak",
         "qbuf_alloc", "qbuf_mark", "qbuf_used", "line_buf", "mid_at", "rbs", "rbp",
-        "rb_mark", "rb_reset_at", "stars", "backlog", "part_in", "part_at",
+        "rb_mark", "rb_reset_at", "stars", "backlog", "queueing", "part_in", "part_at",
     )
     tls = False  # a connection on the TLS port is a bocho.tls.TlsClient
 
@@ -172,17 +174,24 @@ class Client(asyncio.Protocol):
         self.part_in = 0
         self.part_at = -1
         self.slow = False
+        self.queueing = False
         self.update_slow()
 
     # -- state ---------------------------------------------------------------------------
 
     def update_slow(self) -> None:
-        """Recompute whether this client's commands must take the full path."""
-        self.slow = (not self.authenticated or self.multi is not None
-                     or self.reply_mode != REPLY_ON
-                     or bool(self.flags & (F_PUBSUB | F_MONITOR | F_NO_TOUCH | F_TRACKING))
-                     or self.resp == 2 and bool(self.channels or self.patterns or self.shard_channels)
-                     or self.user not in self.server.acl_free)
+        """Recompute whether this client's commands must take the full path, and whether
+        it is slow only because it is inside MULTI (`queueing`: the compiled loop then
+        queues plain commands itself while the server is not slow either; everything
+        call() would check for them is covered by one of those two flags)."""
+        other = (not self.authenticated or self.reply_mode != REPLY_ON
+                 or bool(self.flags & (F_PUBSUB | F_MONITOR | F_NO_TOUCH | F_TRACKING
+                                       | F_REPLICA))
+                 or self.resp == 2 and bool(self.channels or self.patterns or self.shard_channels)
+                 or self.user not in self.server.acl_free)
+        in_multi = self.multi is not None
+        self.slow = other or in_multi
+        self.queueing = in_multi and not other
 
     def select(self, dbid: int) -> None:
         self.db = self.server.dbs[dbid]
@@ -245,7 +254,9 @@ class Client(asyncio.Protocol):
         pass
 
     def resume_writing(self) -> None:
-        pass
+        hook = self.server.on_resume_writing
+        if hook is not None:
+            hook(self)
 
     # -- input ---------------------------------------------------------------------------
 
@@ -264,6 +275,9 @@ class Client(asyncio.Protocol):
             return
         srv = self.server
         reader = self.reader
+        # the whole read: guard_input may feed part of it and hand back only the rest,
+        # but the query-buffer checks below must line hiredis's buffer up with all of it
+        whole = data
         if data is not None:
             self.net_in += len(data)
             self.last_io = srv.unixtime
@@ -396,9 +410,9 @@ class Client(asyncio.Protocol):
         # or header line (has_data), a '*' header not yet matched by a request (the read
         # stops after a header or between the elements of a request), or an
         # unauthenticated client.
-        if data is not None and not self.closing and (
-                data[-1] != 10 or self.stars or reader.has_data() or not self.authenticated):
-            self.check_query_limits(data)
+        if whole is not None and not self.closing and (
+                whole[-1] != 10 or self.stars or reader.has_data() or not self.authenticated):
+            self.check_query_limits(whole)
         if srv.pending_writes and not srv.flush_scheduled:
             srv.flush_scheduled = True
             srv.loop.call_soon(srv.flush_pending)
@@ -493,7 +507,13 @@ class Client(asyncio.Protocol):
         # reads, this read starts at one too unless the previous read ended inside an
         # item (a payload, or a header line we kept in line_buf).
         if pending <= len(data):
-            head = data[len(data) - pending:]
+            start = len(data) - pending
+            # hiredis consumes an item's type byte on its own: when it trimmed its buffer
+            # right after one, the buffer starts at the header's digits
+            if 0 < start < len(data) and data[start] not in (36, 42) \
+                    and data[start - 1] in (36, 42):
+                start -= 1
+            head = data[start:]
         elif self.mid_at != self.net_in - len(data):
             head = data
         elif self.line_buf:
@@ -721,6 +741,7 @@ class Client(asyncio.Protocol):
         # the reply mode in force for this command (CLIENT REPLY OFF / SKIP silence it)
         mode = self.reply_mode
         mark = len(out)
+        was_replica = self.flags & F_REPLICA and not self.flags & F_MONITOR
         try:
             if cmd is None:
                 raise CommandError(unknown_command_msg(argv))
@@ -744,10 +765,14 @@ class Client(asyncio.Protocol):
                 raise CommandError(b"ERR Command not allowed inside a transaction")
             if not self.authenticated and not cmd.flags & NO_AUTH:
                 raise CommandError(NOAUTH)
-            if self.user not in srv.acl_free:
+            if self.user not in srv.acl_free and not self.flags & F_MASTER:
                 srv.acl.check_call(self, cmd, argv)
+            if was_replica and cmd.flags & (READONLY | WRITE | MAY_REPLICATE):
+                # a replica's link is no client: no abuse of the keyspace through it
+                raise CommandError(b"ERR Replica can't interact with the keyspace")
             # (while loading, a command refused for it gets LOADING, not BUSY, as Redis)
-            if srv.busy_script is not None and not (srv.loading and not cmd.flags & LOADING):
+            if srv.busy_script is not None and not (
+                    srv.loading and not srv.async_loading and not cmd.flags & LOADING):
                 from bocho.scripting import busy_refusal
                 refused = busy_refusal(srv, cmd, argv)
                 if refused is not None:
@@ -774,14 +799,29 @@ class Client(asyncio.Protocol):
                     refused = deny()
                     if refused is not None:
                         raise CommandError(refused)
+            if srv.replicas_denier is not None and (cmd.flags & WRITE or (
+                    lname == "exec" and self.multi
+                    and any(q.flags & WRITE for q, _ in self.multi))):
+                refused = srv.replicas_denier()  # min-replicas-to-write (not PING)
+                if refused is not None:
+                    raise CommandError(refused)
+            if srv.slow and srv.role == "slave" and not self.flags & F_MASTER:
+                refused = srv.replica.refusal(self, cmd, lname == "exec")
+                if refused is not None:
+                    raise CommandError(refused)
             if (self.resp == 2 and (self.channels or self.patterns or self.shard_channels)
                     and lname not in _PUBSUB_OK_NAMES):
                 raise CommandError(
                     f"ERR Can't execute '{cmd.fullname}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
                     "QUIT / RESET are allowed in this context")
-            if srv.slow and srv.loading and (
+            if srv.slow and srv.loading and not srv.async_loading and (
                     not cmd.flags & LOADING or lname == "exec" and self.multi
                     and any(not q.flags & LOADING for q, _ in self.multi)):
+                raise CommandError(b"LOADING Redis is loading the dataset in memory")
+            # a replica's swapdb load on the same history serves the old data meanwhile,
+            # except to commands that cannot run beside it
+            if srv.async_loading and (cmd.flags & NO_ASYNC_LOADING or lname == "exec" and (
+                    self.multi and any(q.flags & NO_ASYNC_LOADING for q, _ in self.multi))):
                 raise CommandError(b"LOADING Redis is loading the dataset in memory")
             if srv.slow and srv.pause_end and srv.check_paused(self, cmd, argv):
                 return
@@ -816,6 +856,8 @@ class Client(asyncio.Protocol):
         if mode != REPLY_ON and self.reply_mode != REPLY_ON:
             # CLIENT REPLY OFF/SKIP silence replies, not pushes (pub/sub notices)
             out[mark:] = [x for x in out[mark:] if type(x) is Push]
+        if was_replica and len(out) > mark:
+            self.replica_replied(out[mark])
         # CLIENT REPLY SKIP silences exactly the one command after it
         rm = self.reply_mode
         if rm == REPLY_SKIP:
@@ -823,6 +865,18 @@ class Client(asyncio.Protocol):
             self.update_slow()
         elif rm == REPLY_SKIP_NEXT:
             self.reply_mode = REPLY_SKIP
+
+    def replica_replied(self, reply: bytes) -> None:
+        """A replica's link carries the stream only: a command of its that made a reply
+        (a rogue replica) gets it dropped, as Redis does."""
+        log.warning(f"Replica generated a reply to command '{self.lastcmd}', "
+                    f"disconnecting it: {self.info_line()}")
+        if reply[:1] == b"-":
+            text = reply[1:].split(b"\r\n", 1)[0][:4096].decode(errors="replace")
+            log.warning(f"== CRITICAL == This master is sending an error to its replica: "
+                        f"'{text}' after processing the command '{self.lastcmd}'")
+            self.server.stat_unexpected_error_replies += 1
+        self.close_now()
 
     def execute_tracked(self, cmd: Command, argv: list[bytes]) -> None:
         """execute() while clients track keys (bocho/tracking.py): the table's size limit
@@ -884,6 +938,26 @@ class Client(asyncio.Protocol):
             else:
                 srv.propagate(self.db.id, argv)
         return failed
+
+    def exec_queued(self, queued: list) -> None:
+        """EXEC's run of the queued commands: each re-checked against the ACLs (they may
+        have changed since it was queued), then execute(). The compiled loop replaces
+        this with its own for the plain case (bocho/_fastpath.pyx exec_queued)."""
+        srv = self.server
+        out = self.out
+        acl = srv.acl
+        for cmd, args in queued:
+            denied = acl.check_exec(self, cmd, args)
+            if denied is not None:
+                srv.count_error(denied[1:-2])
+                out.append(denied)
+                continue
+            self.execute(cmd, args)
+
+    def execute_plain(self, cmd: Command, argv: list[bytes]) -> None:
+        """execute() for a script's redis.call; the compiled loop replaces it with a
+        version that runs the command as its own requests while nothing is slow."""
+        self.execute(cmd, argv)
 
     def run_no_touch(self, cmd: Command, argv: list[bytes]) -> Any:
         """Run a CLIENT NO-TOUCH client's command: its reads leave the keys' access clock

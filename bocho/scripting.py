@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import lupa.lua51 as lupa
 
 from bocho import REDIS_VERSION, clock, log
-from bocho.commands import DENYOOM, MAY_REPLICATE, NOSCRIPT, WRITE, lookup
+from bocho.commands import DENYOOM, MAY_REPLICATE, NOSCRIPT, TABLE, WRITE, lookup
 from bocho.errors import OOM, CommandError, CountedError
 from bocho.luaboot import BOOT
 from bocho.network import Client
@@ -109,6 +109,7 @@ class ScriptClient(Client):
         self.authenticated = True
         self.addr = ""
         self.laddr = ""
+        self.update_slow()
 
 
 class RunCtx:
@@ -215,11 +216,16 @@ class LuaEngine:
         ctx = self.ctx
         if ctx is None:
             return b"!redis.call/pcall can only be called inside a script invocation"
-        if not args:
-            return b"!Please specify at least one argument for this redis lib call"
-        argv = _argv(args)
-        if argv is None:
-            return b"!Lua redis lib command arguments must be strings or integers"
+        for a in args:
+            if type(a) is not bytes:
+                argv = _argv(args)
+                if argv is None:
+                    return b"!Lua redis lib command arguments must be strings or integers"
+                break
+        else:
+            if not args:
+                return b"!Please specify at least one argument for this redis lib call"
+            argv = list(args)
         return self.call_command(ctx, argv)
 
     def _convert(self, r: bytes, raise_error: bool) -> Any:
@@ -344,7 +350,9 @@ class LuaEngine:
         """scriptCall: check the command against the run, execute it on the script client,
         return its raw reply (errors start with '-' and were counted already)."""
         srv = self.server
-        cmd = _resolve(argv)
+        cmd = TABLE.get(argv[0])
+        if cmd is None or cmd.subcommands is not None:
+            cmd = _resolve(argv)
         err = None
         if cmd is None:
             err = b"ERR Unknown Redis command called from script"
@@ -361,6 +369,9 @@ class LuaEngine:
                 err = b"ERR Write commands are not allowed from read-only scripts."
             elif fl & WRITE and not srv.lastbgsave_ok and (err := _disk_error(srv)) is not None:
                 pass
+            elif fl & WRITE and srv.replicas_denier is not None and (
+                    err := srv.replicas_denier()) is not None:
+                pass
             elif (not ctx.allow_oom and srv.maxmemory and not ctx.wrote and ctx.pre_oom
                   and fl & DENYOOM):
                 err = OOM
@@ -372,11 +383,12 @@ class LuaEngine:
         if cmd.flags & WRITE:
             ctx.wrote = True
         sc = ctx.sc
-        buf = srv.also_propagate
-        mark = len(buf) if buf is not None else 0
-        sc.execute(cmd, argv)
-        if ctx.repl == 0 and buf is not None:
+        if ctx.repl == 0 and (buf := srv.also_propagate) is not None:
+            mark = len(buf)
+            sc.execute_plain(cmd, argv)
             del buf[mark:]
+        else:
+            sc.execute_plain(cmd, argv)
         out = sc.out
         r = out[0] if len(out) == 1 else b"".join(out)
         out.clear()
@@ -406,6 +418,10 @@ class LuaEngine:
                         b"ERR Can not execute a script with write flag using *_ro command.")
             if not sflags & F_NO_WRITES and not srv.lastbgsave_ok:
                 refused = _disk_error(srv)
+                if refused is not None:
+                    raise CommandError(refused)
+            if not sflags & F_NO_WRITES and srv.replicas_denier is not None:
+                refused = srv.replicas_denier()  # min-replicas-to-write
                 if refused is not None:
                     raise CommandError(refused)
             if pre_oom and not sflags & (F_ALLOW_OOM | F_NO_WRITES):

@@ -16,6 +16,7 @@ from bocho.config import APPLY_HOOKS, Config, ConfigError
 from bocho.db import Database
 from bocho.listen import bind_listener
 from bocho.network import F_MONITOR, Client, client_cron, install_fastpath
+from bocho.replication.state import ReplOnly
 
 
 class Server:
@@ -125,6 +126,11 @@ class Server:
         # returning the MISCONF error that refuses writes (persistence failing) or None
         self.aof: Any = None
         self.write_deniers: list[Callable[[], bytes | None]] = []
+        # a client's transport drained below its low-water mark (replication/master.py
+        # paces the diskless RDB relay with it)
+        self.on_resume_writing: Callable[[Client], None] | None = None
+        # min-replicas-to-write (replication/master.py): refuses writes, not PING
+        self.replicas_denier: Callable[[], bytes | None] | None = None
         self.startup_banner = ""  # the logo, logged once listening (cli.py)
         # SAVE on shutdown; set by the persistence layer (persistence/snapshot.py)
         self.save_hook: Callable[[], bool] | None = None
@@ -132,6 +138,7 @@ class Server:
         self.debug_active_expire = True
         self.cron_paused = False
         self.loading = False
+        self.async_loading = False  # with loading: a replica's swapdb load (replica.py)
         self.lastbgsave_ok = True  # False after a failed BGSAVE (MISCONF, snapshot.py)
         self.child_type: str | None = None  # "rdb" while a BGSAVE child runs
         self.role = "master"
@@ -156,6 +163,11 @@ class Server:
         snapshot.install(self)
         from bocho.replication.state import ReplState
         self.repl = ReplState(self)
+        from bocho.replication import master
+        master.install(self)
+        from bocho.replication.replica import Replica
+        self.replica = Replica(self)
+        self.hooks_on_cron.append(self.replica.cron)
 
     # -- small helpers used everywhere ---------------------------------------------------
 
@@ -171,7 +183,11 @@ class Server:
         return clock.mstime()
 
     def is_replica_of_master(self) -> bool:
-        return False
+        return self.replica.masterhost is not None
+
+    def current_client_is_master(self) -> bool:
+        """The master's stream is running a command (its keys are not expired here)."""
+        return self.replica.executing
 
     def current_client_no_touch(self) -> bool:
         """Whether the running command comes from a CLIENT NO-TOUCH client (set around
@@ -183,7 +199,8 @@ class Server:
         """Whether every command must take the full path (rare server states)."""
         self.slow = bool(self.maxmemory or self.client_evict or self.monitors or self.pause_end
                          or self.propagating or self.loading or self.blocked_on_keys
-                         or self.busy_script is not None or not self.lastbgsave_ok)
+                         or self.busy_script is not None or not self.lastbgsave_ok
+                         or self.role == "slave" or self.replicas_denier is not None)
 
     def apply_config(self, name: str) -> None:
         cfg = self.config
@@ -277,6 +294,11 @@ class Server:
         if self.also_propagate is not None:
             self.also_propagate.append((dbid, argv))
             return
+        if type(argv) is ReplOnly:
+            for hook in self.propagate_hooks:
+                if getattr(hook, "replication", False):
+                    hook(dbid, argv)
+            return
         for hook in self.propagate_hooks:
             hook(dbid, argv)
 
@@ -290,6 +312,12 @@ class Server:
     def add_propagate_hook(self, hook: Callable[[int, list[bytes]], None]) -> None:
         self.propagate_hooks.append(hook)
         self.propagating = True
+        self.update_slow()
+
+    def remove_propagate_hook(self, hook: Callable[[int, list[bytes]], None]) -> None:
+        if hook in self.propagate_hooks:
+            self.propagate_hooks.remove(hook)
+        self.propagating = bool(self.propagate_hooks)
         self.update_slow()
 
     # -- keyspace notifications ----------------------------------------------------------
@@ -692,6 +720,8 @@ class Server:
         self.install_signals()
         self.write_pidfile()
         from bocho.persistence import aof
+        from bocho.replication.replica import replicaof_startup
+        replicaof_startup(self)
         aof_loaded = aof.startup(self)
         if aof_loaded is False:
             return 1
@@ -699,6 +729,8 @@ class Server:
             from bocho.persistence.snapshot import load_at_startup
             if not load_at_startup(self, loop):
                 return 1
+        from bocho.replication.replica import after_startup_load
+        after_startup_load(self)
         gc.freeze()
         cron = loop.create_task(self.cron())
         from bocho import memory

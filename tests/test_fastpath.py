@@ -267,3 +267,57 @@ def test_compiled_bulk_array_matches_python():
     check()
     assert build([b"a" * 100_000, b""]) == ref([b"a" * 100_000, b""])
     assert build([b"a", bytearray(b"bc")]) == ref([b"a", b"bc"])
+
+
+TRANSACTIONS = [
+    ("MULTI",), ("SET", "a", "1"), ("INCR", "a"), ("GET", "a"), ("MSET", "b", "2", "c", "3"),
+    ("LPUSH", "l", "x"), ("INCR", "l"), ("GET", "nope"), ("DECR", "a"), ("EXEC",),
+    ("MULTI",), ("SET", "a"), ("GET", "a"), ("EXEC",),
+    ("MULTI",), ("NOSUCH",), ("EXEC",),
+    ("MULTI",), ("MULTI",), ("WATCH", "a"), ("SET", "a", "2"), ("EXEC",),
+    ("MULTI",), ("CONFIG", "SET", "maxmemory", "1gb"), ("SET", "a", "3"), ("GET", "a"),
+    ("CONFIG", "SET", "maxmemory", "0"), ("INCR", "a"), ("CLIENT", "GETNAME"), ("EXEC",),
+    ("MULTI",), ("DISCARD",), ("EXEC",), ("MULTI",), ("EXEC",),
+    ("MULTI",), ("SET", "a", "4"), ("DISCARD",), ("GET", "a"),
+    ("MULTI",), ("SET", "a", "5"), ("EXEC", "extra"), ("EXEC",), ("GET", "a"),
+]
+
+
+def test_transactions_byte_exact(server, oracle, r):
+    """MULTI/EXEC pipelined (the compiled loop queues plain commands itself and runs
+    EXEC's commands as its own requests): replies, data and command statistics as
+    redis-server's, also when a queued command makes the server slow mid-EXEC."""
+    rr = oracle.client()
+    reset(r, rr)
+    for c in (r, rr):
+        c.config_resetstat()
+    ours, theirs = both(server, oracle, *TRANSACTIONS)
+    assert ours == theirs
+    for key in ("a", "b", "c"):
+        assert r.get(key) == rr.get(key)
+    ci, ri = r.info("commandstats"), rr.info("commandstats")
+    for name in ("set", "get", "incr", "decr", "mset", "lpush", "exec", "multi", "discard",
+                 "config|set", "client|getname"):
+        assert _calls(ci, name) == _calls(ri, name), name
+        key = f"cmdstat_{name}"
+        for field in ("rejected_calls", "failed_calls"):
+            assert ci.get(key, {}).get(field) == ri.get(key, {}).get(field), (name, field)
+    assert r.config_get("maxmemory") == {"maxmemory": "0"}
+
+
+def test_transaction_acl_change_between_queue_and_exec(server, oracle, r):
+    """A queued command that the ACLs stop allowing before EXEC (here: by an earlier
+    command of the same transaction) gets EXEC's NOPERM in its slot."""
+    rr = oracle.client()
+    reset(r, rr)
+    for c in (r, rr):
+        c.execute_command("ACL", "SETUSER", "txu", "on", "nopass", "+@all", "~*")
+    data = (cmd("AUTH", "txu", "x") + cmd("MULTI") + cmd("SET", "k", "1")
+            + cmd("ACL", "SETUSER", "txu", "-set") + cmd("SET", "k", "2") + cmd("GET", "k")
+            + cmd("EXEC"))
+    try:
+        assert pipeline(server, data) == pipeline(oracle, data)
+        assert r.get("k") == rr.get("k") == b"1"
+    finally:
+        for c in (r, rr):
+            c.execute_command("ACL", "DELUSER", "txu")

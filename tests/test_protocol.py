@@ -162,6 +162,19 @@ def test_payload_that_looks_like_a_header(server, oracle, value):
     assert got == _exchange(oracle, data) == b"+OK\r\n<open>"
 
 
+@pytest.mark.parametrize("inside", [b"$-", b"*-1", b"\n:", b"*1234567", b"\n\n"])
+def test_odd_bytes_in_a_payload_split_across_reads(server, inside):
+    """A payload holding what looks like an odd item, its read ending before the
+    payload does: the rest of the read is not a header to check (the MSETs of random
+    binary values the replication suite sends)."""
+    value = b"ab" + inside + b"cd\r\n" + b"x" * 3000
+    data = b"*3\r\n$3\r\nSET\r\n$2\r\nbv\r\n$%d\r\n%s\r\n" % (len(value), value)
+    assert _exchange_parts(server, [data[:1500], data[1500:]]) == b"+OK\r\n<open>"
+    c = server.client()
+    assert c.get("bv") == value
+    c.close()
+
+
 NESTED_SET = b"*3\r\n$3\r\nSET\r\n$3\r\nnak\r\n*1\r\n$1\r\nx\r\n"
 PING = b"*1\r\n$4\r\nPING\r\n"
 STAR_ECHO = b"*2\r\n$4\r\nECHO\r\n$3\r\na*b\r\n"

@@ -232,6 +232,8 @@ def fill_containers(srv: Server, rnd) -> None:
         call("ZADD", "zint", sc, b"%d" % (i * 1000 - 3000))
     call("ZADD", "zbig", *[x for i in range(400) for x in (b"%.6f" % rnd.uniform(-1e6, 1e6), b"m%d" % i)])
     call("ZADD", "zbig", "inf", "top", "-inf", "bottom", "0", "zero")
+    # a listpack whose members pass 255 bytes in all: offsets as uint32, not bytes
+    call("ZADD", "zlong", *[x for i in range(12) for x in (b"%d" % i, b"%040d" % i)])
     call("RPUSH", "list", *[b"%d" % i for i in range(50)])
     call("RPUSH", "words", *[b"w%d" % i * rnd.randrange(1, 40) for i in range(700)])
     call("RPUSH", "mixed", *odd, *[b"z" * 9000, b"y" * 70000, b"x"])

@@ -195,7 +195,8 @@ MODULES = (
     "connection", "strings", "bitops", "keys", "server_cmds", "client_cmds", "config_cmds",
     "introspection", "command_cmd", "debug", "multi", "pubsub", "monitor", "sort",
     "functions", "eval", "lists", "hashes", "sets", "zsets", "geo", "hyperloglog", "streams",
-    "stream_groups", "acl_cmds", "dump", "persistence_cmds", "aof_cmds",
+    "stream_groups", "acl_cmds", "dump", "persistence_cmds", "aof_cmds", "replicaof",
+    "repl_cmds",
 )
 
 

@@ -363,25 +363,16 @@ def section_stats(srv) -> list[str]:
 def section_replication(srv) -> list[str]:
     """The master-side view when no replication module replaced this section."""
     cfg = srv.config
-    master = cfg["replicaof"]
-    lines = [f"role:{'slave' if master else 'master'}"]
-    if master:
-        lines += [
-            f"master_host:{master[0]}",
-            f"master_port:{master[1]}",
-            "master_link_status:down",
-            "master_last_io_seconds_ago:-1",
-            "master_sync_in_progress:0",
-            "slave_read_repl_offset:1",
-            "slave_repl_offset:1",
-            "master_link_down_since_seconds:-1",
-            f"slave_priority:{cfg['replica-priority']}",
-            f"slave_read_only:{int(cfg['replica-read-only'])}",
-            f"replica_announced:{int(cfg['replica-announced'])}",
-        ]
+    replica = srv.replica.masterhost is not None
+    lines = [f"role:{'slave' if replica else 'master'}"]
+    if replica:
+        lines += srv.replica.info_lines()
     lines.append(f"connected_slaves:{len(_replicas(srv))}")
     if cfg["min-replicas-to-write"] and cfg["min-replicas-max-lag"]:
         lines.append(f"min_slaves_good_slaves:{_g(srv, 'repl_good_slaves_count')}")
+    replicas_info = _g(srv, "replicas_info", None)  # slaveN: lines (replication/master.py)
+    if replicas_info is not None:
+        lines += replicas_info()
     repl = srv.repl
     bl = repl.backlog
     lines += [

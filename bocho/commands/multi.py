@@ -79,7 +79,10 @@ def multi(c, argv):
         raise CommandError(b"ERR MULTI calls can not be nested")
     c.multi = []
     c.multi_error = False
-    c.update_slow()
+    if c.slow:
+        c.update_slow()
+    else:  # (what update_slow would find: slow only for the transaction)
+        c.slow = c.queueing = True
     return resp.OK
 
 
@@ -113,9 +116,13 @@ def exec_(c, argv):
     if c.dirty_cas:
         discard_transaction(c)
         return resp.null_array(c.resp)
-    unwatch_all(c)
+    if c.watched_keys:
+        unwatch_all(c)
     c.multi = None
-    c.update_slow()
+    if c.queueing:  # (what update_slow would find: slow only for the transaction)
+        c.slow = c.queueing = False
+    else:
+        c.update_slow()
     srv = c.server
     out = c.out
     out.append(resp.array_header(len(queued)))
@@ -124,14 +131,7 @@ def exec_(c, argv):
     srv.also_propagate = buf
     srv.in_exec = True
     try:
-        acl = srv.acl
-        for cmd, args in queued:
-            denied = acl.check_exec(c, cmd, args)
-            if denied is not None:
-                srv.count_error(denied[1:-2])
-                out.append(denied)
-                continue
-            c.execute(cmd, args)
+        c.exec_queued(queued)
     finally:
         srv.in_exec = False
         srv.also_propagate = outer
@@ -140,7 +140,6 @@ def exec_(c, argv):
     c.prop = []  # what it wrote has left above: execute() must not add the EXEC itself
     c.multi_error = False
     c.dirty_cas = False
-    c.update_slow()
     return None
 
 

@@ -36,9 +36,18 @@ def publish(server, channel: bytes, message: bytes) -> int:
     n = 0
     subs = server.pubsub_channels.get(channel)
     if subs:
+        # one encoded message per protocol, shared by every subscriber
         body = _MESSAGE + resp.bulk(channel) + resp.bulk(message)
+        m2 = m3 = None
         for c in list(subs):
-            c.send(Push((b">3\r\n" if c.resp == 3 else b"*3\r\n") + body))
+            if c.resp == 3:
+                if m3 is None:
+                    m3 = Push(b">3\r\n" + body)
+                c.send(m3)
+            else:
+                if m2 is None:
+                    m2 = Push(b"*3\r\n" + body)
+                c.send(m2)
             n += 1
     if server.pubsub_patterns:
         tail = resp.bulk(channel) + resp.bulk(message)
@@ -209,14 +218,27 @@ def sunsubscribe(c, argv):
 @command("publish", 3, "pubsub loading stale fast may_replicate", group=PS, acl=(PS,), since="2.0.0",
          summary="Post a message to a channel")
 def publish_cmd(c, argv):
-    return resp.integer(publish(c.server, argv[1], argv[2]))
+    n = publish(c.server, argv[1], argv[2])
+    _to_replicas(c, argv)
+    return resp.integer(n)
+
+
+def _to_replicas(c, argv) -> None:
+    """Outside cluster mode a message also goes down the replication stream (not to
+    the AOF), as Redis 7.0 does."""
+    srv = c.server
+    if srv.propagating and not srv.config["cluster-enabled"]:
+        from bocho.replication.state import ReplOnly
+        srv.propagate(c.db.id, ReplOnly(argv))
 
 
 @command("spublish", 3, "pubsub loading stale fast may_replicate", keys=(1, 1, 1), group=PS, acl=(PS,),
          key_specs=[key_spec("not_key")],
          since="7.0.0", summary="Post a message to a shard channel")
 def spublish_cmd(c, argv):
-    return resp.integer(spublish(c.server, argv[1], argv[2]))
+    n = spublish(c.server, argv[1], argv[2])
+    _to_replicas(c, argv)
+    return resp.integer(n)
 
 
 PUBSUB_HELP = [

@@ -236,7 +236,7 @@ def set_(c, argv):
         if db.expires and key in db.expires:
             # An already expired key is first deleted as Redis's lookupKeyWrite does
             # (DEL propagated, "expired" fired); set_key drops the TTL.
-            db.expire_if_needed(key)
+            db.expire_if_needed(key, force=True)
         db.set_key(key, argv[2])
         srv.dirty += 1
         if srv.notify_flags & NOTIFY_STRING:
@@ -547,7 +547,9 @@ def counter_command(sign: int, by_arg: bool):
         db = c.db
         data = db.data
         v = data.get(key)
-        if v is not None and db.expires and key in db.expires and db.expire_if_needed(key):
+        # a write lookup: on a writable replica too the expired key goes (and its TTL)
+        if v is not None and db.expires and key in db.expires and \
+                db.expire_if_needed(key, force=True):
             v = None
         if v is None:
             value = incr

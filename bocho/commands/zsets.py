@@ -40,8 +40,6 @@ POSITIVE_ERR = b"ERR value is out of range, must be positive"
 EMPTY_ARRAY = resp.EMPTY_ARRAY
 ZERO = resp.ZERO
 _WITHSCORES = b"withscores"
-_BULK_HDR = resp.BULK_HDR
-_BULK_HDR_MAX = resp.BULK_HDR_MAX
 
 
 def ks(flags: str, pos: int = 1, lastkey: int = 0, keynum: bool = False,
@@ -108,17 +106,9 @@ def d2string(s: float) -> bytes:
 
 def pairs_reply(pairs, withscores: bool, r: int) -> bytes:
     """Members of (score, member) pairs, with scores flat (RESP2) or nested (RESP3)."""
-    n = len(pairs)
     if not withscores:
-        out = [resp.array_header(n)]
-        ap = out.append
-        hdr = _BULK_HDR
-        for _, m in pairs:
-            k = len(m)
-            ap(hdr[k] if k < _BULK_HDR_MAX else b"$%d\r\n" % k)
-            ap(m)
-            ap(b"\r\n")
-        return b"".join(out)
+        return resp.bulk_strings([m for _, m in pairs])
+    n = len(pairs)
     if r == 3:
         return resp.array_header(n) + b"".join(
             [b"*2\r\n$%d\r\n%s\r\n,%s\r\n" % (len(m), m, b"%.17g" % s) for s, m in pairs])
@@ -167,6 +157,8 @@ def parse_long(b: bytes, err: bytes = NOT_INTEGER) -> int:
 
 def parse_score_bound(b: bytes) -> tuple[float, bool]:
     """One end of a score range: [(]number, inf/-inf allowed."""
+    if b.isdigit():  # the common case, which float() reads as strtod does
+        return float(b), False
     if b[:1] == b"(":
         v = parse_strtod(b[1:])
         ex = True
@@ -431,6 +423,9 @@ def zremrangebylex(c, argv):
 # -- ZRANGE family -----------------------------------------------------------------------
 
 RANK, SCORE, LEX = 1, 2, 3
+_LIMIT, _WITHSCORES_OPT, _REV = 4, 5, 6
+_RANGE_OPTS = {b"byscore": SCORE, b"bylex": LEX, b"limit": _LIMIT,
+               b"withscores": _WITHSCORES_OPT, b"rev": _REV}
 
 
 def zrange_generic(c, argv: list[bytes], start_at: int, store: bool, rtype: int,
@@ -444,20 +439,19 @@ def zrange_generic(c, argv: list[bytes], start_at: int, store: bool, rtype: int,
     n = len(argv)
     j = start_at + 3
     while j < n:
-        opt = argv[j].lower()
-        left = n - j - 1
-        if not store and opt == _WITHSCORES:
-            withscores = True
-        elif opt == b"limit" and left >= 2:
-            offset = parse_long(argv[j + 1])
-            limit = parse_long(argv[j + 2])
-            j += 2
-        elif rev is None and opt == b"rev":
-            rev = True
-        elif rtype == 0 and opt == b"bylex":
-            rtype = LEX
-        elif rtype == 0 and opt == b"byscore":
+        opt = _RANGE_OPTS.get(argv[j].lower())
+        if opt == SCORE and rtype == 0:
             rtype = SCORE
+        elif opt == _LIMIT and j + 2 < n:
+            offset = parse_int(argv[j + 1])
+            limit = parse_int(argv[j + 2])
+            j += 2
+        elif opt == _WITHSCORES_OPT and not store:
+            withscores = True
+        elif opt == _REV and rev is None:
+            rev = True
+        elif opt == LEX and rtype == 0:
+            rtype = LEX
         else:
             raise syntax()
         j += 1
@@ -475,8 +469,8 @@ def zrange_generic(c, argv: list[bytes], start_at: int, store: bool, rtype: int,
     if rev and rtype != RANK:
         a1, a2 = a2, a1
     if rtype == RANK:
-        start = parse_long(a1)
-        end = parse_long(a2)
+        start = parse_int(a1)
+        end = parse_int(a2)
     elif rtype == SCORE:
         lo, lo_ex = parse_score_bound(a1)
         hi, hi_ex = parse_score_bound(a2)
@@ -497,14 +491,16 @@ def zrange_generic(c, argv: list[bytes], start_at: int, store: bool, rtype: int,
             pairs = z.slice(nz - 1 - span[1], nz - span[0])[::-1]
         else:
             pairs = z.slice(span[0], span[1] + 1)
+    elif offset < 0 or (offset > 0 and offset >= nz):
+        pairs = []
+    elif rtype == SCORE and not rev:
+        pairs = z.score_range(lo, lo_ex, hi, hi_ex, offset, limit)
     else:
         if rtype == SCORE:
             a, b = z.score_span(lo, lo_ex, hi, hi_ex)
         else:
             a, b = z.lex_span(lo_b, hi_b)
-        if offset < 0 or (offset > 0 and offset >= nz):
-            pairs = []
-        elif rev:
+        if rev:
             top = b - offset
             bottom = a if limit < 0 else max(a, top - limit)
             pairs = z.slice(bottom, top)[::-1] if top > bottom else []
@@ -923,10 +919,12 @@ def pop_reply(c, key: bytes, z: ZSet, last: bool, count: int, nested: bool,
               emitkey: bool) -> bytes:
     """genericZpopCommand on a non-empty zset: pop up to count (-1: one, flat) members,
     fire the events, delete the emptied key; the reply in the shape asked for."""
-    if count == -1:
-        count = 1
-    k = min(count, len(z))
-    popped = [z.pop(last) for _ in range(k)]
+    if count == -1 or count == 1:  # the common case, without the loop
+        k = 1
+        popped = [z.pop(last)]
+    else:
+        k = min(count, len(z))
+        popped = [z.pop(last) for _ in range(k)]
     srv = c.server
     srv.dirty += k
     modified(c, key, b"zpopmax" if last else b"zpopmin")
@@ -940,6 +938,12 @@ def pop_reply(c, key: bytes, z: ZSet, last: bool, count: int, nested: bool,
         if emitkey:
             return b"*2\r\n$%d\r\n%s\r\n" % (len(key), key) + body
         return body
+    if k == 1 and not emitkey:
+        s, m = popped[0]
+        t = b"%.17g" % s
+        if r == 3:
+            return b"*2\r\n$%d\r\n%s\r\n,%s\r\n" % (len(m), m, t)
+        return b"*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(m), m, len(t), t)
     parts = [resp.array_header(2 * k + (1 if emitkey else 0))]
     if emitkey:
         parts.append(b"$%d\r\n%s\r\n" % (len(key), key))

@@ -61,7 +61,7 @@ from bocho.persistence.rdbio import (
     put_len,
     put_str,
 )
-from bocho.types.zset import ZSet
+from bocho.types.zset import ZSet, pack_offsets
 
 lp_encode = listpack.encode
 lp_encode_int = listpack.encode_int
@@ -525,7 +525,7 @@ def _zset(scores: list[float], members: list[bytes], listpack_enc: bool) -> ZSet
         scores = [s + 0.0 for s in scores]
     z.d = None
     z.x = b"".join(members)
-    z.o = array("I", accumulate(map(len, members), initial=0))
+    z.o = pack_offsets(list(accumulate(map(len, members), initial=0)))
     z.y = array("d", scores)
     return z
 

@@ -59,6 +59,7 @@ INFO_AOF_COW = 2
 def install(srv: Server) -> None:
     """Give srv its persistence state and hooks (called once by the Server)."""
     srv.child_type = None
+    srv.rdb_child_type = "disk"  # or "socket": a diskless sync's child (replication)
     srv.child_pid = -1
     srv.child_info_fd = -1
     srv.child_info_buf = b""
@@ -149,7 +150,7 @@ def _fsync_dir(path: str) -> None:
 
 
 def write_file(srv: Server, filename: str, progress: Callable[[int], None] | None = None,
-               every: int = 1024) -> bool:
+               every: int = 1024, rsi: dict[bytes, bytes] | None = None) -> bool:
     """rdbSave: the dataset to temp-<pid>.rdb, fsync, rename over filename. Logs
     failures as Redis; the temp file never survives a failure."""
     tmp = f"temp-{os.getpid()}.rdb"
@@ -163,7 +164,7 @@ def write_file(srv: Server, filename: str, progress: Callable[[int], None] | Non
     op = "rdbSaveRio"
     try:
         try:
-            rdb.save(srv, f, progress=progress, every=every)
+            rdb.save(srv, f, rsi, progress=progress, every=every)
             op = "fflush"
             f.flush()
             op = "fsync"
@@ -240,9 +241,10 @@ def save(srv: Server) -> bool:
 
 # -- BGSAVE --------------------------------------------------------------------------------
 
-def bgsave(srv: Server) -> bool:
-    """rdbSaveBackground: fork a child that writes the dump. False when a child is
-    already running or fork failed."""
+def bgsave(srv: Server, rsi: dict[bytes, bytes] | None = None) -> bool:
+    """rdbSaveBackground: fork a child that writes the dump (with the replication aux
+    fields `rsi` when it is for replicas). False when a child is already running or
+    fork failed."""
     if srv.child_type is not None:
         return False
     srv.stat_rdb_saves += 1
@@ -251,7 +253,7 @@ def bgsave(srv: Server) -> bool:
     total = sum(len(db.data) for db in srv.dbs)
 
     def work(rep: _Reporter) -> bool:
-        if not write_file(srv, srv.config["dbfilename"], rep.progress):
+        if not write_file(srv, srv.config["dbfilename"], rep.progress, rsi=rsi):
             return False
         rep.send(INFO_RDB_COW, 0)
         return True
@@ -271,6 +273,10 @@ def bgsave(srv: Server) -> bool:
 # Other kinds of child (the AOF rewrite, aof.py): kind -> fn(srv, exitcode, bysignal),
 # called when the cron reaps it, before the child state is reset.
 DONE_HANDLERS: dict[str, Callable[[Any, int, int], None]] = {}
+# Called after an RDB child (to disk, or to the replicas' sockets: srv.rdb_child_type)
+# was reaped and its own handler ran: fn(srv, ok, socket_target). Replication hangs
+# the replicas waiting for that RDB here.
+RDB_DONE_HOOKS: list[Callable[[Any, bool, bool], None]] = []
 
 
 def fork_child(srv: Server, kind: str, title: str, work: Callable[[Any], bool]) -> int:
@@ -488,10 +494,27 @@ def check_child_done(srv: Server) -> None:
     if not bysignal and exitcode == 0:
         receive_child_info(srv)
     if srv.child_type == "rdb":
-        background_done(srv, exitcode, bysignal)
-    else:
-        DONE_HANDLERS[srv.child_type](srv, exitcode, bysignal)
+        socket = srv.rdb_child_type == "socket"
+        (socket_done if socket else background_done)(srv, exitcode, bysignal)
+        reset_child(srv)
+        for hook in RDB_DONE_HOOKS:
+            hook(srv, not bysignal and exitcode == 0, socket)
+        return
+    DONE_HANDLERS[srv.child_type](srv, exitcode, bysignal)
     reset_child(srv)
+
+
+def socket_done(srv: Server, exitcode: int, bysignal: int) -> None:
+    """backgroundSaveDoneHandlerSocket: an RDB streamed to replicas leaves the dump file
+    and the save status alone."""
+    if not bysignal and exitcode == 0:
+        log.notice("Background RDB transfer terminated with success")
+    elif not bysignal:
+        log.warning("Background transfer error")
+    else:
+        log.warning(f"Background transfer terminated by signal {bysignal}")
+    srv.rdb_save_time_last = int(time.time()) - srv.rdb_save_time_start
+    srv.rdb_save_time_start = -1
 
 
 def background_done(srv: Server, exitcode: int, bysignal: int) -> None:
@@ -516,6 +539,7 @@ def background_done(srv: Server, exitcode: int, bysignal: int) -> None:
 
 def reset_child(srv: Server) -> None:
     srv.child_type = None
+    srv.rdb_child_type = "disk"
     srv.child_pid = -1
     _close_child_pipe(srv)
     _reset_child_stats(srv)
@@ -631,14 +655,18 @@ class LoadFailed(Exception):
 
 
 def load_file(srv: Server, filename: str, *, allow_dup: bool = False,
-              events: Callable[[], None] | None = None, fatal: bool = True) -> bool:
+              events: Callable[[], None] | None = None, fatal: bool = True,
+              data: bytes | None = None) -> rdb.LoadResult:
     """rdbLoad: filename into srv's databases. False when the file cannot be opened (errno
     in the exception's place: see load_at_startup); LoadFailed when it is bad. events()
     is called every loading-process-events-interval-bytes (processEventsWhileBlocked).
     fatal: a bad file ends the server (start-up) rather than a command (DEBUG RELOAD,
-    Redis's "restore context": the details are logged at verbose level)."""
-    with open(filename, "rb") as f:
-        data = f.read()
+    Redis's "restore context": the details are logged at verbose level). `data`: the
+    file's bytes already in memory (a replica's diskless load). Returns what rdb.load
+    found (the AUX fields: a replica selects the db its master's stream is in)."""
+    if data is None:
+        with open(filename, "rb") as f:
+            data = f.read()
     cfg = srv.config
     srv.loading = True
     srv.update_slow()
@@ -662,7 +690,9 @@ def load_file(srv: Server, filename: str, *, allow_dup: bool = False,
     gc_was = gc.isenabled()
     gc.disable()
     try:
+        # a replica keeps keys already expired: its master's DELs remove them
         res = rdb.load(srv, data, allow_dup=allow_dup, progress=progress,
+                       expire=not srv.is_replica_of_master(),
                        every=1 if delay else 64,
                        verify_crc=not getattr(srv, "skip_checksum_validation", False)
                        and cfg["rdbchecksum"])
@@ -688,7 +718,7 @@ def load_file(srv: Server, filename: str, *, allow_dup: bool = False,
     else:
         log.notice(f"Done loading RDB, keys loaded: {res.keys_loaded}, keys expired: "
                    f"{res.keys_expired}.")
-    return True
+    return res
 
 
 def _report_bad_file(data: bytes, filename: str, e: RdbError, fatal: bool) -> None:
@@ -737,7 +767,8 @@ def load_at_startup(srv: Server, loop: asyncio.AbstractEventLoop) -> bool:
     filename = srv.config["dbfilename"]
     start = time.perf_counter()
     try:
-        load_file(srv, filename, events=loading_events(srv, loop))
+        res = load_file(srv, filename, events=loading_events(srv, loop))
+        srv.rdb_loaded_aux = res.aux  # the replication info it holds (replica.py)
     except FileNotFoundError:
         return True
     except OSError as e:

@@ -11,6 +11,13 @@ import os
 from typing import Any
 
 
+class ReplOnly(list):
+    """An argv propagated to replicas only, not to the AOF (PUBLISH: Redis's
+    PROPAGATE_REPL); Server.propagate hands it to the hooks marked `replication`."""
+
+    __slots__ = ()
+
+
 def new_replid() -> str:
     return os.urandom(20).hex()
 

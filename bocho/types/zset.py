@@ -2,12 +2,13 @@
 
 "listpack" (small sets, as Redis's listpack): the pairs in score order (then member
 bytes, as memcmp) in three flat buffers: `x`, the members concatenated (bytes); `o`,
-the n + 1 offsets of the members in x (array of uint32); `y`, the n scores (array of
-doubles). A rank is an index, a score range a C bisection of y, a member lookup a
-bytes.find() checked against the offsets; a change rebuilds them (small: at most
-zset-max-listpack-entries pairs, and rebuilt arrays carry no spare room). Ten short
-members cost ~450 bytes instead of the ~2 KB of a dict plus a list of tuples, so
-millions of small sets fit much as in Redis.
+the n + 1 offsets of the members in x (bytes, one per offset, while the members total
+under 256 bytes, else an array of uint32: both index and bisect alike, and the bytes
+save an array object per set); `y`, the n scores (array of doubles). A rank is an
+index, a score range a C bisection of y, a member lookup a bytes.find() checked against
+the offsets; a change rebuilds them (small: at most zset-max-listpack-entries pairs, and
+rebuilt arrays carry no spare room). Ten short members cost ~330 bytes instead of the
+~2 KB of a dict plus a list of tuples, so millions of small sets fit much as in Redis.
 
 "skiplist" (big sets): `d`, a dict member -> score, answers ZSCORE in O(1); `x`, a
 SortedList of (score, member) pairs, answers ranks and ranges in O(log n); `y`, the
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right
+from itertools import accumulate
 from math import inf, nextafter
 
 from sortedcontainers import SortedList
@@ -35,15 +37,19 @@ from bocho.memory import OBJ, _alloc
 
 LISTPACK = b"listpack"
 SKIPLIST = b"skiplist"
+# Past this LIMIT offset a score range counts ranks in SortedList's index instead of
+# walking its sublists (about a thousand pairs each).
+_WALK_MAX = 20000
 
 
-def _offsets(members: list[bytes]) -> array:
-    offs = [0]
-    o = 0
-    for m in members:
-        o += len(m)
-        offs.append(o)
-    return array("I", offs)
+def pack_offsets(offs: list[int]) -> bytes | array:
+    """The offsets of a listpack set's members (ascending, the last the total): bytes
+    while they fit in one, else uint32s."""
+    return bytes(offs) if offs[-1] < 256 else array("I", offs)
+
+
+def _offsets(members: list[bytes]) -> bytes | array:
+    return pack_offsets(list(accumulate(map(len, members), initial=0)))
 
 
 class ZSet:
@@ -54,7 +60,7 @@ class ZSet:
             self.d = None
             self.x = b""
             self.y = array("d")
-            self.o = array("I", [0])
+            self.o = b"\0"
         else:
             self.d = {}
             self.x = SortedList()
@@ -85,7 +91,7 @@ class ZSet:
             z.d = None
             z.x = self.x
             z.y = array("d", self.y)
-            z.o = array("I", self.o)
+            z.o = self.o  # never changed in place
         else:
             z.d = dict(self.d)
             z.x = SortedList(self.x)
@@ -141,7 +147,7 @@ class ZSet:
         k = len(m)
         mb = self.x
         self.x = mb[:off] + m + mb[off:]
-        self.o = mo[:i + 1] + array("I", map(k.__add__, mo[i:]))
+        self.o = pack_offsets([*mo[:i + 1], *map(k.__add__, mo[i:])])
         y = self.y
         self.y = y[:i] + array("d", (s,)) + y[i:]
 
@@ -151,7 +157,7 @@ class ZSet:
         k = hi - lo
         mb = self.x
         self.x = mb[:lo] + mb[hi:]
-        self.o = mo[:a + 1] + array("I", map((-k).__add__, mo[b + 1:]))
+        self.o = pack_offsets([*mo[:a + 1], *map((-k).__add__, mo[b + 1:])])
         y = self.y
         self.y = y[:a] + y[b:]
 
@@ -241,11 +247,11 @@ class ZSet:
         k = len(member)
         if j > i:
             self.x = mb[:mo[i]] + mb[mo[i + 1]:mo[j + 1]] + member + mb[mo[j + 1]:]
-            self.o = mo[:i] + array("I", map((-k).__add__, mo[i + 1:j + 2])) + mo[j + 1:]
+            self.o = pack_offsets([*mo[:i], *map((-k).__add__, mo[i + 1:j + 2]), *mo[j + 1:]])
             self.y = y[:i] + y[i + 1:j + 1] + array("d", (new,)) + y[j + 1:]
         else:
             self.x = mb[:mo[j]] + member + mb[mo[j]:mo[i]] + mb[mo[i + 1]:]
-            self.o = mo[:j + 1] + array("I", map(k.__add__, mo[j:i])) + mo[i + 1:]
+            self.o = pack_offsets([*mo[:j + 1], *map(k.__add__, mo[j:i]), *mo[i + 1:]])
             self.y = y[:j] + array("d", (new,)) + y[j:i] + y[i + 1:]
 
     def delete(self, member: bytes) -> bool:
@@ -353,6 +359,52 @@ class ZSet:
         else:
             b = n if hi == inf else self.bisect((nextafter(hi, inf),))
         return a, (b if b > a else a)
+
+    def score_range(self, lo: float, lo_ex: bool, hi: float, hi_ex: bool, offset: int,
+                    count: int) -> list[tuple[float, bytes]]:
+        """The pairs within the score bounds, ascending, from the offset-th (>= 0) on, at
+        most count of them (all when count < 0): ZRANGE BYSCORE [LIMIT]."""
+        sl = self.x
+        if self.d is None or count < 0 or offset > _WALK_MAX:
+            a, b = self.score_span(lo, lo_ex, hi, hi_ex)
+            first = a + offset
+            last = b if count < 0 else min(b, first + count)
+            return self.slice(first, last) if last > first else []
+        # A big set with a LIMIT: read SortedList's sublists from where the bisection by
+        # score lands, without turning positions into ranks and back (its index tree);
+        # the upper bound trims what was read.
+        if lo_ex:
+            if lo == inf:
+                return []
+            key = (nextafter(lo, inf),)
+        else:
+            key = (lo,)
+        lists = sl._lists
+        nl = len(lists)
+        pos = bisect_left(sl._maxes, key)
+        if pos == nl or count == 0:
+            return []
+        sub = lists[pos]
+        i = bisect_left(sub, key) + offset
+        out: list[tuple[float, bytes]] = []
+        while True:
+            k = len(sub)
+            if i < k:
+                out += sub[i:i + count - len(out)]
+                if len(out) == count:
+                    break
+                i = 0
+            else:
+                i -= k
+            pos += 1
+            if pos == nl:
+                break
+            sub = lists[pos]
+        if out:
+            top = out[-1][0]
+            if top > hi or (hi_ex and top == hi):
+                del out[bisect_left(out, (hi,) if hi_ex else (nextafter(hi, inf),)):]
+        return out
 
     def lex_span(self, lo: LexBound, hi: LexBound) -> tuple[int, int]:
         """Ranks [a, b) of the members within the lex bounds. Meaningful (as in Redis)
