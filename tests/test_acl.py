@@ -471,3 +471,16 @@ def test_script_acl_check_cmd(server, r):
     finally:
         a.close()
         _deluser(r, "bob")
+
+
+def test_cluster_connection_commands_without_cluster(pair):
+    """READONLY/READWRITE exist (ACL rules name them) and answer Redis's error."""
+    a, b = pair()
+    try:
+        _same(a, b, [["READONLY"], ["READWRITE"], ["READONLY", "x"],
+                     ["ACL", "SETUSER", "ro", "on", "nopass", "+readonly", "-readwrite"],
+                     ["ACL", "GETUSER", "ro"], ["ACL", "DRYRUN", "ro", "readonly"],
+                     ["ACL", "DRYRUN", "ro", "readwrite"]])
+    finally:
+        for c in (a, b):
+            c.execute_command("ACL", "DELUSER", "ro")

@@ -196,7 +196,7 @@ MODULES = (
     "introspection", "command_cmd", "debug", "multi", "pubsub", "monitor", "sort",
     "functions", "eval", "lists", "hashes", "sets", "zsets", "geo", "hyperloglog", "streams",
     "stream_groups", "acl_cmds", "dump", "persistence_cmds", "aof_cmds", "replicaof",
-    "repl_cmds",
+    "repl_cmds", "cluster_cmds",
 )
 
 
