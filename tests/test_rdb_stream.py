@@ -557,3 +557,34 @@ def test_random_histories_same_bytes_as_redis(both, ops, node_entries):
     run_both(ours, red, history_cmds(ops))
     if red("EXISTS", "s"):
         same_as_redis(ours, red)
+
+
+def test_xadd_fast_append_keeps_listpack_size():
+    """Stream.append1 (XADD's fast path) tracks each node's listpack size without
+    building it, also for IDs whose deltas from the node's master need the 13-bit
+    encoding (a sequence restarting at 0 in a later millisecond, a delta past 127):
+    the size must be what node_listpack gives, or nodes split where Redis's don't."""
+    from bocho.resp import BULK_HDR
+    from bocho.types.stream import lp_int_size
+
+    s = Stream()
+    s.append((1000 << 64) | 5, [b"f", b"v"], 4096, 100)
+    fast = 0
+    ms, seq = 1000, 5
+    for i in range(600):
+        if i % 7 == 0:
+            ms += 1 + (i % 300)  # deltas past 127 and, with seq reset, negative seq deltas
+            seq = 0
+        else:
+            seq += 1 + (i % 150)
+        idb = b"%d-%d" % (ms, seq)
+        sid = (ms << 64) | seq
+        v = b"value%d" % i
+        if s.append1(sid, ms, seq, b"f", v, BULK_HDR[len(idb)] + idb + b"\r\n", 4096, 100):
+            fast += 1
+        else:
+            s.append(sid, [b"f", v], 4096, 100)
+    assert fast > 300
+    for node in s.nodes:
+        lp = rdb_stream.node_listpack(node)
+        assert node.nbytes == len(lp) - lp_int_size(node.live) - lp_int_size(node.dead)

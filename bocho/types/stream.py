@@ -322,12 +322,23 @@ class Stream:
             return False
         if lv > 63 or lf > 1000 or (lv and (48 <= v[0] <= 57 or v[0] == 45)):
             return False
+        # The ID deltas from the node's master entry: 2 listpack bytes each below 128, 3
+        # within the 13-bit range; the sequence delta is negative whenever the
+        # millisecond moved on since the master entry (its sequence restarts at 0),
+        # which at a high XADD rate is most entries.
         dm = ms - node.mms
         ds = seq - node.mseq
-        if not (0 <= dm < 128 and 0 <= ds < 128):
-            return False
+        extra = 0
+        if not 0 <= dm < 128:
+            if not -4096 <= dm < 4096:
+                return False
+            extra = 1
+        if not 0 <= ds < 128:
+            if not -4096 <= ds < 4096:
+                return False
+            extra += 1
         # flags, ms-delta, seq-delta, the value, lp-count: 2 bytes each but the value
-        node.nbytes += 10 + lv
+        node.nbytes += 10 + lv + extra
         node.ids.append(sid)
         node.vals.append(b"".join((b"*2\r\n", idbulk, b"*2\r\n", BULK_HDR[lf], f, b"\r\n",
                                    BULK_HDR[lv], v, b"\r\n")))
