@@ -588,3 +588,15 @@ def test_xadd_fast_append_keeps_listpack_size():
     for node in s.nodes:
         lp = rdb_stream.node_listpack(node)
         assert node.nbytes == len(lp) - lp_int_size(node.live) - lp_int_size(node.dead)
+
+
+def test_stream_string_entry_size_matches_listpack():
+    """lp_str_size (the node-full test) agrees with the listpack encoder on every
+    back-length boundary, e.g. an encoding of exactly 16383 bytes takes 3."""
+    from bocho.types.stream import lp_str_size
+    for n in (0, 5, 62, 63, 64, 125, 126, 127, 4094, 4095, 4096, 16377, 16378, 16379,
+              2097140, 2097146):
+        v = b"x" * n
+        assert lp_str_size(v) == len(listpack.encode(v)), n
+    for v in (b"12", b"-7", b"123456789012", b"007"):
+        assert lp_str_size(v) == len(listpack.encode(v)), v

@@ -36,6 +36,12 @@ def as_int(s) -> int | None:
     return v
 
 
+def backlen_size(n: int) -> int:
+    """Bytes of the back-length of an entry whose encoding is n bytes long."""
+    return (1 if n <= 127 else 2 if n < 16383 else 3 if n < 2097151 else
+            4 if n < 268435455 else 5)
+
+
 def _backlen(n: int) -> bytes:
     if n <= 127:
         return bytes((n,))
@@ -151,8 +157,7 @@ def parse(buf, validate: bool = True) -> list:
         else:
             raise ValueError("bad listpack entry encoding")
         ln = p - start
-        bl = 1 if ln <= 127 else 2 if ln < 16383 else 3 if ln < 2097151 else \
-            4 if ln < 268435455 else 5
+        bl = backlen_size(ln)
         if validate and (p + bl > end or buf[p:p + bl] != _backlen(ln)):
             raise ValueError("bad listpack backlen")
         p += bl

@@ -64,6 +64,7 @@ from bocho.persistence.rdbio import (
 from bocho.types.zset import ZSet, pack_offsets
 
 lp_encode = listpack.encode
+backlen_size = listpack.backlen_size
 lp_encode_int = listpack.encode_int
 lp_encode_str = listpack.encode_str
 I64_MIN = -(1 << 63)
@@ -147,9 +148,7 @@ def lp_text(buf, deep: bool = False) -> list[bytes]:
                 add(b"%d" % int.from_bytes(buf[p + 1:q], "little", signed=True))
             else:
                 raise ValueError("bad listpack entry encoding")
-            ln = q - p
-            p = q + (1 if ln <= 127 else 2 if ln < 16383 else 3 if ln < 2097151 else
-                     4 if ln < 268435455 else 5)
+            p = q + backlen_size(q - p)
     if p != end:
         raise ValueError("listpack entries overflow")
     return out

@@ -28,6 +28,7 @@ import hiredis
 from sortedcontainers import SortedDict
 
 from bocho import clock
+from bocho.persistence.listpack import backlen_size
 from bocho.resp import BULK_HDR
 
 MASK = (1 << 64) - 1
@@ -63,18 +64,6 @@ def lp_int_size(v: int) -> int:
     return 10
 
 
-def _backlen(n: int) -> int:
-    if n < 128:
-        return 1
-    if n < 16384:
-        return 2
-    if n < 2097152:
-        return 3
-    if n < 268435456:
-        return 4
-    return 5
-
-
 def lp_str_size(b: bytes) -> int:
     """Bytes of a string element: strings that are canonical int64s are stored as ints."""
     n = len(b)
@@ -88,7 +77,7 @@ def lp_str_size(b: bytes) -> int:
         enc = 2 + n
     else:
         enc = 5 + n
-    return enc + _backlen(enc)
+    return enc + backlen_size(enc)
 
 
 def _signed_diff(a: int, b: int) -> int:
