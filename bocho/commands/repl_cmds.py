@@ -41,10 +41,8 @@ def wait(c, argv):
          "replication", complexity="O(1)")
 def role(c, argv):
     srv = c.server
-    # the replica side sets srv.replica_role (its `slave host port state offset` form)
-    hook = getattr(srv, "replica_role", None)
-    if srv.config["replicaof"] and hook is not None:
-        return hook(c)
+    if srv.config["replicaof"]:
+        return srv.replica.role_command(c)
     return srv.master_side.role()
 
 

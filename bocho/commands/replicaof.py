@@ -1,5 +1,5 @@
 """REPLICAOF / SLAVEOF (replication.c's replicaofCommand); the work is in
-bocho/replication/replica.py (ROLE is in repl_cmds.py and asks srv.replica_role)."""
+bocho/replication/replica.py (ROLE is in repl_cmds.py)."""
 
 from __future__ import annotations
 

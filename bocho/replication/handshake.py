@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bocho import resp
+
 # Redis's repl_state values, in order (slaveIsInHandshakeState is a range of them)
 NONE = 0
 CONNECT = 1
@@ -41,7 +43,14 @@ def state_name(state: int) -> str:
 
 
 def encode(argv: list[bytes]) -> bytes:
-    return b"*%d\r\n" % len(argv) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in argv)
+    """A command in the canonical multibulk form (the compiled builder when the request
+    loop is)."""
+    return resp.bulk_strings(argv if type(argv) is list else list(argv))
+
+
+# The REPLCONF whose reply each state waits for (sent together, answered in order).
+_REPLCONF_OPTION = {RECEIVE_PORT_REPLY: "listening-port", RECEIVE_IP_REPLY: "ip-address",
+                    RECEIVE_CAPA_REPLY: "capa"}
 
 
 @dataclass
@@ -104,23 +113,18 @@ class Handshake:
                 return [("log", "warning", f"Unable to AUTH to MASTER: {text}")], Outcome("error")
             self.state = RECEIVE_PORT_REPLY
             return acts, None
-        if state == RECEIVE_PORT_REPLY:
+        option = _REPLCONF_OPTION.get(state)
+        if option is not None:
+            # a master that does not know the option still replicates (Redis logs it)
             if text.startswith("-"):
                 acts.append(("log", "notice", "(Non critical) Master does not understand "
-                             f"REPLCONF listening-port: {text}"))
-            self.state = RECEIVE_IP_REPLY if self.announce_ip else RECEIVE_CAPA_REPLY
-            return acts, None
-        if state == RECEIVE_IP_REPLY:
-            if text.startswith("-"):
-                acts.append(("log", "notice", "(Non critical) Master does not understand "
-                             f"REPLCONF ip-address: {text}"))
-            self.state = RECEIVE_CAPA_REPLY
-            return acts, None
-        if state == RECEIVE_CAPA_REPLY:
-            if text.startswith("-"):
-                acts.append(("log", "notice", "(Non critical) Master does not understand "
-                             f"REPLCONF capa: {text}"))
-            acts += self._send_psync()
+                             f"REPLCONF {option}: {text}"))
+            if state == RECEIVE_CAPA_REPLY:
+                acts += self._send_psync()
+            elif state == RECEIVE_PORT_REPLY and self.announce_ip:
+                self.state = RECEIVE_IP_REPLY
+            else:
+                self.state = RECEIVE_CAPA_REPLY
             return acts, None
         if state == RECEIVE_PSYNC_REPLY:
             return self._psync_reply(text)

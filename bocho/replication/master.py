@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from bocho import clock, log, resp
 from bocho.errors import CommandError
 from bocho.network import F_REPLICA
+from bocho.replication.handshake import CONNECTED, encode
 
 if TYPE_CHECKING:
     from bocho.network import Client
@@ -48,16 +49,8 @@ NOREPLICAS = b"NOREPLICAS Not enough good replicas to write."
 
 def _link_up(srv: Server) -> bool:
     """Whether this replica's link with its master is up (a sub-replica may sync only
-    then): srv.master_link_ok if the replica side set it, else its handshake state."""
-    hook = getattr(srv, "master_link_ok", None)
-    if hook is not None:
-        return hook()
-    try:
-        from bocho.replication.handshake import CONNECTED
-    except ImportError:
-        return False
-    rep = getattr(srv, "replica", None)
-    return rep is not None and getattr(rep, "state", None) == CONNECTED
+    then)."""
+    return srv.replica.state == CONNECTED
 
 
 def select_cmd(dbid: int) -> bytes:
@@ -65,9 +58,6 @@ def select_cmd(dbid: int) -> bytes:
     return b"*2\r\n$6\r\nSELECT\r\n$%d\r\n%s\r\n" % (len(s), s)
 
 
-def encode(argv: list[bytes]) -> bytes:
-    """The canonical multibulk form (the compiled builder when the request loop is)."""
-    return resp.bulk_strings(argv if type(argv) is list else list(argv))
 
 
 class Replica:
@@ -336,8 +326,7 @@ class Master:
         """rdbPopulateSaveInfo: the aux fields of an RDB made for replicas."""
         repl = self.repl
         # a replica relays its master's stream: the db that stream has selected
-        link = getattr(self.srv, "replica", None)
-        dbid = link.stream_db() if link is not None else None
+        dbid = self.srv.replica.stream_db()
         if dbid is None:
             dbid = max(self.seldb, 0)
         return {b"repl-stream-db": b"%d" % dbid,
@@ -632,9 +621,8 @@ class Master:
                     self.serve_waiters()
                 return None
             elif opt == b"getack":
-                hook = getattr(self.srv, "replica_send_ack", None)
-                if hook is not None:
-                    hook()
+                # only a master asks, and the replica side answers its master client
+                # before dispatch: from anyone else it gets no reply, as in Redis
                 return None
             elif opt == b"rdb-only":
                 if val not in (b"0", b"1"):

@@ -61,9 +61,6 @@ class Replica:
         # (dbid, key) given a TTL by this replica's own clients (replica-read-only no):
         # no master will DEL them, so they expire here (Redis's slaveKeysWithExpire)
         self.own_expires: set[tuple[int, bytes]] = set()
-        srv.replica_role = self.role_command  # ROLE on a replica (the master side's ROLE asks)
-        # a sub-replica may SYNC only while our own link is up (else -NOMASTERLINK)
-        srv.master_link_ok = lambda: self.state == CONNECTED
 
     # -- role changes ---------------------------------------------------------------------
 
