@@ -8,6 +8,10 @@ local mode, pycall, pypcall, pyunwrap, pyacl, pysha1, pylog, pysetresp, pysetrep
       pyerrcount, pyregister, libs, version, version_num = ...
 
 local G = _G
+-- redis.call/pcall as C functions, when bocho/_luabridge.pyx is built: it leaves its
+-- table as a global of the thread for this code to take
+local cbridge = rawget(G, "bocho_bridge")
+if cbridge then rawset(G, "bocho_bridge", nil) end
 local type, error, tostring, tonumber, select, unpack = type, error, tostring, tonumber, select, unpack
 local pairs, next, rawget, rawset, rawequal = pairs, next, rawget, rawset, rawequal
 local setmetatable, getmetatable, pcall, xpcall = setmetatable, getmetatable, pcall, xpcall
@@ -293,13 +297,14 @@ local function errh(err)
 end
 
 -- the redis table ---------------------------------------------------------------------
--- redis.call and redis.pcall are the Python callables themselves: to Lua they are C
--- functions, so the script's own frame stays on the stack (for the error's line) even
--- in `return redis.call(...)`. Python raises call errors as LuaError(error table),
--- which reaches Lua as userdata: pyunwrap gives the table back.
+-- redis.call and redis.pcall are the bridge's C functions or the Python callables
+-- themselves (to Lua, C functions too), so the script's own frame stays on the stack
+-- (for the error's line) even in `return redis.call(...)`. The bridge raises call
+-- errors as the error table; Python raises LuaError(error table), which reaches Lua as
+-- userdata: pyunwrap gives the table back.
 local redis = {}
-redis.call = pycall
-redis.pcall = pypcall
+redis.call = cbridge and cbridge.call or pycall
+redis.pcall = cbridge and cbridge.pcall or pypcall
 redis.sha1hex = function(...)
     if select("#", ...) ~= 1 then error(errtable("wrong number of arguments")) end
     local s = ...
@@ -532,33 +537,38 @@ local function finish(ok, r, resp)
     return false, M.error_info(r)
 end
 
-function M.run_eval(f, resp, n, ...)
+-- A run with its KEYS and ARGV tables made: an EVAL script sees them as globals, a
+-- function gets them as its arguments. The bridge calls this directly.
+local function run(f, keys, args, resp, eval_mode)
+    sresp = 2
+    local ok, r
+    if eval_mode then
+        rawset(B, "KEYS", keys)
+        rawset(B, "ARGV", args)
+        ok, r = xpcall(f, errh)
+    else
+        ok, r = xpcall(function() return f(keys, args) end, errh)
+    end
+    return finish(ok, r, resp)
+end
+
+function M.run(f, resp, eval_mode, n, ...)
     -- KEYS is the table of all arguments with the args moved out (one table less)
     local keys, args = {...}, {}
     for i = n + 1, select("#", ...) do
         args[i - n] = keys[i]
         keys[i] = nil
     end
-    rawset(B, "KEYS", keys)
-    rawset(B, "ARGV", args)
-    sresp = 2
-    local ok, r = xpcall(f, errh)
-    return finish(ok, r, resp)
-end
-
-function M.run_function(f, resp, n, ...)
-    local all = {...}
-    local keys, args = {}, {}
-    for i = 1, n do keys[i] = all[i] end
-    for i = n + 1, select("#", ...) do args[i - n] = all[i] end
-    sresp = 2
-    local ok, r = xpcall(function() return f(keys, args) end, errh)
-    return finish(ok, r, resp)
+    return run(f, keys, args, resp, eval_mode)
 end
 
 M.to_resp = to_resp
 M.parse = parse
 M.errtable = errtable
+if cbridge then
+    cbridge.keep(errtable, parse, run)
+    M.ref = cbridge.ref
+end
 
 -- the reply of a whole script: a top-level error table is returned apart, with whether
 -- it still has to be counted in the error stats ("count") or was counted ("ignore")

@@ -43,6 +43,13 @@ from typing import TYPE_CHECKING, Any
 
 import lupa.lua51 as lupa
 
+try:
+    if os.environ.get("BOCHO_PURE", "") not in ("", "0"):
+        raise ImportError
+    from bocho import _luabridge
+except ImportError:  # not built, or the pure-Python path asked for: lupa's own calls
+    _luabridge = None
+
 from bocho import REDIS_VERSION, clock, log
 from bocho.commands import DENYOOM, MAY_REPLICATE, NOSCRIPT, TABLE, WRITE, lookup
 from bocho.errors import OOM, CommandError, CountedError
@@ -117,7 +124,7 @@ class RunCtx:
 
     __slots__ = ("caller", "sc", "name", "eval_mode", "readonly", "allow_oom", "start",
                  "timedout", "killed", "wrote", "resp", "repl", "pre_oom", "engine",
-                 "snapshot", "argv")
+                 "snapshot", "argv", "deny")
 
     def __init__(self, engine: LuaEngine, caller: Client, name: bytes, eval_mode: bool,
                  readonly: bool, allow_oom: bool, pre_oom: bool) -> None:
@@ -136,9 +143,32 @@ class RunCtx:
         self.wrote = False
         self.resp = 2
         self.repl = 3
+        self.deny = deny_mask(engine.server, caller, readonly, allow_oom, pre_oom)
 
     def busy_error(self) -> bytes:
         return BUSY_EVAL if self.eval_mode else BUSY_FUNCTION
+
+
+def deny_mask(srv: Server, caller: Client, readonly: bool, allow_oom: bool,
+              pre_oom: bool) -> int | None:
+    """The command flags call_command would refuse in this run, as one mask for the
+    bridge's redis.call (a command with none of them runs without the checks); None when
+    every call must take call_command's checks (an ACL user other than the unlimited
+    ones, a busy script, set_repl). What the mask reads cannot change while the script
+    runs unless it turns busy (the BGSAVE result and the replicas' acks wait for the
+    event loop; CONFIG and ACL are not allowed from scripts)."""
+    if caller.user not in srv.acl_free:
+        return None
+    deny = 0 if getattr(srv, "script_disable_deny_script", False) else NOSCRIPT
+    if readonly:
+        deny |= WRITE | MAY_REPLICATE
+    if not srv.lastbgsave_ok and _disk_error(srv) is not None:
+        deny |= WRITE
+    if srv.replicas_denier is not None and srv.replicas_denier() is not None:
+        deny |= WRITE
+    if not allow_oom and srv.maxmemory and pre_oom:
+        deny |= DENYOOM
+    return deny
 
 
 def script_cmd_flags(cmd_flags: int, sflags: int) -> int:
@@ -190,6 +220,7 @@ class LuaEngine:
         lua = lupa.LuaRuntime(encoding=None, register_eval=False, register_builtins=False,
                               unpack_returned_tuples=True, attribute_filter=_no_attrs)
         self.lua = lua
+        self.bridge = _open_bridge(lua, self)
         libs = lualibs.make(lua)
         self.M = lua.execute(
             BOOT, mode.encode(), self._call, self._pcall, _unwrap, self._acl, sha1hex, self._log, self._setresp,
@@ -202,8 +233,8 @@ class LuaEngine:
         self._errh = m.errh
         self._array = m.array
         self._to_resp = m.to_resp_top
-        self._run_eval = m.run_eval
-        self._run_function = m.run_function
+        self._run = m.run
+        self._ref = m.ref if self.bridge is not None else None
         self._error_info = m.error_info
         self._parse = m.parse
         self._gc_count = lua.eval("function() return collectgarbage('count') end")
@@ -211,7 +242,7 @@ class LuaEngine:
 
     # -- callbacks from Lua ----------------------------------------------------------------
 
-    def _run(self, args) -> bytes:
+    def _lupa_run(self, args) -> bytes:
         """redis.call's raw reply; b"!..." for an error of the call itself."""
         ctx = self.ctx
         if ctx is None:
@@ -251,10 +282,10 @@ class LuaEngine:
         return v
 
     def _call(self, *args) -> Any:
-        return self._convert(self._run(args), True)
+        return self._convert(self._lupa_run(args), True)
 
     def _pcall(self, *args) -> Any:
-        return self._convert(self._run(args), False)
+        return self._convert(self._lupa_run(args), False)
 
     def _acl(self, *args) -> Any:
         argv = _argv(args)
@@ -292,6 +323,8 @@ class LuaEngine:
         if n & ~3 or n < 0:
             return b"Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE."
         ctx.repl = n
+        if n == 0:
+            ctx.deny = None  # call_command keeps the commands out of also_propagate
         return None
 
     def _rand(self, *args) -> Any:
@@ -336,6 +369,7 @@ class LuaEngine:
                         f"{'SCRIPT KILL' if ctx.eval_mode else 'FUNCTION KILL'} command. "
                         f"Script name is: {ctx.name.decode(errors='replace')}.")
             ctx.timedout = True
+            ctx.deny = None  # other clients run meanwhile: every call checked again
             srv.busy_script = ctx
             srv.slow = True
         process_events_while_blocked(srv, ctx)
@@ -382,6 +416,8 @@ class LuaEngine:
             return b"-" + err + b"\r\n"
         if cmd.flags & WRITE:
             ctx.wrote = True
+            if ctx.deny is not None:
+                ctx.deny &= ~DENYOOM
         sc = ctx.sc
         if ctx.repl == 0 and (buf := srv.also_propagate) is not None:
             mark = len(buf)
@@ -402,11 +438,13 @@ class LuaEngine:
             raise CommandError(b"ERR Error compiling script (new function): " + _b(err))
         return f
 
-    def run(self, c: Client, func: Any, sflags: int, keys: list[bytes], args: list[bytes],
+    def run(self, c: Client, fn: Any, keys: list[bytes], args: list[bytes],
             name: bytes, eval_mode: bool, ro: bool, argv: list[bytes]) -> bytes | None:
-        """Run a compiled script/function for client c; returns the encoded reply (or
-        raises CommandError for a counted error)."""
+        """Run a compiled script/function (fn: its .func, .flags and .cref, the bridge's
+        handle of it, made here on first use) for client c; returns the encoded reply
+        (or raises CommandError for a counted error)."""
         srv = self.server
+        sflags = fn.flags
         compat = sflags & F_EVAL_COMPAT
         pre_oom = bool(srv.maxmemory) and srv.over_maxmemory(c)
         if not compat:
@@ -440,11 +478,17 @@ class LuaEngine:
         self.ctx = ctx
         srv.script_ctx = ctx
         try:
-            runner = self._run_eval if eval_mode else self._run_function
-            try:
-                res = runner(func, c.resp, len(keys), *keys, *args)
-            except lupa.LuaError as e:  # a failure of ours outside the script's xpcall
-                res = (False, b"ERR " + str(e).encode(), None, None, False)
+            br = self.bridge
+            if br is not None:
+                h = fn.cref
+                if h is None:
+                    h = fn.cref = br.hold(self._ref(fn.func))
+                res = br.run(h, keys, args, c.resp, eval_mode)
+            else:
+                try:
+                    res = self._run(fn.func, c.resp, eval_mode, len(keys), *keys, *args)
+                except lupa.LuaError as e:  # a failure of ours outside the script's xpcall
+                    res = (False, b"ERR " + str(e).encode(), None, None, False)
             if ctx.killed:
                 self.M.arm()
         finally:
@@ -480,6 +524,24 @@ class LuaEngine:
     def memory(self) -> int:
         """The Lua state's memory in bytes (INFO used_memory_lua / _vm_functions)."""
         return int(self._gc_count() * 1024)
+
+
+def _open_bridge(lua: Any, engine: LuaEngine) -> Any:
+    """The compiled bridge on this Lua state (see bocho/_luabridge.pyx), or None. Its
+    redis.call runs what call_command would run without a check (a command none of
+    RunCtx.deny's flags refuses) itself, and calls call_command for the rest."""
+    if _luabridge is None:
+        return None
+    _luabridge.configure(TABLE, WRITE, DENYOOM, Client.execute_plain)
+    opener, err = _pair(lua.eval("package.loadlib")(_luabridge.PATH.encode(),
+                                                      b"luaopen_bocho_bridge"))
+    if opener is None:
+        log.warning(f"Compiled redis.call not used: {_b(err).decode(errors='replace')}")
+        return None
+    opener()
+    br = _luabridge.Bridge(lua, engine)
+    br.install(b"bocho_bridge")
+    return br
 
 
 class PosError(Exception):

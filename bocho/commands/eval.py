@@ -45,12 +45,13 @@ def script_keys(argv: list[bytes]) -> list[int]:
 
 
 class Script:
-    __slots__ = ("body", "func", "flags")
+    __slots__ = ("body", "func", "flags", "cref")
 
     def __init__(self, body: bytes, func, flags: int) -> None:
         self.body = body
         self.func = func
         self.flags = flags
+        self.cref = None  # the compiled bridge's handle (LuaEngine.run)
 
 
 class EvalEngine(LuaEngine):
@@ -162,7 +163,7 @@ def _eval(c, argv, sha_mode: bool, ro: bool):
             raise CommandError(NOSCRIPT_ERR)
     else:
         sha, script = engine.create(argv[1])
-    return engine.run(c, script.func, script.flags, argv[3:3 + n], argv[3 + n:], sha,
+    return engine.run(c, script, argv[3:3 + n], argv[3 + n:], sha,
                       True, ro, argv)
 
 

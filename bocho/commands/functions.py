@@ -33,7 +33,7 @@ _NAME_ERR = (b"Library names can only contain letters, numbers, or underscores(_
 
 
 class Function:
-    __slots__ = ("name", "func", "desc", "flags", "lib")
+    __slots__ = ("name", "func", "desc", "flags", "lib", "cref")
 
     def __init__(self, name: bytes, func: Any, desc: bytes | None, flags: int, lib) -> None:
         self.name = name
@@ -41,6 +41,7 @@ class Function:
         self.desc = desc
         self.flags = flags
         self.lib = lib
+        self.cref = None  # the compiled bridge's handle (LuaEngine.run)
 
 
 class Library:
@@ -563,7 +564,7 @@ def _fcall(c, argv, ro: bool):
         raise CommandError(b"ERR Number of keys can't be greater than number of args")
     if n < 0:
         raise CommandError(b"ERR Number of keys can't be negative")
-    return reg.engine.run(c, f.func, f.flags, argv[3:3 + n], argv[3 + n:], f.name, False, ro,
+    return reg.engine.run(c, f, argv[3:3 + n], argv[3 + n:], f.name, False, ro,
                           argv)
 
 
