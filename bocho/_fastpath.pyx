@@ -35,6 +35,7 @@ What makes it cheaper than the Python loop, measured (bench/README.md):
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from cpython.dict cimport PyDict_Contains, PyDict_GetItemWithError, PyDict_SetItem
 from cpython.list cimport PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
+from cpython.long cimport PyLong_AsLongLong
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
 from cpython.set cimport PySet_Add
@@ -49,6 +50,7 @@ cdef extern from "<time.h>" nogil:
         long tv_nsec
     int clock_gettime(int clk, timespec *ts)
     int CLOCK_MONOTONIC
+    int CLOCK_REALTIME
 
 
 cdef extern from *:
@@ -429,9 +431,29 @@ cdef class DbState:
         return 0
 
 
+cdef bint ttl_in_play(DbState st, object key) except -1:
+    """Whether key's TTL may decide what a command sees: it has one that is not in the
+    future of the wall clock. Whatever time the Python path expires keys against (now,
+    or a script's start, which is earlier) the key is alive then, so a read or an
+    INCR (which keeps the TTL) can run here; for a TTL that has passed, or nearly,
+    Python decides (lazy expiry, replicas, paused clients)."""
+    if not PyDict_GET_SIZE_(st.expires):
+        return False
+    cdef PyObject *when = PyDict_GetItemWithError(st.expires, key)
+    if when is NULL:
+        return False
+    if type(<object>when) is not int:
+        return True
+    cdef timespec ts
+    clock_gettime(CLOCK_REALTIME, &ts)
+    cdef long long now_ms = <long long>ts.tv_sec * 1000 + ts.tv_nsec // 1000000
+    cdef long long w = PyLong_AsLongLong(<object>when)
+    return w <= now_ms + 1
+
+
 cdef object get_string(DbState st, object srv, list argv):
-    """GET of a plain bytes value on a key without TTL: the reply, or None for the
-    Python handler (misses, TTLs, other types, LRU/LFU)."""
+    """GET of a plain bytes value on a key without a TTL in play: the reply, or None
+    for the Python handler (misses, TTLs that may have passed, other types, LRU/LFU)."""
     global pending_srv, pending_hits
     if not st.plain:
         return None
@@ -439,7 +461,7 @@ cdef object get_string(DbState st, object srv, list argv):
     cdef PyObject *found = PyDict_GetItemWithError(st.data, key)
     if found is NULL or type(<object>found) is not bytes:
         return None
-    if PyDict_GET_SIZE_(st.expires) and PyDict_Contains(st.expires, key):
+    if ttl_in_play(st, key):
         return None
     if pending_srv is not srv:
         flush_counters()
@@ -512,8 +534,9 @@ cdef object decimal(long long v, bint reply):
 
 cdef object incr_string(DbState st, object srv, list argv, long long by):
     """INCR/DECR of an existing plain bytes counter of at most 18 digits (no overflow
-    possible) on a key without TTL, with no keyspace events, LRU/LFU or WATCH in play;
-    else None for the Python handler (which owns new keys, errors, the rest)."""
+    possible) on a key without a TTL in play (it keeps its TTL), with no keyspace
+    events, LRU/LFU or WATCH in play; else None for the Python handler (which owns new
+    keys, errors, the rest)."""
     global pending_srv, pending_dirty
     if not st.set_ok:
         return None
@@ -521,7 +544,7 @@ cdef object incr_string(DbState st, object srv, list argv, long long by):
     cdef PyObject *found = PyDict_GetItemWithError(st.data, key)
     if found is NULL or type(<object>found) is not bytes:
         return None
-    if PyDict_GET_SIZE_(st.expires) and PyDict_Contains(st.expires, key):
+    if ttl_in_play(st, key):
         return None
     cdef Py_ssize_t n = PyBytes_GET_SIZE(<object>found)
     cdef const char *p = PyBytes_AS_STRING(<object>found)
