@@ -82,7 +82,9 @@ class Server:
         self.stat_net_out_closed = 0
         self.errorstats: dict[bytes, int] = {}
         self.stat_total_eviction_exceeded_time = 0
-        # pause (CLIENT PAUSE)
+        # pause (CLIENT PAUSE, FAILOVER): pauses holds (end ms, all) per purpose,
+        # pause_end/pause_all the one in force (commands/client_cmds.py)
+        self.pauses: dict[str, tuple[int, bool]] = {}
         self.pause_end = 0  # monotonic ms
         self.pause_all = False
         self.paused_clients: list[Client] = []
@@ -168,6 +170,8 @@ class Server:
         from bocho.replication.replica import Replica
         self.replica = Replica(self)
         self.hooks_on_cron.append(self.replica.cron)
+        from bocho.replication import failover
+        failover.install(self)
 
     # -- small helpers used everywhere ---------------------------------------------------
 
@@ -729,8 +733,8 @@ class Server:
             from bocho.persistence.snapshot import load_at_startup
             if not load_at_startup(self, loop):
                 return 1
-        from bocho.replication.replica import after_startup_load
-        after_startup_load(self)
+        from bocho.replication.master import adopt_saved_history
+        adopt_saved_history(self, getattr(self, "rdb_loaded_aux", None) or {})
         gc.freeze()
         cron = loop.create_task(self.cron())
         from bocho import memory

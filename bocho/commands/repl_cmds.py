@@ -46,6 +46,13 @@ def role(c, argv):
     return srv.master_side.role()
 
 
+@command("failover", -1, "admin noscript stale", group="server", acl=DANGER, since="6.2.0",
+         summary="Start a coordinated failover between this server and one of its replicas.",
+         complexity="O(1)")
+def failover(c, argv):
+    return c.server.failover.command(argv)
+
+
 @on_apply("repl-backlog-size")
 def _backlog_size(srv):
     bl = srv.repl.backlog

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from bocho import clock, log, resp
 from bocho.errors import CommandError
 from bocho.network import F_REPLICA
-from bocho.replication.handshake import CONNECTED, encode
+from bocho.replication.handshake import CONNECTED, RUN_ID_SIZE, encode
 
 if TYPE_CHECKING:
     from bocho.network import Client
@@ -206,6 +206,10 @@ class Master:
         srv = self.srv
         if c.flags & F_REPLICA:
             return None
+        if len(argv) > 3 and argv[0].lower() == b"psync" and argv[3].lower() == b"failover":
+            self.failover_request(c, argv[1])
+        if srv.failover_state != "no-failover":
+            raise CommandError(b"NOMASTERLINK Can't SYNC while failing over")
         if srv.config["replicaof"] and not _link_up(srv):
             raise CommandError(b"NOMASTERLINK Can't SYNC while not connected with my master")
         if c.out:
@@ -257,6 +261,21 @@ class Master:
             log.notice("No BGSAVE in progress, but another BG operation is active. "
                        "BGSAVE for replication delayed")
         return None
+
+    def failover_request(self, c: Client, replid: bytes) -> None:
+        """PSYNC ... FAILOVER: our master hands its role over to us. It must be the
+        master whose history we follow; then we turn master (REPLICAOF NO ONE) and the
+        PSYNC goes on as any other, with that history as our second ID."""
+        srv = self.srv
+        log.warning(f"Failover request received for replid {replid.decode(errors='replace')}.")
+        if srv.replica.masterhost is None:
+            raise CommandError(b"ERR PSYNC FAILOVER can't be sent to a master.")
+        if replid.decode(errors="replace").lower() != self.repl.replid:
+            raise CommandError(b"ERR PSYNC FAILOVER replid must match my replid.")
+        srv.replica.unset_master()
+        from bocho.commands.client_cmds import client_info_string
+        log.notice(f"MASTER MODE enabled (failover request from "
+                   f"'{client_info_string(srv, c)}')")
 
     def attach(self, r: Replica) -> None:
         c = r.c
@@ -322,13 +341,22 @@ class Master:
         if not r.pre_psync:
             self.write_direct(r, b"+FULLRESYNC %s %d\r\n" % (self.repl.replid.encode(), offset))
 
-    def rsi(self) -> dict[bytes, bytes]:
-        """rdbPopulateSaveInfo: the aux fields of an RDB made for replicas."""
+    def save_info(self) -> dict[bytes, bytes] | None:
+        """rdbPopulateSaveInfo: the aux fields naming the history an RDB is a point of
+        (None when this node is in no replication chain: a master without backlog, a
+        replica that never synced)."""
         repl = self.repl
-        # a replica relays its master's stream: the db that stream has selected
-        dbid = self.srv.replica.stream_db()
-        if dbid is None:
-            dbid = max(self.seldb, 0)
+        rep = self.srv.replica
+        if rep.masterhost is None:
+            if repl.backlog is None:
+                return None
+            dbid = max(self.seldb, 0)  # -1: the next write selects its db anyway
+        elif rep.master is not None:
+            dbid = rep.master.db.id  # the db our master's stream has selected
+        elif rep.cached is not None:
+            dbid = rep.cached.dbid
+        else:
+            return None
         return {b"repl-stream-db": b"%d" % dbid,
                 b"repl-id": repl.replid.encode(),
                 b"repl-offset": b"%d" % repl.master_repl_offset}
@@ -340,7 +368,7 @@ class Master:
         socket_target = srv.config["repl-diskless-sync"] and eof
         log.notice("Starting BGSAVE for SYNC with target: "
                    + ("replicas sockets" if socket_target else "disk"))
-        rsi = self.rsi()
+        rsi = self.save_info()
         waiting = [r for r in self.replicas if r.state == WAIT_BGSAVE_START]
         if socket_target:
             ok = self.fork_to_sockets(waiting, rsi)
@@ -619,6 +647,8 @@ class Master:
                         self.start_stream(r)
                 if self.waiters:
                     self.serve_waiters()
+                if self.srv.failover_state == "waiting-for-sync":
+                    self.srv.failover.schedule()
                 return None
             elif opt == b"getack":
                 # only a master asks, and the replica side answers its master client
@@ -847,6 +877,67 @@ class WaitState:
         self.num = num
         self.deadline = deadline
         self.timer: Any = None
+
+
+def saved_history(aux: dict[bytes, bytes]) -> tuple[str, int, int] | None:
+    """(replication ID, offset, stream db) of an RDB's aux fields, when all three are
+    there and valid."""
+    try:
+        replid = aux[b"repl-id"].decode()
+        offset = int(aux[b"repl-offset"])
+        dbid = int(aux[b"repl-stream-db"])
+    except (KeyError, ValueError, UnicodeDecodeError):
+        return None
+    if len(replid) != RUN_ID_SIZE or offset == -1 or dbid == -1:
+        return None
+    return replid, offset, dbid
+
+
+def expired_feeder(srv: Server, aux: dict[bytes, bytes]):
+    """Before a master loads an RDB holding its replication history at start-up: a
+    backlog, and a callable that puts a DEL of each key found expired into it (the
+    replicas that continue that history still have those keys)."""
+    if srv.replica.masterhost is not None or saved_history(aux) is None:
+        return None
+    m = srv.master_side
+    srv.repl.create_backlog()
+    cmd = b"UNLINK" if srv.config["lazyfree-lazy-expire"] else b"DEL"
+
+    def expired(dbid: int, key: bytes) -> None:
+        m.feed(dbid, [cmd, key])
+    return expired
+
+
+def adopt_saved_history(srv: Server, aux: dict[bytes, bytes]) -> None:
+    """loadDataFromDisk's end: the replication history the RDB was a point of. A
+    replica goes on as if its master's link had just dropped at that offset (PSYNC may
+    continue it); a master keeps it as its second ID, so that its old replicas continue
+    with it, with its own offset moved on from there."""
+    hist = saved_history(aux)
+    repl = srv.repl
+    rep = srv.replica
+    if hist is None:
+        if rep.masterhost is None:
+            repl.free_backlog()
+        return
+    replid, offset, dbid = hist
+    if rep.masterhost is not None:
+        repl.replid = replid
+        repl.master_repl_offset = offset
+        rep.cache_myself()
+        assert rep.cached is not None
+        rep.cached.dbid = dbid if 0 <= dbid < len(srv.dbs) else 0
+        return
+    m = srv.master_side
+    repl.create_backlog()
+    bl = repl.backlog
+    assert bl is not None
+    repl.replid2 = replid
+    repl.second_replid_offset = offset + 1
+    repl.master_repl_offset += offset
+    bl.first = repl.master_repl_offset - bl.histlen + 1
+    m.no_replicas_since = time.time()
+    m.hook()
 
 
 def _rdb_done(srv: Server, ok: bool, socket: bool) -> None:
