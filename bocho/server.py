@@ -400,7 +400,12 @@ class Server:
 
     def obuf_limit(self, c: Client) -> tuple[int, int, int]:
         cls = c._obuf_class or "normal"
-        return self.config["client-output-buffer-limit"].get(cls, (0, 0, 0))
+        hard, soft, secs = self.config["client-output-buffer-limit"].get(cls, (0, 0, 0))
+        if cls == "replica" and hard and hard < self.config["repl-backlog-size"]:
+            # a replica may be sent up to a whole backlog by a PSYNC: a lower hard
+            # limit would drop it right after accepting it (Redis raises it too)
+            hard = self.config["repl-backlog-size"]
+        return hard, soft, secs
 
     def check_paused(self, c: Client, cmd: Any, argv: list[bytes]) -> bool:
         """CLIENT PAUSE: hold this client's command until the pause ends."""

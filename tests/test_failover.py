@@ -356,3 +356,54 @@ def test_restarted_master_continues_its_history(make_server):
     _caught_up(ac, bc)
     assert ac.execute_command("DEBUG", "DIGEST") == bc.execute_command("DEBUG", "DIGEST")
     assert bc.dbsize() == 1
+
+
+# -- the backlog as Redis 7.0's shared replication buffer ------------------------------------
+
+def test_backlog_pinned_keeps_what_replicas_wait_for():
+    from bocho.replication.state import Backlog
+    b = Backlog(100, 1)
+    b.pin(1)  # a replica waits for everything from offset 1
+    for _ in range(10):
+        b.append(b"x" * 60)
+    assert b.first == 1 and b.histlen == 600
+    assert b.range_from(1) == b"x" * 600
+    b.pin(301)  # it moved on (or another one is left, from 301)
+    assert b.first == 301 and b.histlen == 300
+    b.resize(50)
+    assert b.first == 301  # the size gives way to the pin
+    b.pin(0)
+    assert b.histlen == 50 and b.first + b.histlen == 601
+    b.append(b"y" * 20)
+    assert b.histlen <= 50 + 50 // 4 + 20
+
+
+def test_waiting_replica_holds_the_stream_in_the_backlog(make_server):
+    a = make_server(config={"repl-backlog-size": "16384", "repl-diskless-sync": "no"})
+    ac = a.client()
+    for i in range(20):
+        ac.set(f"k{i}", i)
+    ac.config_set("rdb-key-save-delay", "1000000")  # the RDB for the replica takes ~20 s
+    b = make_server(config={"replicaof": ["127.0.0.1", str(a.port)]})
+    wait_until(lambda: any(isinstance(v, dict) and v.get("state") == "wait_bgsave"
+                           for v in _repl(ac).values()), msg="replica waiting for its RDB")
+    start = _repl(ac)["master_repl_offset"]
+    value = "v" * 1000
+    for i in range(300):
+        ac.set(f"big{i}", value)
+    info = _repl(ac)
+    held = info["master_repl_offset"] - start
+    assert held > 300_000
+    assert info["repl_backlog_histlen"] >= held  # nothing it waits for was trimmed
+    mem = ac.info("memory")
+    assert mem["mem_total_replication_buffers"] == info["repl_backlog_histlen"]
+    assert mem["mem_replication_backlog"] == 16384
+    # what it is owed counts as its output: over the hard limit, it is dropped
+    ac.config_set("client-output-buffer-limit", "replica 64kb 0 0")
+    ac.set("one-more", "x")
+    wait_until(lambda: _repl(ac)["connected_slaves"] == 0, msg="replica dropped")
+    assert "scheduled to be closed ASAP for overcoming of output buffer limits" in a.log()
+    assert _repl(ac)["repl_backlog_histlen"] <= 16384 + 16384 // 4
+    assert ac.info("memory")["mem_total_replication_buffers"] <= 16384 + 16384 // 4
+    ac.config_set("rdb-key-save-delay", "0")
+    b.stop()

@@ -58,6 +58,8 @@ def _backlog_size(srv):
     bl = srv.repl.backlog
     if bl is not None:
         bl.resize(srv.config["repl-backlog-size"])
+    for r in srv.master_side.replicas:
+        r.c.refresh_obuf()  # their hard limit is at least the backlog's size
 
 
 @on_apply("min-replicas-to-write", "min-replicas-max-lag")

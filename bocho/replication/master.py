@@ -64,7 +64,7 @@ class Replica:
     """What the master knows of one replica connection (Redis keeps it in the client)."""
 
     __slots__ = ("c", "state", "capa_eof", "capa_psync2", "port", "ip", "ack_off",
-                 "ack_time", "pre_psync", "initial_offset", "pending", "stream_on_ack",
+                 "ack_time", "pre_psync", "initial_offset", "held_from", "stream_on_ack",
                  "socket_target", "partial_since")
 
     def __init__(self, c: Client) -> None:
@@ -78,8 +78,9 @@ class Replica:
         self.ack_time = 0
         self.pre_psync = False
         self.initial_offset = 0
-        # stream bytes held until the replica can take them (after its RDB)
-        self.pending: list[bytes] | None = None
+        # the offset of the first stream byte held for it until it can take them
+        # (after its RDB); the backlog keeps them meanwhile (Master.repin)
+        self.held_from: int | None = None
         self.stream_on_ack = False
         self.socket_target = False
         self.partial_since = 0  # when a diskless RDB write last stayed partly unsent
@@ -142,14 +143,18 @@ class Master:
         """Stream bytes to every replica: at once to the online ones (one write per loop
         turn, through the client's output buffer), kept for the ones still syncing."""
         queued = False
+        over = None
         for r in self.replicas:
             if r.streaming:
                 r.c.send(data)
                 queued = True
-            elif r.pending is not None:
-                r.pending.append(data)
+            elif r.held_from is not None and r.c.obuf_hard and \
+                    self.repl.master_repl_offset + 1 - r.held_from >= r.c.obuf_hard:
+                over = (over or []) + [r]  # what it is owed counts as its output
         if queued:
             self.schedule_flush()
+        for r in over or ():
+            r.c.output_limit_reached()
 
     def schedule_flush(self) -> None:
         """Stream bytes queued outside a client's turn (cron, a child's end) leave on
@@ -180,13 +185,23 @@ class Master:
 
     def start_stream(self, r: Replica) -> None:
         """replicaStartCommandStream: what piled up since the fork goes now."""
-        if not r.stream_on_ack and r.pending is None:
+        if not r.stream_on_ack and r.held_from is None:
             return  # started already
         r.stream_on_ack = False
-        pending, r.pending = r.pending, None
-        if pending:
-            r.c.send(b"".join(pending))
+        held, r.held_from = r.held_from, None
+        bl = self.repl.backlog
+        data = bl.range_from(held) if held is not None and bl is not None else None
+        self.repin()
+        if data:
+            r.c.send(data)
             self.schedule_flush()
+
+    def repin(self) -> None:
+        """The backlog keeps what the replicas still waiting for their RDB lack."""
+        bl = self.repl.backlog
+        if bl is not None:
+            bl.pin(min((r.held_from for r in self.replicas if r.held_from is not None),
+                       default=0))
 
     def put_online(self, r: Replica) -> None:
         r.state = ONLINE
@@ -244,7 +259,7 @@ class Master:
         if srv.child_type == "rdb" and srv.rdb_child_type == "disk":
             other = next((x for x in self.replicas if x.state == WAIT_BGSAVE_END), None)
             if other is not None and (not other.capa_eof or r.capa_eof):
-                r.pending = list(other.pending or ())
+                r.held_from = other.held_from
                 self.setup_full_resync(r, other.initial_offset)
                 log.notice("Waiting for end of BGSAVE for SYNC")
             else:
@@ -335,8 +350,9 @@ class Master:
         """replicationSetupSlaveForFullResync."""
         r.initial_offset = offset
         r.state = WAIT_BGSAVE_END
-        if r.pending is None:
-            r.pending = []
+        if r.held_from is None:
+            r.held_from = offset + 1
+        self.repin()
         self.seldb = -1  # the next write selects its db again, for this replica's sake
         if not r.pre_psync:
             self.write_direct(r, b"+FULLRESYNC %s %d\r\n" % (self.repl.replid.encode(), offset))
@@ -574,6 +590,9 @@ class Master:
             pass
         r.c.flags &= ~F_REPLICA
         r.state = 0
+        if r.held_from is not None:
+            r.held_from = None
+            self.repin()  # what only it needed goes
         if not self.replicas:
             self.no_replicas_since = time.time()
 
@@ -824,8 +843,15 @@ class Master:
                        f"replicas.")
         self.start_pending()
         self.refresh_good()
-        bl = repl.backlog
-        srv.repl_backlog_memory = bl.histlen if bl is not None else 0
+
+    def buffer_memory(self) -> tuple[int, int]:
+        """(mem_replication_backlog, mem_total_replication_buffers): the backlog holds
+        the stream for the backlog and the waiting replicas alike; what it holds beyond
+        its size is the replicas' (Redis's getMemoryOverheadData)."""
+        bl = self.repl.backlog
+        total = bl.histlen if bl is not None else 0
+        size = self.srv.config["repl-backlog-size"]
+        return (size if self.replicas and total > size else total), total
 
     # -- shutdown ------------------------------------------------------------------------------
 
@@ -961,7 +987,6 @@ def install(srv: Server) -> Master:
     srv.stat_sync_partial_err = 0
     srv.stat_net_repl_output_bytes = 0
     srv.repl_good_slaves_count = 0
-    srv.repl_backlog_memory = 0
     srv.replicas_info = m.info_lines
     srv.hooks_on_cron.append(m.cron)
     srv.on_resume_writing = m.pipe_resume
