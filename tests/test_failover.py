@@ -275,6 +275,26 @@ def test_failover_to_a_real_redis_replica(make_server):
     wait_until(lambda: ac.get("from-redis") == b"1", msg="redis stream reaches bocho")
 
 
+def test_real_redis_master_fails_over_to_bocho(make_server):
+    path = redis_server_binary()
+    a = make_server(binary=path)
+    ac = a.client()
+    b, bc = _replica_of(make_server, a)
+    for i in range(100):
+        ac.sadd("s", i)
+    _caught_up(ac, bc)
+    digest = ac.execute_command("DEBUG", "DIGEST")
+    assert ac.execute_command("FAILOVER", "TO", "127.0.0.1", b.port) == b"OK"
+    _failover_done(ac)
+    assert _repl(bc)["role"] == "master" and _repl(ac)["role"] == "slave"
+    wait_until(lambda: _repl(ac)["master_link_status"] == "up", msg="redis on bocho")
+    assert bc.execute_command("DEBUG", "DIGEST") == digest
+    assert _stats(bc)["sync_partial_ok"] == 1 and _stats(bc)["sync_full"] == 0
+    assert "MASTER MODE enabled (failover request from" in b.log()
+    bc.sadd("s", "new")
+    wait_until(lambda: ac.sismember("s", "new"), msg="bocho's stream reaches redis")
+
+
 # -- the replication history in the RDB --------------------------------------------------------
 
 def _restart(srv) -> None:
@@ -407,3 +427,23 @@ def test_waiting_replica_holds_the_stream_in_the_backlog(make_server):
     assert ac.info("memory")["mem_total_replication_buffers"] <= 16384 + 16384 // 4
     ac.config_set("rdb-key-save-delay", "0")
     b.stop()
+
+
+def test_restarted_master_continues_with_a_real_redis_replica(make_server):
+    a = make_server(config={"save": "3600 1", "repl-ping-replica-period": "3600"})
+    ac = a.client()
+    path = redis_server_binary()
+    b = make_server(binary=path, config={"replicaof": ["127.0.0.1", str(a.port)]})
+    bc = b.client()
+    wait_until(lambda: _repl(bc).get("master_link_status") == "up"
+               and _online(ac, b.port), timeout=20, msg="redis replica up")
+    for i in range(50):
+        ac.lpush("l", i)
+    _caught_up(ac, bc)
+    _restart(a)
+    ac = a.client()
+    wait_until(lambda: _stats(ac)["sync_partial_ok"] == 1, timeout=20, msg="partial")
+    assert _stats(ac)["sync_full"] == 0
+    ac.lpush("l", "after")
+    wait_until(lambda: bc.lindex("l", 0) == b"after", msg="stream after the restart")
+    assert ac.execute_command("DEBUG", "DIGEST") == bc.execute_command("DEBUG", "DIGEST")
