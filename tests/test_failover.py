@@ -398,15 +398,21 @@ def test_backlog_pinned_keeps_what_replicas_wait_for():
     assert b.histlen <= 50 + 50 // 4 + 20
 
 
-def test_waiting_replica_holds_the_stream_in_the_backlog(make_server):
+def _replica_waiting_for_rdb(make_server):
+    """A master with a 16k backlog and a replica waiting ~20 s for its RDB."""
     a = make_server(config={"repl-backlog-size": "16384", "repl-diskless-sync": "no"})
     ac = a.client()
     for i in range(20):
         ac.set(f"k{i}", i)
-    ac.config_set("rdb-key-save-delay", "1000000")  # the RDB for the replica takes ~20 s
+    ac.config_set("rdb-key-save-delay", "1000000")
     b = make_server(config={"replicaof": ["127.0.0.1", str(a.port)]})
     wait_until(lambda: any(isinstance(v, dict) and v.get("state") == "wait_bgsave"
                            for v in _repl(ac).values()), msg="replica waiting for its RDB")
+    return a, ac, b
+
+
+def test_waiting_replica_holds_the_stream_in_the_backlog(make_server):
+    a, ac, b = _replica_waiting_for_rdb(make_server)
     start = _repl(ac)["master_repl_offset"]
     value = "v" * 1000
     for i in range(300):
@@ -447,3 +453,18 @@ def test_restarted_master_continues_with_a_real_redis_replica(make_server):
     ac.lpush("l", "after")
     wait_until(lambda: bc.lindex("l", 0) == b"after", msg="stream after the restart")
     assert ac.execute_command("DEBUG", "DIGEST") == bc.execute_command("DEBUG", "DIGEST")
+
+
+def test_waiting_replica_over_its_soft_limit_for_too_long_is_dropped(make_server):
+    a, ac, b = _replica_waiting_for_rdb(make_server)
+    ac.config_set("client-output-buffer-limit", "replica 0 32kb 1")
+    ac.set("big", "v" * 40_000)
+    assert _repl(ac)["connected_slaves"] == 1  # over it, but not for long yet
+
+    def dropped():
+        ac.set("tick", "x")  # the limits are looked at as the stream grows
+        return _repl(ac)["connected_slaves"] == 0
+    wait_until(dropped, timeout=20, interval=0.2, msg="replica dropped after 1 s")
+    assert "scheduled to be closed ASAP for overcoming of output buffer limits" in a.log()
+    ac.config_set("rdb-key-save-delay", "0")
+    b.stop()

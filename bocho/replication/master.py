@@ -65,7 +65,7 @@ class Replica:
 
     __slots__ = ("c", "state", "capa_eof", "capa_psync2", "port", "ip", "ack_off",
                  "ack_time", "pre_psync", "initial_offset", "held_from", "stream_on_ack",
-                 "socket_target", "partial_since")
+                 "socket_target", "partial_since", "soft_since")
 
     def __init__(self, c: Client) -> None:
         self.c = c
@@ -84,6 +84,7 @@ class Replica:
         self.stream_on_ack = False
         self.socket_target = False
         self.partial_since = 0  # when a diskless RDB write last stayed partly unsent
+        self.soft_since = 0  # when what it was owed passed the soft output limit
 
     @property
     def name(self) -> str:
@@ -148,9 +149,8 @@ class Master:
             if r.streaming:
                 r.c.send(data)
                 queued = True
-            elif r.held_from is not None and r.c.obuf_hard and \
-                    self.repl.master_repl_offset + 1 - r.held_from >= r.c.obuf_hard:
-                over = (over or []) + [r]  # what it is owed counts as its output
+            elif r.held_from is not None and self.owes_too_much(r):
+                over = (over or []) + [r]
         if queued:
             self.schedule_flush()
         for r in over or ():
@@ -195,6 +195,21 @@ class Master:
         if data:
             r.c.send(data)
             self.schedule_flush()
+
+    def owes_too_much(self, r: Replica) -> bool:
+        """What a replica waiting for its RDB is owed counts as its output buffer
+        (Redis: its share of the replication buffer), against its class's limits."""
+        srv = self.srv
+        owed = self.repl.master_repl_offset + 1 - (r.held_from or 0)
+        hard, soft, secs = srv.obuf_limit(r.c)
+        if hard and owed >= hard:
+            return True
+        if soft and owed >= soft:
+            if not r.soft_since:
+                r.soft_since = srv.unixtime
+            return srv.unixtime - r.soft_since > secs
+        r.soft_since = 0
+        return False
 
     def repin(self) -> None:
         """The backlog keeps what the replicas still waiting for their RDB lack."""
