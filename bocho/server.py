@@ -82,7 +82,9 @@ class Server:
         self.stat_net_out_closed = 0
         self.errorstats: dict[bytes, int] = {}
         self.stat_total_eviction_exceeded_time = 0
-        # pause (CLIENT PAUSE)
+        # pause (CLIENT PAUSE, FAILOVER): pauses holds (end ms, all) per purpose,
+        # pause_end/pause_all the one in force (commands/client_cmds.py)
+        self.pauses: dict[str, tuple[int, bool]] = {}
         self.pause_end = 0  # monotonic ms
         self.pause_all = False
         self.paused_clients: list[Client] = []
@@ -168,6 +170,8 @@ class Server:
         from bocho.replication.replica import Replica
         self.replica = Replica(self)
         self.hooks_on_cron.append(self.replica.cron)
+        from bocho.replication import failover
+        failover.install(self)
 
     # -- small helpers used everywhere ---------------------------------------------------
 
@@ -396,7 +400,12 @@ class Server:
 
     def obuf_limit(self, c: Client) -> tuple[int, int, int]:
         cls = c._obuf_class or "normal"
-        return self.config["client-output-buffer-limit"].get(cls, (0, 0, 0))
+        hard, soft, secs = self.config["client-output-buffer-limit"].get(cls, (0, 0, 0))
+        if cls == "replica" and hard and hard < self.config["repl-backlog-size"]:
+            # a replica may be sent up to a whole backlog by a PSYNC: a lower hard
+            # limit would drop it right after accepting it (Redis raises it too)
+            hard = self.config["repl-backlog-size"]
+        return hard, soft, secs
 
     def check_paused(self, c: Client, cmd: Any, argv: list[bytes]) -> bool:
         """CLIENT PAUSE: hold this client's command until the pause ends."""
@@ -729,8 +738,8 @@ class Server:
             from bocho.persistence.snapshot import load_at_startup
             if not load_at_startup(self, loop):
                 return 1
-        from bocho.replication.replica import after_startup_load
-        after_startup_load(self)
+        from bocho.replication.master import adopt_saved_history
+        adopt_saved_history(self, getattr(self, "rdb_loaded_aux", None) or {})
         gc.freeze()
         cron = loop.create_task(self.cron())
         from bocho import memory

@@ -484,18 +484,34 @@ def client_pause(c, argv):
 @command("client|unpause", 2, "admin noscript loading stale", group=CONN, acl=ADMIN_ACL,
          since="6.2.0", summary="Resume processing of clients that were paused")
 def client_unpause(c, argv):
-    unpause(c.server)
+    unpause(c.server, "client")
     return resp.OK
 
 
-def pause(srv, end_ms: int, pause_all: bool) -> None:
-    """A second pause extends the first and keeps the more restrictive mode."""
-    if srv.pause_end:
-        end_ms = max(end_ms, srv.pause_end)
-        pause_all = pause_all or srv.pause_all
-    srv.pause_end = max(end_ms, 1)
+def pause(srv, end_ms: int, pause_all: bool, purpose: str = "client") -> None:
+    """pauseClients: each purpose (CLIENT PAUSE, FAILOVER) holds its own pause; a second
+    one of the same purpose extends it and keeps the more restrictive mode. The server
+    pauses as the most restrictive of them, until the furthest end of that kind."""
+    old = srv.pauses.get(purpose)
+    if old is not None:
+        end_ms = max(end_ms, old[0])
+        pause_all = pause_all or old[1]
+    srv.pauses[purpose] = (max(end_ms, 1), pause_all)
+    _update_pause(srv)
+
+
+def _update_pause(srv) -> None:
+    now = clock.monotonic_ms()
+    live = {p: v for p, v in srv.pauses.items() if v[0] > now}
+    srv.pauses = live
+    pause_all = any(a for _, a in live.values())
+    end = max((e for e, a in live.values() if a == pause_all), default=0)
+    was_all, was_on = srv.pause_all, bool(srv.pause_end)
+    srv.pause_end = end
     srv.pause_all = pause_all
     srv.update_slow()
+    if (was_on and not end) or (was_all and not pause_all):
+        _release_held(srv)  # they run again, or are held again by what remains
 
 
 def paused_now(srv) -> bool:
@@ -542,11 +558,15 @@ def should_pause(server, c, cmd, argv) -> bool:
     return False
 
 
-def unpause(server) -> None:
-    """End the pause: held clients run their command, then the rest of their input."""
-    server.pause_end = 0
-    server.pause_all = False
-    server.update_slow()
+def unpause(server, purpose: str | None = None) -> None:
+    """unpauseClients: end that purpose's pause (None: only the ones past their end)."""
+    if purpose is not None:
+        server.pauses.pop(purpose, None)
+    _update_pause(server)
+
+
+def _release_held(server) -> None:
+    """Held clients run their command, then the rest of their input."""
     held, server.paused_clients = server.paused_clients, []
     for x in held:
         if x.closing:

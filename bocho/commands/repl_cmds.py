@@ -46,11 +46,20 @@ def role(c, argv):
     return srv.master_side.role()
 
 
+@command("failover", -1, "admin noscript stale", group="server", acl=DANGER, since="6.2.0",
+         summary="Start a coordinated failover between this server and one of its replicas.",
+         complexity="O(1)")
+def failover(c, argv):
+    return c.server.failover.command(argv)
+
+
 @on_apply("repl-backlog-size")
 def _backlog_size(srv):
     bl = srv.repl.backlog
     if bl is not None:
         bl.resize(srv.config["repl-backlog-size"])
+    for r in srv.master_side.replicas:
+        r.c.refresh_obuf()  # their hard limit is at least the backlog's size
 
 
 @on_apply("min-replicas-to-write", "min-replicas-max-lag")

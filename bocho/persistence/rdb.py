@@ -256,7 +256,8 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
          on_key: Callable[[int, bytes, Any, int, int | None], None] | None = None,
          verify_crc: bool = True, deep: bool | None = None,
          trace: Callable[[str, int, Any], None] | None = None,
-         every: int = 1024) -> LoadResult:
+         every: int = 1024,
+         on_expired: Callable[[int, bytes], None] | None = None) -> LoadResult:
     """rdbLoad: a whole file's bytes into srv's databases (which the caller has emptied
     unless merging). Keys already expired are dropped when `expire` (a master's load).
     on_key(dbid, key, value, expire_ms, lru_meta) replaces storing (bocho-check-rdb uses
@@ -264,7 +265,9 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
     the deep payload checks on or off (default: sanitize-dump-payload yes). trace(what, offset,
     arg) follows the reading step by step for bocho-check-rdb: ("type", None) before
     each opcode or type byte, ("op", opcode or type),
-    ("aux", (field, value)), ("db", id), ("key", key), ("eof", None). Raises RdbError."""
+    ("aux", (field, value)), ("db", id), ("key", key), ("eof", None). on_expired(dbid,
+    key) hears of each key dropped as expired (a master restarting with its replication
+    history puts their DELs in the backlog). Raises RdbError."""
     res = LoadResult()
     res.version = check_header(data)
     r = Reader(data, 9)
@@ -279,8 +282,8 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
     n_since = 0
     # plain string records in C (_rdbfast.pyx), which stops at anything else
     fast = (_compiled.load_strings if _compiled is not None and srv is not None
-            and on_key is None and trace is None and not srv.config["key-load-delay"]
-            else None)
+            and on_key is None and trace is None and on_expired is None
+            and not srv.config["key-load-delay"] else None)
     while True:
         if fast is not None and expire_ms == -1 and lru_idle is None \
                 and lfu_freq is None and db.lru is None:
@@ -360,6 +363,8 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
             on_key(dbid, key, value, expire_ms, lru_idle if lfu_freq is None else lfu_freq)
         elif expire and expire_ms != -1 and expire_ms < now_ms:
             res.keys_expired += 1
+            if on_expired is not None:
+                on_expired(dbid, key)
         else:
             _store(db, key, value, expire_ms, lru_idle, lfu_freq, allow_dup, r.pos)
             res.keys_loaded += 1

@@ -206,6 +206,13 @@ def unlink_quietly(path: str) -> None:
         pass
 
 
+def repl_save_info(srv: Server) -> dict[bytes, bytes] | None:
+    """rdbPopulateSaveInfo: every RDB file names the replication history it is a point
+    of, so that a restart can continue it by PSYNC (replication/master.py)."""
+    m = getattr(srv, "master_side", None)
+    return m.save_info() if m is not None else None
+
+
 def save(srv: Server) -> bool:
     """A blocking save in this process (SAVE, SHUTDOWN, FLUSHALL, DEBUG RELOAD). While it
     runs, a second SIGINT during a shutdown exits at once and removes the temp file, as
@@ -228,7 +235,7 @@ def save(srv: Server) -> bool:
     except ValueError:  # not the main thread
         pass
     try:
-        ok = write_file(srv, srv.config["dbfilename"])
+        ok = write_file(srv, srv.config["dbfilename"], rsi=repl_save_info(srv))
     finally:
         if old is not None:
             signal.signal(signal.SIGINT, old)
@@ -243,10 +250,12 @@ def save(srv: Server) -> bool:
 
 def bgsave(srv: Server, rsi: dict[bytes, bytes] | None = None) -> bool:
     """rdbSaveBackground: fork a child that writes the dump (with the replication aux
-    fields `rsi` when it is for replicas). False when a child is already running or
+    fields `rsi`, by default those of repl_save_info). False when a child is already running or
     fork failed."""
     if srv.child_type is not None:
         return False
+    if rsi is None:
+        rsi = repl_save_info(srv)
     srv.stat_rdb_saves += 1
     srv.dirty_before_bgsave = srv.dirty
     srv.lastbgsave_try = int(time.time())
@@ -656,7 +665,8 @@ class LoadFailed(Exception):
 
 def load_file(srv: Server, filename: str, *, allow_dup: bool = False,
               events: Callable[[], None] | None = None, fatal: bool = True,
-              data: bytes | None = None) -> rdb.LoadResult:
+              data: bytes | None = None,
+              on_expired: Callable[[int, bytes], None] | None = None) -> rdb.LoadResult:
     """rdbLoad: filename into srv's databases. False when the file cannot be opened (errno
     in the exception's place: see load_at_startup); LoadFailed when it is bad. events()
     is called every loading-process-events-interval-bytes (processEventsWhileBlocked).
@@ -693,7 +703,7 @@ def load_file(srv: Server, filename: str, *, allow_dup: bool = False,
         # a replica keeps keys already expired: its master's DELs remove them
         res = rdb.load(srv, data, allow_dup=allow_dup, progress=progress,
                        expire=not srv.is_replica_of_master(),
-                       every=1 if delay else 64,
+                       every=1 if delay else 64, on_expired=on_expired,
                        verify_crc=not getattr(srv, "skip_checksum_validation", False)
                        and cfg["rdbchecksum"])
     except RdbError as e:
@@ -764,11 +774,17 @@ def load_at_startup(srv: Server, loop: asyncio.AbstractEventLoop) -> bool:
     """loadDataFromDisk (RDB part), with the listeners already open: clients connecting
     meanwhile are served (-LOADING for most commands) between chunks of the file. False
     when the server must not start."""
+    from bocho.replication.master import expired_feeder
     filename = srv.config["dbfilename"]
     start = time.perf_counter()
     try:
-        res = load_file(srv, filename, events=loading_events(srv, loop))
-        srv.rdb_loaded_aux = res.aux  # the replication info it holds (replica.py)
+        with open(filename, "rb") as f:
+            data = f.read()
+        # the replication history the file holds is adopted after the load (master.py,
+        # replica.py); a master's expired keys become DELs of that history
+        res = load_file(srv, filename, data=data, events=loading_events(srv, loop),
+                        on_expired=expired_feeder(srv, _aux_fields(data)))
+        srv.rdb_loaded_aux = res.aux
     except FileNotFoundError:
         return True
     except OSError as e:

@@ -57,7 +57,8 @@ _REPLCONF_OPTION = {RECEIVE_PORT_REPLY: "listening-port", RECEIVE_IP_REPLY: "ip-
 class Outcome:
     """How the handshake ended. kind: "fullresync" (replid, offset set; offset -1 when
     the master did not give one: old SYNC), "continue" (replid: the master's new ID or
-    None), or "error" (the link must be dropped and retried)."""
+    None), "error" (the link must be dropped and retried) or "rejected" (the target of a
+    FAILOVER refused the PSYNC)."""
     kind: str
     replid: str | None = None
     offset: int = -1
@@ -70,12 +71,16 @@ class Handshake:
     while the handshake goes on."""
 
     def __init__(self, *, masteruser: str | None, masterauth: str | None, port: int,
-                 announce_ip: str | None, cached: tuple[str, int] | None) -> None:
+                 announce_ip: str | None, cached: tuple[str, int] | None,
+                 failover: bool = False) -> None:
         self.masteruser = masteruser
         self.masterauth = masterauth
         self.port = port
         self.announce_ip = announce_ip
         self.cached = cached  # (replid, applied offset) of the cached master
+        # a master handing its role to this one (FAILOVER): PSYNC says so, and only
+        # +CONTINUE / +FULLRESYNC are acceptable answers
+        self.failover = failover
         self.state = CONNECTING
 
     def start(self) -> list[tuple]:
@@ -142,6 +147,8 @@ class Handshake:
             acts.append(("log", "notice",
                          "Partial resynchronization not possible (no cached master)"))
             argv = [b"PSYNC", b"?", b"-1"]
+        if self.failover:
+            argv.append(b"FAILOVER")
         acts.append(("send", encode(argv)))
         self.state = RECEIVE_PSYNC_REPLY
         return acts
@@ -168,12 +175,14 @@ class Handshake:
                 Outcome("continue", newid if len(newid) == RUN_ID_SIZE else None)
         if text.startswith("-NOMASTERLINK") or text.startswith("-LOADING"):
             return [("log", "notice", "Master is currently unable to PSYNC but should be in "
-                     f"the future: {text}")], Outcome("error")
+                     f"the future: {text}")], Outcome("rejected" if self.failover else "error")
         if text.startswith("-ERR"):
             acts = [("log", "notice", "Master does not support PSYNC or is in error state "
                      f"(reply: {text})")]
         else:
             acts = [("log", "warning", f"Unexpected reply to PSYNC from master: {text}")]
+        if self.failover:
+            return acts, Outcome("rejected")  # the failover is undone, no SYNC
         # the old protocol: SYNC, then the payload without a +FULLRESYNC line
         acts.append(("log", "notice", "Retrying with SYNC..."))
         acts.append(("send", b"SYNC\r\n"))

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from bocho import clock, log, resp
 from bocho.errors import CommandError
 from bocho.network import F_REPLICA
-from bocho.replication.handshake import CONNECTED, encode
+from bocho.replication.handshake import CONNECTED, RUN_ID_SIZE, encode
 
 if TYPE_CHECKING:
     from bocho.network import Client
@@ -64,8 +64,8 @@ class Replica:
     """What the master knows of one replica connection (Redis keeps it in the client)."""
 
     __slots__ = ("c", "state", "capa_eof", "capa_psync2", "port", "ip", "ack_off",
-                 "ack_time", "pre_psync", "initial_offset", "pending", "stream_on_ack",
-                 "socket_target", "partial_since")
+                 "ack_time", "pre_psync", "initial_offset", "held_from", "stream_on_ack",
+                 "socket_target", "partial_since", "soft_since")
 
     def __init__(self, c: Client) -> None:
         self.c = c
@@ -78,11 +78,13 @@ class Replica:
         self.ack_time = 0
         self.pre_psync = False
         self.initial_offset = 0
-        # stream bytes held until the replica can take them (after its RDB)
-        self.pending: list[bytes] | None = None
+        # the offset of the first stream byte held for it until it can take them
+        # (after its RDB); the backlog keeps them meanwhile (Master.repin)
+        self.held_from: int | None = None
         self.stream_on_ack = False
         self.socket_target = False
         self.partial_since = 0  # when a diskless RDB write last stayed partly unsent
+        self.soft_since = 0  # when what it was owed passed the soft output limit
 
     @property
     def name(self) -> str:
@@ -142,14 +144,17 @@ class Master:
         """Stream bytes to every replica: at once to the online ones (one write per loop
         turn, through the client's output buffer), kept for the ones still syncing."""
         queued = False
+        over = None
         for r in self.replicas:
             if r.streaming:
                 r.c.send(data)
                 queued = True
-            elif r.pending is not None:
-                r.pending.append(data)
+            elif r.held_from is not None and self.owes_too_much(r):
+                over = (over or []) + [r]
         if queued:
             self.schedule_flush()
+        for r in over or ():
+            r.c.output_limit_reached()
 
     def schedule_flush(self) -> None:
         """Stream bytes queued outside a client's turn (cron, a child's end) leave on
@@ -180,13 +185,38 @@ class Master:
 
     def start_stream(self, r: Replica) -> None:
         """replicaStartCommandStream: what piled up since the fork goes now."""
-        if not r.stream_on_ack and r.pending is None:
+        if not r.stream_on_ack and r.held_from is None:
             return  # started already
         r.stream_on_ack = False
-        pending, r.pending = r.pending, None
-        if pending:
-            r.c.send(b"".join(pending))
+        held, r.held_from = r.held_from, None
+        bl = self.repl.backlog
+        data = bl.range_from(held) if held is not None and bl is not None else None
+        self.repin()
+        if data:
+            r.c.send(data)
             self.schedule_flush()
+
+    def owes_too_much(self, r: Replica) -> bool:
+        """What a replica waiting for its RDB is owed counts as its output buffer
+        (Redis: its share of the replication buffer), against its class's limits."""
+        srv = self.srv
+        owed = self.repl.master_repl_offset + 1 - (r.held_from or 0)
+        hard, soft, secs = srv.obuf_limit(r.c)
+        if hard and owed >= hard:
+            return True
+        if soft and owed >= soft:
+            if not r.soft_since:
+                r.soft_since = srv.unixtime
+            return srv.unixtime - r.soft_since > secs
+        r.soft_since = 0
+        return False
+
+    def repin(self) -> None:
+        """The backlog keeps what the replicas still waiting for their RDB lack."""
+        bl = self.repl.backlog
+        if bl is not None:
+            bl.pin(min((r.held_from for r in self.replicas if r.held_from is not None),
+                       default=0))
 
     def put_online(self, r: Replica) -> None:
         r.state = ONLINE
@@ -206,6 +236,10 @@ class Master:
         srv = self.srv
         if c.flags & F_REPLICA:
             return None
+        if len(argv) > 3 and argv[0].lower() == b"psync" and argv[3].lower() == b"failover":
+            self.failover_request(c, argv[1])
+        if srv.failover_state != "no-failover":
+            raise CommandError(b"NOMASTERLINK Can't SYNC while failing over")
         if srv.config["replicaof"] and not _link_up(srv):
             raise CommandError(b"NOMASTERLINK Can't SYNC while not connected with my master")
         if c.out:
@@ -240,7 +274,7 @@ class Master:
         if srv.child_type == "rdb" and srv.rdb_child_type == "disk":
             other = next((x for x in self.replicas if x.state == WAIT_BGSAVE_END), None)
             if other is not None and (not other.capa_eof or r.capa_eof):
-                r.pending = list(other.pending or ())
+                r.held_from = other.held_from
                 self.setup_full_resync(r, other.initial_offset)
                 log.notice("Waiting for end of BGSAVE for SYNC")
             else:
@@ -257,6 +291,21 @@ class Master:
             log.notice("No BGSAVE in progress, but another BG operation is active. "
                        "BGSAVE for replication delayed")
         return None
+
+    def failover_request(self, c: Client, replid: bytes) -> None:
+        """PSYNC ... FAILOVER: our master hands its role over to us. It must be the
+        master whose history we follow; then we turn master (REPLICAOF NO ONE) and the
+        PSYNC goes on as any other, with that history as our second ID."""
+        srv = self.srv
+        log.warning(f"Failover request received for replid {replid.decode(errors='replace')}.")
+        if srv.replica.masterhost is None:
+            raise CommandError(b"ERR PSYNC FAILOVER can't be sent to a master.")
+        if replid.decode(errors="replace").lower() != self.repl.replid:
+            raise CommandError(b"ERR PSYNC FAILOVER replid must match my replid.")
+        srv.replica.unset_master()
+        from bocho.commands.client_cmds import client_info_string
+        log.notice(f"MASTER MODE enabled (failover request from "
+                   f"'{client_info_string(srv, c)}')")
 
     def attach(self, r: Replica) -> None:
         c = r.c
@@ -316,19 +365,29 @@ class Master:
         """replicationSetupSlaveForFullResync."""
         r.initial_offset = offset
         r.state = WAIT_BGSAVE_END
-        if r.pending is None:
-            r.pending = []
+        if r.held_from is None:
+            r.held_from = offset + 1
+        self.repin()
         self.seldb = -1  # the next write selects its db again, for this replica's sake
         if not r.pre_psync:
             self.write_direct(r, b"+FULLRESYNC %s %d\r\n" % (self.repl.replid.encode(), offset))
 
-    def rsi(self) -> dict[bytes, bytes]:
-        """rdbPopulateSaveInfo: the aux fields of an RDB made for replicas."""
+    def save_info(self) -> dict[bytes, bytes] | None:
+        """rdbPopulateSaveInfo: the aux fields naming the history an RDB is a point of
+        (None when this node is in no replication chain: a master without backlog, a
+        replica that never synced)."""
         repl = self.repl
-        # a replica relays its master's stream: the db that stream has selected
-        dbid = self.srv.replica.stream_db()
-        if dbid is None:
-            dbid = max(self.seldb, 0)
+        rep = self.srv.replica
+        if rep.masterhost is None:
+            if repl.backlog is None:
+                return None
+            dbid = max(self.seldb, 0)  # -1: the next write selects its db anyway
+        elif rep.master is not None:
+            dbid = rep.master.db.id  # the db our master's stream has selected
+        elif rep.cached is not None:
+            dbid = rep.cached.dbid
+        else:
+            return None
         return {b"repl-stream-db": b"%d" % dbid,
                 b"repl-id": repl.replid.encode(),
                 b"repl-offset": b"%d" % repl.master_repl_offset}
@@ -340,7 +399,7 @@ class Master:
         socket_target = srv.config["repl-diskless-sync"] and eof
         log.notice("Starting BGSAVE for SYNC with target: "
                    + ("replicas sockets" if socket_target else "disk"))
-        rsi = self.rsi()
+        rsi = self.save_info()
         waiting = [r for r in self.replicas if r.state == WAIT_BGSAVE_START]
         if socket_target:
             ok = self.fork_to_sockets(waiting, rsi)
@@ -546,6 +605,9 @@ class Master:
             pass
         r.c.flags &= ~F_REPLICA
         r.state = 0
+        if r.held_from is not None:
+            r.held_from = None
+            self.repin()  # what only it needed goes
         if not self.replicas:
             self.no_replicas_since = time.time()
 
@@ -619,6 +681,8 @@ class Master:
                         self.start_stream(r)
                 if self.waiters:
                     self.serve_waiters()
+                if self.srv.failover_state == "waiting-for-sync":
+                    self.srv.failover.schedule()
                 return None
             elif opt == b"getack":
                 # only a master asks, and the replica side answers its master client
@@ -794,8 +858,15 @@ class Master:
                        f"replicas.")
         self.start_pending()
         self.refresh_good()
-        bl = repl.backlog
-        srv.repl_backlog_memory = bl.histlen if bl is not None else 0
+
+    def buffer_memory(self) -> tuple[int, int]:
+        """(mem_replication_backlog, mem_total_replication_buffers): the backlog holds
+        the stream for the backlog and the waiting replicas alike; what it holds beyond
+        its size is the replicas' (Redis's getMemoryOverheadData)."""
+        bl = self.repl.backlog
+        total = bl.histlen if bl is not None else 0
+        size = self.srv.config["repl-backlog-size"]
+        return (size if self.replicas and total > size else total), total
 
     # -- shutdown ------------------------------------------------------------------------------
 
@@ -849,6 +920,67 @@ class WaitState:
         self.timer: Any = None
 
 
+def saved_history(aux: dict[bytes, bytes]) -> tuple[str, int, int] | None:
+    """(replication ID, offset, stream db) of an RDB's aux fields, when all three are
+    there and valid."""
+    try:
+        replid = aux[b"repl-id"].decode()
+        offset = int(aux[b"repl-offset"])
+        dbid = int(aux[b"repl-stream-db"])
+    except (KeyError, ValueError, UnicodeDecodeError):
+        return None
+    if len(replid) != RUN_ID_SIZE or offset == -1 or dbid == -1:
+        return None
+    return replid, offset, dbid
+
+
+def expired_feeder(srv: Server, aux: dict[bytes, bytes]):
+    """Before a master loads an RDB holding its replication history at start-up: a
+    backlog, and a callable that puts a DEL of each key found expired into it (the
+    replicas that continue that history still have those keys)."""
+    if srv.replica.masterhost is not None or saved_history(aux) is None:
+        return None
+    m = srv.master_side
+    srv.repl.create_backlog()
+    cmd = b"UNLINK" if srv.config["lazyfree-lazy-expire"] else b"DEL"
+
+    def expired(dbid: int, key: bytes) -> None:
+        m.feed(dbid, [cmd, key])
+    return expired
+
+
+def adopt_saved_history(srv: Server, aux: dict[bytes, bytes]) -> None:
+    """loadDataFromDisk's end: the replication history the RDB was a point of. A
+    replica goes on as if its master's link had just dropped at that offset (PSYNC may
+    continue it); a master keeps it as its second ID, so that its old replicas continue
+    with it, with its own offset moved on from there."""
+    hist = saved_history(aux)
+    repl = srv.repl
+    rep = srv.replica
+    if hist is None:
+        if rep.masterhost is None:
+            repl.free_backlog()
+        return
+    replid, offset, dbid = hist
+    if rep.masterhost is not None:
+        repl.replid = replid
+        repl.master_repl_offset = offset
+        rep.cache_myself()
+        assert rep.cached is not None
+        rep.cached.dbid = dbid if 0 <= dbid < len(srv.dbs) else 0
+        return
+    m = srv.master_side
+    repl.create_backlog()
+    bl = repl.backlog
+    assert bl is not None
+    repl.replid2 = replid
+    repl.second_replid_offset = offset + 1
+    repl.master_repl_offset += offset
+    bl.first = repl.master_repl_offset - bl.histlen + 1
+    m.no_replicas_since = time.time()
+    m.hook()
+
+
 def _rdb_done(srv: Server, ok: bool, socket: bool) -> None:
     m = getattr(srv, "master_side", None)
     if m is not None:
@@ -870,7 +1002,6 @@ def install(srv: Server) -> Master:
     srv.stat_sync_partial_err = 0
     srv.stat_net_repl_output_bytes = 0
     srv.repl_good_slaves_count = 0
-    srv.repl_backlog_memory = 0
     srv.replicas_info = m.info_lines
     srv.hooks_on_cron.append(m.cron)
     srv.on_resume_writing = m.pipe_resume

@@ -266,12 +266,6 @@ class Replica:
             return MASTERDOWN_ERR
         return None
 
-    def stream_db(self) -> int | None:
-        """The db the master's stream has selected (what an RDB for our own replicas
-        must name as repl-stream-db); None when this node is not a synced replica."""
-        m = self.master
-        return m.db.id if m is not None and self.masterhost is not None else None
-
     def offsets(self) -> tuple[int, int]:
         """(applied, read) offsets of the master link, 1 when there is none."""
         m = self.master
@@ -356,26 +350,6 @@ def replicaof_startup(srv: Server) -> None:
         rep._role(True)
 
 
-def after_startup_load(srv: Server) -> None:
-    """An RDB with the master's replication ID and offset (this node was its replica
-    when it was saved): a PSYNC may continue from there."""
-    rep = srv.replica
-    if rep.masterhost is not None:
-        aux = getattr(srv, "rdb_loaded_aux", None) or {}
-        try:
-            replid = aux[b"repl-id"].decode()
-            offset = int(aux[b"repl-offset"])
-            dbid = int(aux[b"repl-stream-db"])
-        except (KeyError, ValueError, UnicodeDecodeError):
-            return
-        if len(replid) == hs.RUN_ID_SIZE and offset != -1 and dbid != -1:
-            srv.repl.replid = replid
-            srv.repl.master_repl_offset = offset
-            rep.cache_myself()
-            assert rep.cached is not None
-            rep.cached.dbid = dbid if 0 <= dbid < len(srv.dbs) else 0
-
-
 # -- the link ---------------------------------------------------------------------------------
 
 HANDSHAKE, BULK_HEADER, PAYLOAD, STREAM = range(4)
@@ -400,7 +374,8 @@ class MasterClient(Client):
         self.hshake = hs.Handshake(
             masteruser=cfg["masteruser"], masterauth=cfg["masterauth"], port=port,
             announce_ip=cfg["replica-announce-ip"],
-            cached=(rep.cached.replid, rep.cached.reploff) if rep.cached else None)
+            cached=(rep.cached.replid, rep.cached.reploff) if rep.cached else None,
+            failover=srv.failover_state == "failover-in-progress")
         self.line = b""
         self.payload: hs.Payload | None = None
         self.tmpfile = ""
@@ -552,7 +527,10 @@ class MasterClient(Client):
         rep.state = self.hshake.state
         if outcome is None:
             return
-        if outcome.kind == "error":
+        if self.hshake.failover and outcome.kind != "error" and \
+                not self.server.failover.psync_answered(outcome.kind != "rejected"):
+            return  # no longer a replica: unset_master dropped this link
+        if outcome.kind in ("error", "rejected"):
             rep.link = None
             self.closing = True
             self.transport.abort()

@@ -26,14 +26,19 @@ class Backlog:
     """The last `size` bytes of the replication stream, addressed by stream offset.
 
     `first` is the offset of buf[0] (Redis's repl_backlog_first_byte_offset: the
-    offset of the first byte held, counting from 1)."""
+    offset of the first byte held, counting from 1). `floor`, when not 0, is the
+    offset of the first byte a replica still waits for (one whose RDB is being made):
+    nothing from there on is trimmed, so the backlog outgrows its size meanwhile, as
+    Redis 7.0's replication buffer shared by the backlog and the replicas does; a
+    PSYNC may continue from any of it."""
 
-    __slots__ = ("buf", "first", "size")
+    __slots__ = ("buf", "first", "size", "floor")
 
     def __init__(self, size: int, first: int) -> None:
         self.buf = bytearray()
         self.size = size
         self.first = first
+        self.floor = 0
 
     @property
     def histlen(self) -> int:
@@ -45,15 +50,23 @@ class Backlog:
         # trim in steps of a quarter of the size, not on every append (del is a memmove)
         extra = len(buf) - self.size
         if extra > self.size // 4 or (extra > 0 and len(data) >= self.size):
-            del buf[:extra]
+            self._trim(extra)
+
+    def _trim(self, extra: int) -> None:
+        if self.floor:
+            extra = min(extra, self.floor - self.first)
+        if extra > 0:
+            del self.buf[:extra]
             self.first += extra
 
     def resize(self, size: int) -> None:
         self.size = size
-        extra = len(self.buf) - size
-        if extra > 0:
-            del self.buf[:extra]
-            self.first += extra
+        self._trim(len(self.buf) - size)
+
+    def pin(self, floor: int) -> None:
+        """Keep everything from offset `floor` on (0: nothing beyond the size)."""
+        self.floor = floor
+        self._trim(len(self.buf) - self.size)
 
     def range_from(self, offset: int) -> bytes | None:
         """The bytes from stream offset `offset` (the first byte a replica lacks) to the
