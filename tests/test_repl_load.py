@@ -7,11 +7,13 @@ mid-transfer leaves the old data (swapdb) or none (disabled); other clients get
 from __future__ import annotations
 
 import random
+import signal
 
 import pytest
 
 from bocho.persistence import rdb
 from bocho.persistence.rdbio import RdbError
+from bocho.testing.server import wait_until
 from tests.test_rdb_types import Local, contents, new_server, populate_cmds, run_all, save_bytes
 
 
@@ -70,3 +72,102 @@ def test_loader_into_other_dbs_leaves_the_servers_and_the_functions_to_the_calle
     assert list(srv.dbs[0].data) == [b"old"]
     assert sum(len(d.data) for d in fresh) == ld.res.keys_loaded
     assert len(ld.res.functions) == 1
+
+
+# -- real processes: bocho master and replica -----------------------------------------------
+
+def _persistence(c) -> dict:
+    return c.info("persistence")
+
+
+def _slow_master(make_server, keys: int = 400, delay_us: int = 5000):
+    """A bocho master whose full sync payload takes keys * delay_us to come."""
+    m_srv = make_server(config={"repl-diskless-sync": "yes", "repl-diskless-sync-delay": "0",
+                                "rdbcompression": "no"})
+    m = m_srv.client()
+    m.execute_command("DEBUG", "POPULATE", keys, "master", 5000)
+    m.config_set("rdb-key-save-delay", delay_us)
+    return m_srv, m
+
+
+def test_swapdb_load_serves_the_old_data_while_the_payload_comes(make_server):
+    """Same history (async_loading): reads get the old data while the payload is being
+    read (and loaded as it comes: loading_loaded_bytes moves), the new data after."""
+    m_srv, m = _slow_master(make_server)
+    m.config_set("rdb-key-save-delay", 0)
+    r_srv = make_server(config={"repl-diskless-load": "swapdb",
+                                "loading-process-events-interval-bytes": "1024"})
+    r = r_srv.client()
+    r.execute_command("REPLICAOF", "127.0.0.1", m_srv.port)
+    wait_until(lambda: r.info("replication")["master_link_status"] == "up", msg="first sync")
+    r.config_set("replica-read-only", "no")
+    r.set("mine", "old")
+    m.set("new", "1")
+    m.config_set("rdb-key-save-delay", 5000)
+    with m.pipeline(transaction=True) as p:  # a full sync again, on the same history
+        p.execute_command("CLIENT", "KILL", "TYPE", "replica")
+        p.config_set("repl-backlog-size", 16384)
+        for i in range(10):
+            p.set(f"fill{i}", "A" * 16384)
+        p.execute()
+    wait_until(lambda: _persistence(r)["async_loading"] == 1, msg="async_loading")
+    first = _persistence(r)["loading_loaded_bytes"]
+    wait_until(lambda: _persistence(r)["loading_loaded_bytes"] > first, msg="loading as it comes")
+    info = _persistence(r)
+    assert info["async_loading"] == 1 and info["loading"] == 0
+    assert r.get("mine") == b"old" and r.get("new") is None
+    m.config_set("rdb-key-save-delay", 0)
+    wait_until(lambda: r.info("replication")["master_link_status"] == "up"
+               and _persistence(r)["async_loading"] == 0, msg="second sync")
+    assert r.get("mine") is None and r.get("new") == b"1"
+    assert r.dbsize() == m.dbsize()
+
+
+@pytest.mark.parametrize("mode,kept", [("swapdb", True), ("disabled", True),
+                                       ("on-empty-db", False)])
+def test_master_killed_mid_transfer(make_server, mode, kept):
+    """swapdb: the old data stays; disabled: nothing was flushed yet (the payload goes to
+    disk first); on-empty-db on an empty replica: the keys loaded so far go."""
+    m_srv, m = _slow_master(make_server)
+    r_srv = make_server(config={"repl-diskless-load": mode,
+                                "loading-process-events-interval-bytes": "1024"})
+    r = r_srv.client()
+    if kept:
+        r.execute_command("DEBUG", "POPULATE", 50, "old", 10)
+    r.execute_command("REPLICAOF", "127.0.0.1", m_srv.port)
+    if mode == "disabled":
+        wait_until(lambda: r.info("replication").get("master_sync_read_bytes", 0) > 0,
+                   msg="transfer")
+    else:
+        wait_until(lambda: _persistence(r).get("loading_loaded_bytes", 0) > 0,
+                   msg="loading")
+        assert _persistence(r)["loading"] == 1
+    m_srv.stop(signal.SIGKILL)
+    wait_until(lambda: _persistence(r)["loading"] == 0
+               and r.info("replication")["master_sync_in_progress"] == 0, msg="abort")
+    assert r.dbsize() == (50 if kept else 0)
+    if kept:
+        assert r.get("old:0") == b"value:0\0\0\0"  # POPULATE pads to 10 bytes
+    if mode != "disabled":
+        assert "Unexpected EOF reading RDB file" in r_srv.log()
+
+
+def test_loading_answered_during_a_slow_load(make_server):
+    """Clients are served during the load (disk-based here, key-load-delay slowing it):
+    -LOADING for data commands, INFO's loading fields moving."""
+    m_srv = make_server(config={"repl-diskless-sync-delay": "0"})
+    m = m_srv.client()
+    m.execute_command("DEBUG", "POPULATE", 2000, "k", 100)
+    r_srv = make_server(config={"key-load-delay": "1000",  # 2000 keys: 2 s
+                                "loading-process-events-interval-bytes": "1024"})
+    r = r_srv.client()
+    r.execute_command("REPLICAOF", "127.0.0.1", m_srv.port)
+    wait_until(lambda: _persistence(r)["loading"] == 1, msg="loading")
+    # (redis-py retries LOADING: ask with redis-cli)
+    assert r_srv.cli("GET", "k:1").stdout.startswith("LOADING")
+    first = _persistence(r)["loading_loaded_bytes"]
+    wait_until(lambda: _persistence(r)["loading_loaded_bytes"] > first, msg="progress")
+    assert _persistence(r)["loading_total_bytes"] > first
+    r.config_set("key-load-delay", 0)  # CONFIG SET is served while loading
+    wait_until(lambda: r.info("replication")["master_link_status"] == "up", msg="sync")
+    assert r.dbsize() == 2000 and r.get("k:1").startswith(b"value:1\0")
