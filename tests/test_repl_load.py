@@ -171,3 +171,18 @@ def test_loading_answered_during_a_slow_load(make_server):
     r.config_set("key-load-delay", 0)  # CONFIG SET is served while loading
     wait_until(lambda: r.info("replication")["master_link_status"] == "up", msg="sync")
     assert r.dbsize() == 2000 and r.get("k:1").startswith(b"value:1\0")
+
+
+def test_a_record_bigger_than_the_read_ahead_loads(make_server):
+    """A value larger than what the replica reads ahead of its loader (1 MB) still
+    comes whole: the socket is read on while the loader waits for the record's end."""
+    m_srv = make_server(config={"repl-diskless-sync": "yes", "repl-diskless-sync-delay": "0",
+                                "rdbcompression": "no"})
+    m = m_srv.client()
+    m.set("big", b"x" * (5 << 20))
+    m.rpush("biglist", *[b"y" * 100000 for _ in range(40)])
+    r_srv = make_server(config={"repl-diskless-load": "swapdb"})
+    r = r_srv.client()
+    r.execute_command("REPLICAOF", "127.0.0.1", m_srv.port)
+    wait_until(lambda: r.info("replication")["master_link_status"] == "up", msg="sync")
+    assert r.strlen("big") == 5 << 20 and r.llen("biglist") == 40

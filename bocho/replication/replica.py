@@ -754,15 +754,15 @@ class MasterClient(Client):
             return
         if self.step is None and (ld.more() or self.payload_done):
             self.step = self.server.loop.call_soon(self._load_step)
-        paused = ld.pending >= self.HIGH and not self.payload_done
-        if paused != self.paused and self.transport is not None:
-            if paused:
-                self.transport.pause_reading()
-            elif ld.pending < self.LOW or self.payload_done:
-                self.transport.resume_reading()
-            else:
-                return
-            self.paused = paused
+        if self.transport is None:
+            return
+        busy = ld.more() and not self.payload_done  # (a record bigger than HIGH: read on)
+        if not self.paused and busy and ld.pending >= self.HIGH:
+            self.transport.pause_reading()
+            self.paused = True
+        elif self.paused and (not busy or ld.pending < self.LOW):
+            self.transport.resume_reading()
+            self.paused = False
 
     def _load_step(self) -> None:
         """Read about loading-process-events-interval-bytes of the payload (every record
