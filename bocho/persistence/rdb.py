@@ -300,12 +300,13 @@ class Loader:
                                deep=_deep_sanitize(srv) if deep is None else deep)
         self.res = LoadResult()
         self.done = False
-        self.buf = b""  # the bytes not read yet (from file offset self.base)
+        self.buf = b""  # holds the bytes not read yet, from self.off
         self.chunks: list = []  # fed since the last attempt
         self.pending = 0  # bytes in buf + chunks
         self.retry_at = 0  # a cut record: wait until this many bytes are pending
-        self.base = 0
-        self.crc = 0  # of the bytes before base
+        self.base = 0  # the payload offset of buf[0]
+        self.off = 0  # where the unread bytes of buf start
+        self.crc = 0  # of the bytes before buf[off]
         self.started = False
         self.cut = False
         # the state between records: the db selected, the expire/LRU/LFU read ahead of a key
@@ -331,13 +332,16 @@ class Loader:
         if self.done or (not final and self.pending < self.retry_at):
             return self.done
         if self.chunks:
-            if self.buf or len(self.chunks) > 1:
-                self.buf = bytes(self.buf) + b"".join(self.chunks)
+            rest = self.buf[self.off:] if self.off else self.buf  # (unread: mostly small)
+            self.base += self.off
+            self.off = 0
+            if rest or len(self.chunks) > 1:
+                self.buf = bytes(rest) + b"".join(self.chunks)
             else:
                 self.buf = self.chunks[0]
             self.chunks = []
         data = self.buf
-        pos = 0
+        pos = self.off
         if not self.started:
             if len(data) < 9 and not final:
                 self.retry_at = 9
@@ -354,19 +358,23 @@ class Loader:
             raise
         if self.done:
             self.buf = b""
-            self.pending = 0
+            self.base += self.off
+            self.off = self.pending = 0
             return True
         if final and (budget < 0 or pos >= len(data)):
             raise RdbError("Unexpected EOF reading RDB file", self.base + pos)
-        if pos:
-            if self.verify_crc:
-                self.crc = rdbio.crc64(memoryview(data)[:pos], self.crc)
-            self.buf = data[pos:]
-            self.base += pos
-        self.pending = len(self.buf)
+        if self.verify_crc and pos > self.off:
+            self.crc = rdbio.crc64(memoryview(data)[self.off:pos], self.crc)
+        self.off = pos  # (the buffer is not cut here: a whole file is read in place)
+        self.pending = len(data) - pos
         # a cut record is read again once the bytes pending have doubled (linear overall)
         self.retry_at = 2 * self.pending if self.cut else 0
         return False
+
+    @property
+    def offset(self) -> int:
+        """The payload's bytes read so far."""
+        return self.base + self.off
 
     def more(self) -> bool:
         """Whether feed(b"") could read more now (a budget stopped it short)."""
@@ -384,7 +392,8 @@ class Loader:
         expire = self.expire
         allow_dup = self.allow_dup
         base = self.base
-        stop = len(data) if budget < 0 else min(len(data), pos + budget)
+        # (the final bytes are read to their end: a short file fails inside a read)
+        stop = (len(data) + final) if budget < 0 else min(len(data), pos + budget)
         r = Reader(data, pos)
         db = self.db
         dbid = self.dbid
@@ -436,14 +445,14 @@ class Loader:
                     start = r.pos
                     continue
                 if op == OPCODE_EOF:
+                    if trace is not None:
+                        trace("eof", r.pos, None)
                     if res.version >= 5:
                         end = r.pos
                         stored = int.from_bytes(r.take(8), "little")
                         if self.verify_crc and stored and stored != rdbio.crc64(
-                                memoryview(data)[:end], self.crc):
+                                memoryview(data)[self.off:end], self.crc):
                             raise RdbError("Wrong RDB checksum", end)
-                    if trace is not None:
-                        trace("eof", start + 1, None)
                     start = r.pos
                     res.end = base + start
                     self.done = True
@@ -504,8 +513,7 @@ class Loader:
                 elif expire and expire_ms != -1 and expire_ms < now_ms:
                     res.keys_expired += 1
                 else:
-                    _store(db, key, value, expire_ms, lru_idle, lfu_freq, allow_dup,
-                           base + r.pos)
+                    _store(db, key, value, expire_ms, lru_idle, lfu_freq, allow_dup, r.pos)
                     res.keys_loaded += 1
                 expire_ms = -1
                 lru_idle = lfu_freq = None

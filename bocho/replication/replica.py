@@ -789,7 +789,7 @@ class MasterClient(Client):
         finally:
             if gc_was:
                 gc.enable()
-        srv.loading_loaded_bytes = ld.base
+        srv.loading_loaded_bytes = ld.offset
         rep = self.rep
         now = int(time.time())
         rep.transfer_lastio = srv.unixtime  # loading is progress (Redis reads as it loads)
