@@ -186,3 +186,21 @@ def test_a_record_bigger_than_the_read_ahead_loads(make_server):
     r.execute_command("REPLICAOF", "127.0.0.1", m_srv.port)
     wait_until(lambda: r.info("replication")["master_link_status"] == "up", msg="sync")
     assert r.strlen("big") == 5 << 20 and r.llen("biglist") == 40
+
+
+def test_watchdog_fires_during_a_load_which_goes_on(make_server):
+    """watchdog-period: the cron does not push the SIGALRM back while loading (Redis's
+    does not run then), so a slow load logs WATCHDOG TIMER EXPIRED, and carries on."""
+    m_srv, m = _slow_master(make_server, keys=200, delay_us=10000)
+    r_srv = make_server(config={"repl-diskless-load": "on-empty-db"})
+    r = r_srv.client()
+    r.config_set("watchdog-period", 200)
+    r.execute_command("REPLICAOF", "127.0.0.1", m_srv.port)
+    wait_until(lambda: "Loading DB in memory" in r_srv.log(), msg="loading")
+    wait_until(lambda: "--- WATCHDOG TIMER EXPIRED ---" in r_srv.log(), msg="watchdog")
+    assert _persistence(r)["loading"] == 1
+    assert "Reconnecting to MASTER" not in r_srv.log()
+    r.config_set("watchdog-period", 0)
+    m.config_set("rdb-key-save-delay", 0)
+    wait_until(lambda: r.info("replication")["master_link_status"] == "up", msg="sync")
+    assert r.dbsize() == 200
