@@ -18,7 +18,7 @@ from typing import Any
 
 from bocho import log, notify, resp
 from bocho.commands import command
-from bocho.config import parse_memory
+from bocho.config import on_apply, parse_memory
 from bocho.db import TYPE_NAMES, encoding_name
 from bocho.errors import CommandError
 from bocho.util import parse_int
@@ -732,3 +732,45 @@ def _stringmatch_fuzz() -> None:
         pat = bytes(random.choice(alphabet) for _ in range(random.randint(0, 12)))
         s = bytes(random.choice(alphabet) for _ in range(random.randint(0, 12)))
         stringmatch(pat, s, bool(random.getrandbits(1)))
+
+
+# -- the software watchdog (watchdog-period) ---------------------------------------------------
+# A one-shot SIGALRM the cron pushes back each time it runs: when the server is stuck (a
+# slow command, a load: Redis's cron does not run while it loads) for longer than the
+# period, it fires and logs where the main thread is.
+
+def _watchdog_expired(signum: int, frame: Any) -> None:
+    import traceback
+    log.warning("\n--- WATCHDOG TIMER EXPIRED ---")
+    for entry in traceback.format_stack(frame):
+        for line in entry.rstrip().splitlines():
+            log.warning(line)
+    log.warning("--------\n")
+
+
+def _watchdog_schedule(period_ms: int) -> None:
+    signal.setitimer(signal.ITIMER_REAL, period_ms / 1000)
+
+
+def _watchdog_cron(srv: Any) -> None:
+    period = srv.config["watchdog-period"]
+    if period and not srv.loading:
+        _watchdog_schedule(period)
+
+
+@on_apply("watchdog-period")
+def _apply_watchdog(srv: Any) -> None:
+    """applyWatchdogPeriod: at least two cron periods, or off (and SIGALRM ignored)."""
+    cfg = srv.config
+    if not cfg["watchdog-period"]:
+        _watchdog_schedule(0)
+        signal.signal(signal.SIGALRM, signal.SIG_IGN)
+        return
+    signal.signal(signal.SIGALRM, _watchdog_expired)
+    least = (1000 // max(1, cfg["hz"])) * 2
+    if cfg["watchdog-period"] < least:
+        cfg["watchdog-period"] = least
+    if not any(getattr(h, "func", None) is _watchdog_cron for h in srv.hooks_on_cron):
+        import functools
+        srv.hooks_on_cron.append(functools.partial(_watchdog_cron, srv))
+    _watchdog_schedule(cfg["watchdog-period"])

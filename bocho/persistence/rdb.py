@@ -268,121 +268,281 @@ def load(srv: Server | None, data, *, expire: bool = True, allow_dup: bool = Fal
     ("aux", (field, value)), ("db", id), ("key", key), ("eof", None). on_expired(dbid,
     key) hears of each key dropped as expired (a master restarting with its replication
     history puts their DELs in the backlog). Raises RdbError."""
-    res = LoadResult()
-    res.version = check_header(data)
-    r = Reader(data, 9)
-    ctx = LoadContext(srv, srv.config if srv is not None else _default_limits(),
-                      deep=_deep_sanitize(srv) if deep is None else deep)
-    db = srv.dbs[0] if srv is not None else None
-    dbid = 0
-    expire_ms = -1
-    lru_idle = None
-    lfu_freq = None
-    now_ms = int(time.time() * 1000)
-    n_since = 0
-    # plain string records in C (_rdbfast.pyx), which stops at anything else
-    fast = (_compiled.load_strings if _compiled is not None and srv is not None
-            and on_key is None and trace is None and on_expired is None
-            and not srv.config["key-load-delay"] else None)
-    while True:
-        if fast is not None and expire_ms == -1 and lru_idle is None \
-                and lfu_freq is None and db.lru is None:
-            r.pos, n, x = fast(data, r.pos, r.end, db.data, db.expires, now_ms, expire,
-                               every - n_since if progress is not None else every)
-            res.keys_loaded += n
-            res.keys_expired += x
-            n_since += n + x
-            if progress is not None and n_since >= every:
-                n_since = 0
-                progress(r.pos)
-        if trace is not None:
-            trace("type", r.pos, None)
-        op = r.byte()
-        if trace is not None:
-            trace("op", r.pos, op)
-        if op == OPCODE_EXPIRETIME_MS:
-            expire_ms = r.millis()
-            continue
-        if op == OPCODE_EXPIRETIME:
-            expire_ms = int.from_bytes(r.take(4), "little", signed=True) * 1000
-            continue
-        if op == OPCODE_IDLE:
-            lru_idle = r.length()
-            continue
-        if op == OPCODE_FREQ:
-            lfu_freq = r.byte()
-            continue
-        if op == OPCODE_EOF:
-            if trace is not None:
-                trace("eof", r.pos, None)
-            break
-        if op == OPCODE_SELECTDB:
-            at = r.pos
-            dbid = r.length()
-            if srv is not None:
-                if dbid >= len(srv.dbs):
-                    raise RdbError(f"FATAL: Data file was created with a Redis server "
-                                   f"configured to handle more than {len(srv.dbs)} "
-                                   f"databases. Exiting", at)
-                db = srv.dbs[dbid]
-            if trace is not None:
-                trace("db", r.pos, dbid)
-            continue
-        if op == OPCODE_RESIZEDB:
-            r.length()
-            r.length()
-            continue
-        if op == OPCODE_AUX:
-            k = r.string()
-            res.aux[k] = r.string()
-            if trace is not None:
-                trace("aux", r.pos, (k, res.aux[k]))
-            continue
-        if op == OPCODE_MODULE_AUX:
-            raise RdbError("The RDB file contains AUX module data I can't load: "
-                           "no matching module", r.pos)
-        if op == OPCODE_FUNCTION2:
-            res.functions.append(r.string())
-            continue
-        if op == OPCODE_FUNCTION_PRE_GA:
-            raise RdbError("Pre-release function format not supported.", r.pos)
-        key = r.string()
-        if trace is not None:
-            trace("key", r.pos, key)
+    ld = Loader(srv, expire=expire, allow_dup=allow_dup, progress=progress, on_key=on_key,
+                verify_crc=verify_crc, deep=deep, trace=trace, every=every,
+                on_expired=on_expired)
+    ld.feed(data, final=True)
+    return ld.res
+
+
+class Loader:
+    """The one RDB reader, fed as the bytes come: feed(chunk) stores every record the
+    bytes so far complete (a replica's diskless load parses the master's payload as it
+    arrives, as rdbLoad reading from the socket does), feed(rest, final=True) the last
+    bytes. A record cut by the end of what was fed is read again, whole, once more bytes
+    came (a failure before the final bytes is taken for a cut, not for bad data).
+    dbs: the databases to fill (a swapdb load fills fresh ones while clients read the
+    old); load_functions False leaves res.functions for the caller to install."""
+
+    def __init__(self, srv: Server | None, *, dbs: list | None = None, expire: bool = True,
+                 allow_dup: bool = False, progress: Callable[[int], None] | None = None,
+                 on_key: Callable[[int, bytes, Any, int, int | None], None] | None = None,
+                 verify_crc: bool = True, deep: bool | None = None,
+                 trace: Callable[[str, int, Any], None] | None = None, every: int = 1024,
+                 load_functions: bool = True,
+                 on_expired: Callable[[int, bytes], None] | None = None) -> None:
+        self.srv = srv
+        self.dbs = dbs if dbs is not None else (srv.dbs if srv is not None else None)
+        self.expire = expire
+        self.allow_dup = allow_dup
+        self.progress = progress
+        self.on_key = on_key
+        self.on_expired = on_expired
+        self.verify_crc = verify_crc
+        self.trace = trace
+        self.every = every
+        self.load_functions = load_functions
+        self.ctx = LoadContext(srv, srv.config if srv is not None else _default_limits(),
+                               deep=_deep_sanitize(srv) if deep is None else deep)
+        self.res = LoadResult()
+        self.done = False
+        self.buf = b""  # holds the bytes not read yet, from self.off
+        self.chunks: list = []  # fed since the last attempt
+        self.pending = 0  # bytes in buf + chunks
+        self.retry_at = 0  # a cut record: wait until this many bytes are pending
+        self.base = 0  # the payload offset of buf[0]
+        self.off = 0  # where the unread bytes of buf start
+        self.crc = 0  # of the bytes before buf[off]
+        self.started = False
+        self.cut = False
+        # the state between records: the db selected, the expire/LRU/LFU read ahead of a key
+        self.db = self.dbs[0] if self.dbs is not None else None
+        self.dbid = 0
+        self.expire_ms = -1
+        self.lru_idle: int | None = None
+        self.lfu_freq: int | None = None
+        self.n_since = 0
+
+    def add(self, data) -> None:
+        """More bytes, read by the next feed."""
+        self.chunks.append(data)
+        self.pending += len(data)
+
+    def feed(self, data, final: bool = False, budget: int = -1) -> bool:
+        """Read what data completes; True once the file's end was read. budget >= 0:
+        stop after about that many bytes (the rest waits for the next feed, possibly of
+        b""), so the caller can serve its clients in between. RdbError when the bytes
+        are bad, or when the final bytes end inside a record."""
+        if data:
+            self.add(data)
+        if self.done or (not final and self.pending < self.retry_at):
+            return self.done
+        if self.chunks:
+            rest = self.buf[self.off:] if self.off else self.buf  # (unread: mostly small)
+            self.base += self.off
+            self.off = 0
+            if rest or len(self.chunks) > 1:
+                self.buf = bytes(rest) + b"".join(self.chunks)
+            else:
+                self.buf = self.chunks[0]
+            self.chunks = []
+        data = self.buf
+        pos = self.off
+        if not self.started:
+            if len(data) < 9 and not final:
+                self.retry_at = 9
+                return False
+            self.res.version = check_header(data)
+            self.started = True
+            pos = 9
+        self.cut = False
         try:
-            value = load_value(r, op, ctx)
-        except EmptyKeyError:
-            res.empty_keys += 1
-            if res.empty_keys <= 10:
-                log.warning("rdbLoadObject skipping empty key: "
-                            + key.decode("utf-8", "backslashreplace"))
-            expire_ms = -1
-            lru_idle = lfu_freq = None
-            continue
-        if on_key is not None:
-            on_key(dbid, key, value, expire_ms, lru_idle if lfu_freq is None else lfu_freq)
-        elif expire and expire_ms != -1 and expire_ms < now_ms:
-            res.keys_expired += 1
-            if on_expired is not None:
-                on_expired(dbid, key)
-        else:
-            _store(db, key, value, expire_ms, lru_idle, lfu_freq, allow_dup, r.pos)
-            res.keys_loaded += 1
-        expire_ms = -1
-        lru_idle = lfu_freq = None
-        n_since += 1
-        if progress is not None and n_since >= every:
-            n_since = 0
-            progress(r.pos)
-    if res.version >= 5:
-        end = r.pos
-        stored = int.from_bytes(r.take(8), "little")
-        if verify_crc and stored and stored != rdbio.crc64(memoryview(data)[:end]):
-            raise RdbError("Wrong RDB checksum", end)
-    res.end = r.pos
-    if srv is not None and res.functions:
-        _load_functions(srv, res.functions, allow_dup)
-    return res
+            pos = self._records(data, pos, final, budget)
+        except RdbError as e:
+            if e.offset >= 0:
+                e.offset += self.base
+            raise
+        if self.done:
+            self.buf = b""
+            self.base += self.off
+            self.off = self.pending = 0
+            return True
+        if final and (budget < 0 or pos >= len(data)):
+            raise RdbError("Unexpected EOF reading RDB file", self.base + pos)
+        if self.verify_crc and pos > self.off:
+            self.crc = rdbio.crc64(memoryview(data)[self.off:pos], self.crc)
+        self.off = pos  # (the buffer is not cut here: a whole file is read in place)
+        self.pending = len(data) - pos
+        # a cut record is read again once the bytes pending have doubled (linear overall)
+        self.retry_at = 2 * self.pending if self.cut else 0
+        return False
+
+    @property
+    def offset(self) -> int:
+        """The payload's bytes read so far."""
+        return self.base + self.off
+
+    def more(self) -> bool:
+        """Whether feed(b"") could read more now (a budget stopped it short)."""
+        return not self.done and self.pending > 0 and self.pending >= self.retry_at
+
+    def _records(self, data, pos: int, final: bool, budget: int) -> int:
+        """Read records of data from pos; the position after the last one read whole."""
+        srv = self.srv
+        res = self.res
+        ctx = self.ctx
+        trace = self.trace
+        on_key = self.on_key
+        on_expired = self.on_expired
+        progress = self.progress
+        every = self.every
+        expire = self.expire
+        allow_dup = self.allow_dup
+        base = self.base
+        # (the final bytes are read to their end: a short file fails inside a read)
+        stop = (len(data) + final) if budget < 0 else min(len(data), pos + budget)
+        r = Reader(data, pos)
+        db = self.db
+        dbid = self.dbid
+        expire_ms = self.expire_ms
+        lru_idle = self.lru_idle
+        lfu_freq = self.lfu_freq
+        n_since = self.n_since
+        now_ms = int(time.time() * 1000)
+        # plain string records in C (_rdbfast.pyx), which stops at anything else
+        fast = (_compiled.load_strings if _compiled is not None and srv is not None
+                and on_key is None and trace is None and on_expired is None
+                and not srv.config["key-load-delay"] else None)
+        start = pos
+        try:
+            while start < stop:
+                if fast is not None and expire_ms == -1 and lru_idle is None \
+                        and lfu_freq is None and db.lru is None:
+                    r.pos, n, x = fast(data, r.pos, r.end, db.data, db.expires, now_ms,
+                                       expire,
+                                       every - n_since if progress is not None else every)
+                    res.keys_loaded += n
+                    res.keys_expired += x
+                    n_since += n + x
+                    start = r.pos
+                    if progress is not None and n_since >= every:
+                        n_since = 0
+                        progress(base + r.pos)
+                    if start >= stop:
+                        break
+                if trace is not None:
+                    trace("type", r.pos, None)
+                op = r.byte()
+                if trace is not None:
+                    trace("op", r.pos, op)
+                if op == OPCODE_EXPIRETIME_MS:
+                    expire_ms = r.millis()
+                    start = r.pos
+                    continue
+                if op == OPCODE_EXPIRETIME:
+                    expire_ms = int.from_bytes(r.take(4), "little", signed=True) * 1000
+                    start = r.pos
+                    continue
+                if op == OPCODE_IDLE:
+                    lru_idle = r.length()
+                    start = r.pos
+                    continue
+                if op == OPCODE_FREQ:
+                    lfu_freq = r.byte()
+                    start = r.pos
+                    continue
+                if op == OPCODE_EOF:
+                    if trace is not None:
+                        trace("eof", r.pos, None)
+                    if res.version >= 5:
+                        end = r.pos
+                        stored = int.from_bytes(r.take(8), "little")
+                        if self.verify_crc and stored and stored != rdbio.crc64(
+                                memoryview(data)[self.off:end], self.crc):
+                            raise RdbError("Wrong RDB checksum", end)
+                    start = r.pos
+                    res.end = base + start
+                    self.done = True
+                    break
+                if op == OPCODE_SELECTDB:
+                    at = r.pos
+                    n = r.length()
+                    if srv is not None:
+                        if n >= len(self.dbs):
+                            raise RdbError(f"FATAL: Data file was created with a Redis server "
+                                           f"configured to handle more than {len(self.dbs)} "
+                                           f"databases. Exiting", at)
+                        db = self.dbs[n]
+                    dbid = n
+                    if trace is not None:
+                        trace("db", r.pos, dbid)
+                    start = r.pos
+                    continue
+                if op == OPCODE_RESIZEDB:
+                    r.length()
+                    r.length()
+                    start = r.pos
+                    continue
+                if op == OPCODE_AUX:
+                    k = r.string()
+                    v = r.string()
+                    res.aux[k] = v
+                    if trace is not None:
+                        trace("aux", r.pos, (k, v))
+                    start = r.pos
+                    continue
+                if op == OPCODE_MODULE_AUX:
+                    raise RdbError("The RDB file contains AUX module data I can't load: "
+                                   "no matching module", r.pos)
+                if op == OPCODE_FUNCTION2:
+                    res.functions.append(r.string())
+                    start = r.pos
+                    continue
+                if op == OPCODE_FUNCTION_PRE_GA:
+                    raise RdbError("Pre-release function format not supported.", r.pos)
+                key = r.string()
+                if trace is not None:
+                    trace("key", r.pos, key)
+                try:
+                    value = load_value(r, op, ctx)
+                except EmptyKeyError:
+                    res.empty_keys += 1
+                    if res.empty_keys <= 10:
+                        log.warning("rdbLoadObject skipping empty key: "
+                                    + key.decode("utf-8", "backslashreplace"))
+                    expire_ms = -1
+                    lru_idle = lfu_freq = None
+                    start = r.pos
+                    continue
+                if on_key is not None:
+                    on_key(dbid, key, value, expire_ms,
+                           lru_idle if lfu_freq is None else lfu_freq)
+                elif expire and expire_ms != -1 and expire_ms < now_ms:
+                    res.keys_expired += 1
+                    if on_expired is not None:
+                        on_expired(dbid, key)
+                else:
+                    _store(db, key, value, expire_ms, lru_idle, lfu_freq, allow_dup, r.pos)
+                    res.keys_loaded += 1
+                expire_ms = -1
+                lru_idle = lfu_freq = None
+                start = r.pos
+                n_since += 1
+                if progress is not None and n_since >= every:
+                    n_since = 0
+                    progress(base + r.pos)
+        except (RdbError, ValueError, IndexError) as e:
+            if final or (isinstance(e, RdbError) and e.message.startswith(
+                    ("Wrong RDB checksum", "FATAL", "The RDB file contains", "Pre-release",
+                     "RDB has duplicated"))):
+                raise
+            self.cut = True  # by the end of the bytes fed so far: read again once come
+        finally:
+            self.db, self.dbid, self.n_since = db, dbid, n_since
+            self.expire_ms, self.lru_idle, self.lfu_freq = expire_ms, lru_idle, lfu_freq
+        if self.done and srv is not None and res.functions and self.load_functions:
+            _load_functions(srv, res.functions, self.allow_dup)
+        return start
 
 
 def _store(db, key: bytes, value: Any, expire_ms: int, idle: int | None,

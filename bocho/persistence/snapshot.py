@@ -634,7 +634,7 @@ def _aux_fields(data: bytes) -> dict[bytes, bytes]:
     return out
 
 
-def _log_aux(srv: Server, aux: dict[bytes, bytes]) -> None:
+def log_aux(srv: Server, aux: dict[bytes, bytes]) -> None:
     for k, v in aux.items():
         if k.startswith(b"%"):
             log.notice(f"RDB '{k.decode(errors='replace')}': {v.decode(errors='replace')}")
@@ -671,9 +671,9 @@ def load_file(srv: Server, filename: str, *, allow_dup: bool = False,
     in the exception's place: see load_at_startup); LoadFailed when it is bad. events()
     is called every loading-process-events-interval-bytes (processEventsWhileBlocked).
     fatal: a bad file ends the server (start-up) rather than a command (DEBUG RELOAD,
-    Redis's "restore context": the details are logged at verbose level). `data`: the
-    file's bytes already in memory (a replica's diskless load). Returns what rdb.load
-    found (the AUX fields: a replica selects the db its master's stream is in)."""
+    Redis's "restore context": the details are logged at verbose level). Returns what rdb.load
+    found (the AUX fields: a replica selects the db its master's stream is in). data: the
+    file's bytes when the caller read them already; on_expired: see rdb.load."""
     if data is None:
         with open(filename, "rb") as f:
             data = f.read()
@@ -684,7 +684,7 @@ def load_file(srv: Server, filename: str, *, allow_dup: bool = False,
     srv.loading_total_bytes = len(data)
     srv.loading_loaded_bytes = 0
     srv.loading_rdb_used_mem = 0
-    _log_aux(srv, _aux_fields(data))
+    log_aux(srv, _aux_fields(data))
     delay = cfg["key-load-delay"]
     interval = max(1024, cfg["loading-process-events-interval-bytes"])
     mark = [0]
@@ -721,6 +721,11 @@ def load_file(srv: Server, filename: str, *, allow_dup: bool = False,
     srv.loading_loaded_bytes = len(data)
     srv.rdb_last_load_keys_loaded = res.keys_loaded
     srv.rdb_last_load_keys_expired = res.keys_expired
+    log_done_loading(res)
+    return res
+
+
+def log_done_loading(res: rdb.LoadResult) -> None:
     empty = getattr(res, "empty_keys", 0)
     if empty:
         log.warning(f"Done loading RDB, keys loaded: {res.keys_loaded}, keys expired: "
@@ -728,7 +733,6 @@ def load_file(srv: Server, filename: str, *, allow_dup: bool = False,
     else:
         log.notice(f"Done loading RDB, keys loaded: {res.keys_loaded}, keys expired: "
                    f"{res.keys_expired}.")
-    return res
 
 
 def _report_bad_file(data: bytes, filename: str, e: RdbError, fatal: bool) -> None:

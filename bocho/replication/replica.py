@@ -10,6 +10,7 @@ never answered except REPLCONF GETACK)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import socket
 import time
@@ -352,7 +353,8 @@ def replicaof_startup(srv: Server) -> None:
 
 # -- the link ---------------------------------------------------------------------------------
 
-HANDSHAKE, BULK_HEADER, PAYLOAD, STREAM = range(4)
+# LOADING: the payload all received, its end still being read by the loader
+HANDSHAKE, BULK_HEADER, PAYLOAD, LOADING, STREAM = range(5)
 
 
 class MasterClient(Client):
@@ -360,8 +362,9 @@ class MasterClient(Client):
     as a client, flagged M) the command stream, applied as the master's own commands."""
 
     __slots__ = ("rep", "attempt", "mode", "hshake", "line", "payload", "tmpfile", "tmpfd", "diskless",
-                 "chunks", "replid", "reploff", "read_reploff", "parser", "unfed", "inflight",
-                 "usemark")
+                 "replid", "reploff", "read_reploff", "parser", "unfed", "inflight",
+                 "usemark", "swap", "loader", "step", "paused", "payload_done", "after",
+                 "newline_sent")
 
     def __init__(self, srv: Server, rep: Replica, attempt: int) -> None:
         super().__init__(srv)
@@ -381,7 +384,13 @@ class MasterClient(Client):
         self.tmpfile = ""
         self.tmpfd = -1
         self.diskless = False
-        self.chunks: list[bytes] = []
+        self.swap = False  # a diskless load into databases aside (repl-diskless-load swapdb)
+        self.loader: Any = None  # rdb.Loader of a diskless load under way
+        self.step: asyncio.Handle | None = None  # its next step, scheduled
+        self.paused = False  # socket reads paused: the loader is behind
+        self.payload_done = False
+        self.after = b""  # what came after the payload while it was still being loaded
+        self.newline_sent = 0
         self.replid = ""
         self.reploff = 0
         self.read_reploff = 0
@@ -430,7 +439,9 @@ class MasterClient(Client):
                 rep.master_lost(self)
             return
         if rep.link is self and not was_closing:
-            if self.mode == PAYLOAD or self.mode == BULK_HEADER:
+            if self.loader is not None:
+                self._load_failed("Unexpected EOF reading RDB file", short=True)
+            elif self.mode == PAYLOAD or self.mode == BULK_HEADER:
                 log.warning("I/O error trying to sync with MASTER: connection lost")
                 rep.cancel_handshake(True)
             else:
@@ -488,6 +499,9 @@ class MasterClient(Client):
         rep.transfer_lastio = srv.unixtime
         if self.mode == PAYLOAD:
             self._payload(data)
+            return
+        if self.mode == LOADING:
+            self.after += data
             return
         buf = self.line + data
         while not self.closing and self.mode in (HANDSHAKE, BULK_HEADER):
@@ -632,24 +646,46 @@ class MasterClient(Client):
             log.notice(f"MASTER <-> REPLICA sync: receiving {arg} bytes from master {where}")
         self.mode = PAYLOAD
         if self.diskless:
-            self._prelude(self.server.config["repl-diskless-load"] == "swapdb")
+            self.swap = self.server.config["repl-diskless-load"] == "swapdb"
+            self._prelude(self.swap)
             self._start_loading()
         if self.payload.size == 0:
             self._payload(b"")
 
     def _start_loading(self) -> None:
-        """A diskless load is under way from the first byte of the payload (Redis parses
-        it as it comes): LOADING for clients, or with swapdb on the same history
-        (async_loading) the old data served meanwhile."""
+        """A diskless load parses the payload as it comes (rdb.Loader), in steps of
+        loading-process-events-interval-bytes with the clients served in between:
+        LOADING for them meanwhile, or with swapdb on the same history (async_loading)
+        the old data, the new one filling databases aside until it is complete."""
+        from bocho.persistence import rdb
         srv = self.server
-        async_ = (srv.config["repl-diskless-load"] == "swapdb"
-                  and self.replid == srv.repl.replid)
+        cfg = srv.config
+        async_ = self.swap and self.replid == srv.repl.replid
         srv.async_loading = async_
         srv.loading = True
         srv.loading_start_time = int(time.time())
         srv.loading_total_bytes = max(self.rep.transfer_size, 0)
         srv.loading_loaded_bytes = 0
+        srv.loading_rdb_used_mem = 0
         srv.update_slow()
+        dbs = None
+        if self.swap:
+            dbs = [Database(srv, i) for i in range(len(srv.dbs))]
+            if srv.dbs[0].lru is not None:
+                for db in dbs:
+                    db.lru = {}
+
+        def progress(pos: int) -> None:
+            delay = cfg["key-load-delay"]
+            if delay:
+                from bocho.persistence.snapshot import key_delay
+                key_delay(delay)
+            srv.loading_loaded_bytes = pos
+
+        self.loader = rdb.Loader(
+            srv, dbs=dbs, expire=False, progress=progress, load_functions=not self.swap,
+            verify_crc=not getattr(srv, "skip_checksum_validation", False)
+            and cfg["rdbchecksum"])
 
     def _stop_loading(self) -> None:
         srv = self.server
@@ -663,29 +699,158 @@ class MasterClient(Client):
         assert self.payload is not None
         keep, done, rest = self.payload.feed(data)
         rep.transfer_read = self.payload.read
-        if self.diskless:
-            self.server.loading_loaded_bytes = rep.transfer_read
-        if keep:
-            if self.diskless:
-                self.chunks.append(keep)
-            else:
-                try:
-                    os.write(self.tmpfd, keep)
-                except OSError as e:
-                    log.warning("Write error or short write writing to the DB dump file "
-                                "needed for MASTER <-> REPLICA synchronization: "
-                                f"{e.strerror}")
-                    rep.cancel_handshake(True)
-                    return
-        if not done:
+        ld = self.loader
+        if ld is not None:
+            if keep:
+                ld.add(keep)
+            if done:
+                self.payload_done = True
+                self.after = rest
+                self.mode = LOADING
+            self._load_soon()
             return
-        if self._load():
-            if rest:
-                self.process_input(rest)
+        if keep:
+            try:
+                os.write(self.tmpfd, keep)
+            except OSError as e:
+                log.warning("Write error or short write writing to the DB dump file "
+                            "needed for MASTER <-> REPLICA synchronization: "
+                            f"{e.strerror}")
+                rep.cancel_handshake(True)
+                return
+        if done:
+            self._load(rest)
+
+    # The payload waiting in the loader: above HIGH the socket is not read (the master's
+    # writes then block, as on a Redis replica reading only as fast as it loads).
+    HIGH = 1 << 20
+    LOW = 1 << 18
+
+    def _load_soon(self) -> None:
+        ld = self.loader
+        if ld is None or self.closing:
+            return
+        if self.step is None and (ld.more() or self.payload_done):
+            self.step = self.server.loop.call_soon(self._load_step)
+        if self.transport is None:
+            return
+        busy = ld.more() and not self.payload_done  # (a record bigger than HIGH: read on)
+        if not self.paused and busy and ld.pending >= self.HIGH:
+            self.transport.pause_reading()
+            self.paused = True
+        elif self.paused and (not busy or ld.pending < self.LOW):
+            self.transport.resume_reading()
+            self.paused = False
+
+    def _load_step(self) -> None:
+        """Read about loading-process-events-interval-bytes of the payload (every record
+        it completes), then let the loop serve the clients (processEventsWhileBlocked)."""
+        from bocho.persistence.rdbio import RdbError
+        self.step = None
+        ld = self.loader
+        if ld is None or self.closing:
+            return
+        srv = self.server
+        cfg = srv.config
+        ld.every = 1 if cfg["key-load-delay"] else 64
+        gc_was = gc.isenabled()
+        gc.disable()
+        try:
+            done = ld.feed(b"", final=self.payload_done,
+                           budget=max(1024, cfg["loading-process-events-interval-bytes"]))
+        except RdbError as e:
+            self._load_failed(e.message, short=e.message.startswith("Unexpected EOF"))
+            return
+        except (ValueError, TypeError, IndexError, KeyError, OverflowError) as e:
+            self._load_failed(f"Bad RDB data: {e}", short=False)
+            return
+        finally:
+            if gc_was:
+                gc.enable()
+        srv.loading_loaded_bytes = ld.offset
+        rep = self.rep
+        now = int(time.time())
+        rep.transfer_lastio = srv.unixtime  # loading is progress (Redis reads as it loads)
+        if not done and now != self.newline_sent and self.transport is not None:
+            self.newline_sent = now  # replicationSendNewlineToMaster: we are alive
+            self._write(b"\n")
+        if done:
+            self._loaded()
+        else:
+            self._load_soon()
+
+    def _load_failed(self, msg: str, short: bool) -> None:
+        """rdbReportError for a socket load, then the sync starts over (the old data
+        back with swapdb, none without)."""
+        srv = self.server
+        if not self.diskless:
+            log.warning(f"Internal error in RDB reading offset {srv.loading_loaded_bytes}, "
+                        f"function at rdb.c:0 -> {msg}")
+            log.warning("Failed trying to load the MASTER synchronization DB from disk")
+            self.rep.cancel_handshake(True)
+            return
+        tail = (" Failure loading rdb format from socket, assuming connection error, "
+                "resuming operation." if short else " Failure loading rdb format")
+        log.warning(f"Internal error in RDB reading offset {srv.loading_loaded_bytes}, "
+                    f"function at rdb.c:0 -> {msg}.{tail}")
+        log.warning("Failed trying to load the MASTER synchronization DB from socket: "
+                    + ("Connection reset by peer" if short else "Invalid argument"))
+        self.rep.cancel_handshake(True)
+
+    def _loaded(self) -> None:
+        """readSyncBulkPayload's end of a load: the new data in place of the old
+        (swapped in whole with swapdb)."""
+        from bocho.persistence import rdb, snapshot
+        srv = self.server
+        ld = self.loader
+        assert ld is not None
+        res = ld.res
+        self.loader = None
+        self._stop_loading()
+        srv.rdb_last_load_keys_loaded = res.keys_loaded
+        srv.rdb_last_load_keys_expired = res.keys_expired
+        snapshot.log_aux(srv, res.aux)
+        snapshot.log_done_loading(res)
+        if self.swap:
+            self._attach_to_new_history()
+            log.notice("MASTER <-> REPLICA sync: Swapping active DB with loaded DB")
+            for db, new in zip(srv.dbs, ld.dbs, strict=True):
+                db.swap_with(new)
+            reg = getattr(srv, "functions", None)
+            if reg is not None:
+                reg.flush()
+            if res.functions:
+                try:
+                    rdb._load_functions(srv, res.functions)
+                except rdb.RdbError as e:
+                    log.warning(str(e))
+            log.notice("MASTER <-> REPLICA sync: Discarding old DB in background")
+        if self.diskless:
+            srv.dirty += 1
+        else:
+            cfg = srv.config
+            if cfg["rdb-del-sync-files"] and not cfg["save"] and not cfg["appendonly"]:
+                log.notice("Removing the RDB file obtained from the master. This replica "
+                           "has persistence disabled")
+                snapshot.unlink_quietly(cfg["dbfilename"])
+        rest, self.after = self.after, b""
+        self._synced(res)
+        if rest and not self.closing:
+            self.process_input(rest)
 
     def abort_transfer(self) -> None:
-        if self.diskless:
+        ld = self.loader
+        if ld is not None:
+            self.loader = None
+            if self.step is not None:
+                self.step.cancel()
+                self.step = None
             self._stop_loading()
+            if self.swap:
+                log.notice("MASTER <-> REPLICA sync: Discarding temporary DB in background")
+            else:
+                from bocho.persistence import snapshot
+                snapshot.empty_data(self.server)  # the half-loaded data
         if self.tmpfd >= 0:
             os.close(self.tmpfd)
             self.tmpfd = -1
@@ -693,7 +858,6 @@ class MasterClient(Client):
                 os.unlink(self.tmpfile)
             except OSError:
                 pass
-        self.chunks = []
 
     def _prelude(self, swap: bool) -> None:
         """Before the load: no AOF of the old data nor a child racing it; the old data
@@ -718,68 +882,41 @@ class MasterClient(Client):
         if self.diskless:
             log.notice("MASTER <-> REPLICA sync: Loading DB in memory")
 
-    def _load(self) -> bool:
-        """readSyncBulkPayload's end: the old data out, the master's RDB in."""
-        from bocho.persistence import snapshot
-        from bocho.persistence.snapshot import LoadFailed
+    def _load(self, rest: bytes) -> None:
+        """readSyncBulkPayload's end for a payload saved to disk: the old data out, the
+        file in (read by the same steps as a diskless load: clients get LOADING
+        meanwhile); `rest` is the start of the stream, applied after."""
         rep = self.rep
-        srv = self.server
-        cfg = srv.config
-        swap = self.diskless and cfg["repl-diskless-load"] == "swapdb"
-        if not self.diskless:
-            self._prelude(swap)
-        data = None
-        if self.diskless:
-            data = b"".join(self.chunks)
-            self.chunks = []
-        else:
-            try:
-                os.fsync(self.tmpfd)
-            except OSError:
-                pass
-            os.close(self.tmpfd)
-            self.tmpfd = -1
-            try:
-                os.rename(self.tmpfile, cfg["dbfilename"])
-            except OSError as e:
-                log.warning(f"Failed trying to rename the temp DB into {cfg['dbfilename']} in "
-                            f"MASTER <-> REPLICA synchronization: {e.strerror}")
-                rep.cancel_handshake(True)
-                return False
-            log.notice("MASTER <-> REPLICA sync: Loading DB in memory")
-        self._stop_loading()  # load_file sets it again for the parse
-        main = srv.dbs
-        if swap:
-            srv.dbs = [Database(srv, i) for i in range(len(main))]
-            if main[0].lru is not None:
-                srv.set_lru_tracking(True)
+        cfg = self.server.config
+        self._prelude(False)
         try:
-            res = snapshot.load_file(srv, cfg["dbfilename"], data=data, fatal=False,
-                                     allow_dup=swap)
-        except (LoadFailed, OSError):
-            where = "from socket" if self.diskless else "from disk"
-            log.warning(f"Failed trying to load the MASTER synchronization DB {where}")
-            if swap:
-                srv.dbs = main
-                log.notice("MASTER <-> REPLICA sync: Discarding temporary DB in background")
-            elif self.diskless:
-                snapshot.empty_data(srv)
+            os.fsync(self.tmpfd)
+        except OSError:
+            pass
+        os.close(self.tmpfd)
+        self.tmpfd = -1
+        try:
+            os.rename(self.tmpfile, cfg["dbfilename"])
+            log.notice("MASTER <-> REPLICA sync: Loading DB in memory")
+            with open(cfg["dbfilename"], "rb") as f:
+                data = f.read()
+        except OSError as e:
+            log.warning(f"Failed trying to rename the temp DB into {cfg['dbfilename']} in "
+                        f"MASTER <-> REPLICA synchronization: {e.strerror}")
             rep.cancel_handshake(True)
-            return False
-        if swap:
-            loaded, srv.dbs = srv.dbs, main
-            self._attach_to_new_history()
-            log.notice("MASTER <-> REPLICA sync: Swapping active DB with loaded DB")
-            for db, new in zip(main, loaded, strict=True):
-                db.swap_with(new)
-            log.notice("MASTER <-> REPLICA sync: Discarding old DB in background")
-        if not self.diskless and cfg["rdb-del-sync-files"] and not cfg["save"] \
-                and not cfg["appendonly"]:
-            log.notice("Removing the RDB file obtained from the master. This replica has "
-                       "persistence disabled")
-            snapshot.unlink_quietly(cfg["dbfilename"])
-        if self.diskless:
-            srv.dirty += 1
+            return
+        self.swap = False
+        self._start_loading()
+        self.server.loading_total_bytes = len(data)
+        self.loader.add(data)
+        self.payload_done = True
+        self.after = rest
+        self.mode = LOADING
+        self._load_soon()
+
+    def _synced(self, res: Any) -> None:
+        """The dataset is the master's: its stream comes next, in the db it names."""
+        srv = self.server
         aux = getattr(res, "aux", {}) or {}
         try:
             dbid = int(aux.get(b"repl-stream-db", b"0"))
@@ -798,7 +935,6 @@ class MasterClient(Client):
         if self.usemark:
             self.send_ack()
         restart_aof(srv)
-        return True
 
     def _attach_to_new_history(self) -> None:
         """replicationAttachToNewMaster: our own replicas must sync again, the backlog
