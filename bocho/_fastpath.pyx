@@ -200,6 +200,7 @@ DEF K_INCR = 3
 DEF K_DECR = 4
 DEF K_MSET = 5
 DEF K_EXEC = 6
+DEF K_EXPIRE = 7
 
 # what call() does not queue inside MULTI (network._EXEC_LIKE_NAMES)
 EXEC_LIKE = frozenset(("exec", "discard", "multi", "watch", "quit", "reset"))
@@ -303,7 +304,7 @@ cdef Entry entry_for(object cmd):
     cdef Entry e = ENTRIES.get(cmd)
     if e is not None:
         return e
-    from bocho.commands import strings
+    from bocho.commands import keys, strings
     e = Entry()
     e.cmd = cmd
     e.handler = cmd.handler
@@ -325,6 +326,8 @@ cdef Entry entry_for(object cmd):
         e.kind = K_DECR
     elif e.handler is strings.mset:
         e.kind = K_MSET
+    elif e.handler is keys.expire:
+        e.kind = K_EXPIRE
     elif cmd.name == "exec" and cmd.parent is None:
         e.kind = K_EXEC
     else:
@@ -573,6 +576,46 @@ cdef object incr_string(DbState st, object srv, list argv, long long by):
     return decimal(v, True)
 
 
+cdef bytes ONE = b":1\r\n"
+
+
+cdef object expire_key(DbState st, object srv, list argv):
+    """EXPIRE key seconds, without options, of an existing key whose TTL (if any) is not
+    in play, to a time in the future, on a master with no keyspace events, LRU/LFU or
+    WATCH in play: the TTL set and :1; else None for the Python handler (which owns
+    deletion by a past time, errors, replicas' own TTLs, and any propagation, which
+    must carry the absolute PEXPIREAT)."""
+    global pending_srv, pending_dirty
+    if (PyList_GET_SIZE(argv) != 3 or not st.set_ok or sattr(srv, "role") != "master"
+            or sattr(srv, "propagating")):
+        return None
+    key = <object>PyList_GET_ITEM_1(argv)
+    if PyDict_GetItemWithError(st.data, key) is NULL or ttl_in_play(st, key):
+        return None
+    secs = <object>PyList_GET_ITEM_2(argv)
+    if type(secs) is not bytes:
+        return None
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(secs), i
+    cdef const char *p = PyBytes_AS_STRING(secs)
+    cdef long long v = 0
+    # a positive count of seconds of at most 12 digits, in string2ll's form
+    if n < 1 or n > 12 or p[0] == 48:
+        return None
+    for i in range(n):
+        if p[i] < 48 or p[i] > 57:
+            return None
+        v = v * 10 + (p[i] - 48)
+    cdef timespec ts
+    clock_gettime(CLOCK_REALTIME, &ts)
+    cdef long long when = <long long>ts.tv_sec * 1000 + ts.tv_nsec // 1000000 + v * 1000
+    PyDict_SetItem(st.expires, key, when)
+    if pending_srv is not srv:
+        flush_counters()
+        pending_srv = srv
+    pending_dirty += 1
+    return ONE
+
+
 # -- the loop ------------------------------------------------------------------------------
 
 cdef inline Py_ssize_t read_len(const char *buf, Py_ssize_t p, Py_ssize_t end,
@@ -677,6 +720,8 @@ cdef inline object in_c(Entry e, DbState st, client, srv, list argv):
         return set_string(st, srv, argv)
     if kind == K_INCR or kind == K_DECR:
         return incr_string(st, srv, argv, 1 if kind == K_INCR else -1)
+    if kind == K_EXPIRE:
+        return expire_key(st, srv, argv)
     return mset_strings(st, srv, argv)
 
 

@@ -90,7 +90,8 @@ def test_pipelined_replies_byte_exact(server, oracle, r, cmds):
 
 def test_ttl_keys_take_the_full_path(server, oracle, r):
     """A TTL that has passed sends the command to Python (lazy expiry); GET and INCR of
-    a key whose TTL is in the future run in C and keep it."""
+    a key whose TTL is in the future run in C and keep it; EXPIRE to a future time runs
+    in C, to a past one deletes in Python."""
     rr = oracle.client()
     reset(r, rr)
     for c in (r, rr):
@@ -105,7 +106,13 @@ def test_ttl_keys_take_the_full_path(server, oracle, r):
                             ("GET", "gone2"), ("TTL", "gone2"), ("INCR", "kept"),
                             ("TTL", "kept"), ("GET", "kept"), ("SET", "kept", "1"),
                             ("TTL", "kept"), ("SET", "k2", "1", "EX", "100"),
-                            ("MSET", "k2", "2", "other", "3"), ("TTL", "k2"), ("GET", "k2"))
+                            ("MSET", "k2", "2", "other", "3"), ("TTL", "k2"), ("GET", "k2"),
+                            ("EXPIRE", "other", "100"), ("TTL", "other"),
+                            ("EXPIRE", "other", "2000"), ("TTL", "other"),
+                            ("EXPIRE", "nokey", "10"), ("EXPIRE", "other", "012"),
+                            ("EXPIRE", "other", "x"), ("EXPIRE", "other", "-1"),
+                            ("EXISTS", "other"), ("SET", "k3", "v"),
+                            ("EXPIRE", "k3", "0"), ("EXISTS", "k3"))
         assert ours == theirs
         ours_i, theirs_i = r.info("stats"), rr.info("stats")
         assert ours_i["expired_keys"] == theirs_i["expired_keys"] == 2
