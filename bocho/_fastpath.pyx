@@ -285,6 +285,7 @@ cdef class Entry:
     cdef bint defer  # a `write` or `fast` command: its handler reads no statistics
     cdef bint container
     cdef bint queue  # queued inside MULTI as it is (not EXEC-like, no `no-multi` flag)
+    cdef bint write  # a replica sends it to call() (replica-read-only)
     cdef long long calls
     cdef long long usec
 
@@ -311,6 +312,7 @@ cdef Entry entry_for(object cmd):
     flags = cmd.flags
     # commands that may read the statistics (INFO, CONFIG RESETSTAT...) are neither
     e.defer = bool(flags & (F_WRITE | F_FAST)) and not e.container and type(cmd) is command_type
+    e.write = bool(flags & F_WRITE)
     e.queue = (e.handler is not None and not e.container and not flags & F_NO_MULTI
                and cmd.name not in EXEC_LIKE)
     if e.handler is strings.get:
@@ -684,6 +686,49 @@ cdef inline int run_entry(Entry e, DbState st, client, srv, list argv, list out)
     return RAN_REPLY
 
 
+cdef int run_propagating(Entry e, DbState st, client, srv, list argv, list out) except -1:
+    """run_entry while writes propagate (the replication feed, Server.propagate): what
+    Client.execute does after a command that moved `dirty`, in the same order (the
+    reply, then the command, or what it set in Client.prop, to the stream)."""
+    r = in_c(e, st, client, srv, argv)
+    if r is not None:
+        out.append(r)
+        if e.kind != K_GET:  # SET, INCR/DECR, MSET in C: always a write, as it came
+            srv.propagate(sget(client, CS.db).id, argv)
+        return RAN_C
+    flush_counters()  # `dirty` complete before and after
+    dirty = sattr(srv, "dirty")
+    client.prop = None
+    if e.kind == K_EXEC:
+        sset(client, CS.lastcmd, e.fullname)
+    st.fresh = False
+    try:
+        r = e.handler(client, argv)
+    except Exception as exc:
+        out.append(failed_reply(srv, e.cmd, exc))
+        return RAN_NO_REPLY
+    if r is not None:
+        out.append(r)
+    flush_counters()
+    if sattr(srv, "dirty") > dirty:
+        dbid = sget(client, CS.db).id
+        prop = client.prop
+        if prop is None:
+            srv.propagate(dbid, argv)
+        else:
+            for a in prop:
+                srv.propagate(dbid, a)
+    return RAN_NO_REPLY if r is None else RAN_REPLY
+
+
+cdef int replica_read_check(int *memo, srv) except -1:
+    """On a replica: whether clients' commands other than writes run here (else every
+    command takes call(), which refuses what the link's state does not allow), kept in
+    *memo for the rest of the read."""
+    memo[0] = 1 if srv.replica.serves_reads() else 0
+    return memo[0]
+
+
 cdef inline int64_t account(Entry e, int64_t d, int64_t slowlog_ns, DbState st, client,
                             srv, list argv) except? -1:
     """A command's calls/usec and the slow log; the slow-log threshold from now on."""
@@ -746,6 +791,9 @@ def data_received(self, data):
     cdef bint srv_slow = sattr(srv, "slow")
     cdef bint slow = srv_slow or truth(self, CS.slow)
     cdef bint queueing = not srv_slow and truth(self, CS.queueing)
+    cdef bint prop = sattr(srv, "propagating")
+    cdef bint guard = sattr(srv, "replica_guard")
+    cdef int reads_ok = -1  # (on a replica) asked once a read
     cdef int queue_ok = -1  # nothing else call() checks when queueing: asked once a read
     cdef int ran
     cmd = None
@@ -782,6 +830,9 @@ def data_received(self, data):
                 if e.handler is None or not (
                         nargs == e.arity or (e.arity < 0 and nargs >= -e.arity)):
                     e = None
+                elif guard and (e.write or e.kind == K_EXEC or not (
+                        reads_ok if reads_ok >= 0 else replica_read_check(&reads_ok, srv))):
+                    e = None  # call() refuses it (READONLY, MASTERDOWN) or checks EXEC's
                 elif slow:
                     # inside MULTI, nothing else making the client or the server slow:
                     # plain commands are queued here, EXEC runs as any command; the rest
@@ -807,13 +858,19 @@ def data_received(self, data):
                 srv_slow = sattr(srv, "slow")
                 slow = srv_slow or truth(self, CS.slow)
                 queueing = not srv_slow and truth(self, CS.queueing)
+                prop = sattr(srv, "propagating")
+                guard = sattr(srv, "replica_guard")
+                reads_ok = -1
                 slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
                 if truth(self, CS.blocked) or truth(self, CS.closing):
                     break
                 continue
             cmd = e.cmd
             last = e
-            ran = run_entry(e, st, self, srv, argv, out)
+            if prop:
+                ran = run_propagating(e, st, self, srv, argv, out)
+            else:
+                ran = run_entry(e, st, self, srv, argv, out)
             if ran != RAN_C:
                 slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
             slowlog_ns = account(e, now_ns() - t0, slowlog_ns, st, self, srv, argv)
@@ -824,6 +881,9 @@ def data_received(self, data):
                 srv_slow = sattr(srv, "slow")
                 slow = srv_slow or truth(self, CS.slow)
                 queueing = not srv_slow and truth(self, CS.queueing)
+                prop = sattr(srv, "propagating")
+                guard = sattr(srv, "replica_guard")
+                reads_ok = -1
         # CLIENT LIST cmd=: the read's last command (call() records its own)
         if last is not None:
             if not last.container:
@@ -965,6 +1025,7 @@ def exec_queued(self, list queued):
     cdef int64_t slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
     cdef Entry e = None
     cdef int ran
+    cdef bint prop = sattr(srv, "propagating")
     for i in range(n):
         cmd, argv = queued[i]
         if sget(self, CS.user) not in acl_free:
@@ -976,14 +1037,19 @@ def exec_queued(self, list queued):
                 continue
         e = entry_for(cmd)
         t0 = now_ns()
-        ran = run_entry(e, st, self, srv, argv, out)
+        if prop:
+            ran = run_propagating(e, st, self, srv, argv, out)
+        else:
+            ran = run_entry(e, st, self, srv, argv, out)
         if ran != RAN_C:
             slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
         sset(self, CS.lastcmd, e.fullname)
         slowlog_ns = account(e, now_ns() - t0, slowlog_ns, st, self, srv, argv)
-        if ran != RAN_C and (sattr(srv, "slow") or truth(self, CS.slow)):
-            flush_counters()
-            return py_exec_queued(self, queued[i + 1:])
+        if ran != RAN_C:
+            if sattr(srv, "slow") or truth(self, CS.slow):
+                flush_counters()
+                return py_exec_queued(self, queued[i + 1:])
+            prop = sattr(srv, "propagating")
     flush_counters()
 
 
@@ -1004,7 +1070,10 @@ def execute_plain(self, cmd, list argv):
         return self.execute(cmd, argv)
     cdef DbState st = DbState()
     cdef int64_t t0 = now_ns()
-    run_entry(e, st, self, srv, argv, sget(self, CS.out))
+    if sattr(srv, "propagating"):
+        run_propagating(e, st, self, srv, argv, sget(self, CS.out))
+    else:
+        run_entry(e, st, self, srv, argv, sget(self, CS.out))
     cdef int64_t slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
     sset(self, CS.lastcmd, e.fullname)
     account(e, now_ns() - t0, slowlog_ns, st, self, srv, argv)

@@ -805,7 +805,7 @@ class Client(asyncio.Protocol):
                 refused = srv.replicas_denier()  # min-replicas-to-write (not PING)
                 if refused is not None:
                     raise CommandError(refused)
-            if srv.slow and srv.role == "slave" and not self.flags & F_MASTER:
+            if srv.replica_guard and not self.flags & F_MASTER:
                 refused = srv.replica.refusal(self, cmd, lname == "exec")
                 if refused is not None:
                     raise CommandError(refused)
@@ -1370,4 +1370,5 @@ def install_fastpath(server_cls: type) -> None:
         log.warning(f"Compiled request loop not used: {e}")
         return
     FASTPATH = "compiled"
+    server_cls.LOOP_HANDLES_REPLICATION = True
     resp.use_compiled_bulk_strings(_fastpath)

@@ -137,6 +137,7 @@ class Master:
             repl.feed_raw(encode(argv))
 
     feed.replication = True  # type: ignore[attr-defined]  # gets ReplOnly argvs too
+    feed.in_loop = True  # type: ignore[attr-defined]  # no reason for the slow path
 
     def send(self, data: bytes) -> None:
         """Stream bytes to every replica: at once to the online ones (one write per loop

@@ -266,6 +266,11 @@ class Replica:
             return MASTERDOWN_ERR
         return None
 
+    def serves_reads(self) -> bool:
+        """Whether refusal() lets every non-write command of a client through (the
+        compiled loop then runs them itself)."""
+        return self.state == CONNECTED or self.srv.config["replica-serve-stale-data"]
+
     def stream_db(self) -> int | None:
         """The db the master's stream has selected (what an RDB for our own replicas
         must name as repl-stream-db); None when this node is not a synced replica."""
