@@ -32,6 +32,7 @@ What makes it cheaper than the Python loop, measured (bench/README.md):
 - the state GET/SET depend on (the db's dicts, the notify flags, WATCH) is read once per
   read and again only after Python code ran."""
 
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from cpython.dict cimport PyDict_Contains, PyDict_GetItemWithError, PyDict_SetItem
 from cpython.list cimport PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
@@ -142,7 +143,8 @@ cdef Py_ssize_t offset(object cls, str name) except -2:
 
 SERVER_NAMES = ("unixtime", "slowlog_ns", "slow", "pending_writes", "flush_scheduled",
                 "loop", "obuf_limits_on", "notify_flags", "stat_keyspace_hits", "dirty",
-                "client_evict")
+                "client_evict", "propagating", "replica_guard", "also_propagate",
+                "propagate_hooks")
 cdef bint server_dict_ok = False
 cdef object view_srv = None
 cdef dict view_dict = None
@@ -686,6 +688,18 @@ cdef inline int run_entry(Entry e, DbState st, client, srv, list argv, list out)
     return RAN_REPLY
 
 
+cdef int propagate(srv, dbid, list argv) except -1:
+    """Server.propagate for a client's command (a list, never a ReplOnly): the hooks
+    called from here, or the EXEC/script block's collection."""
+    also = sattr(srv, "also_propagate")
+    if also is not None:
+        also.append((dbid, argv))
+        return 0
+    for hook in sattr(srv, "propagate_hooks"):
+        hook(dbid, argv)
+    return 0
+
+
 cdef int run_propagating(Entry e, DbState st, client, srv, list argv, list out) except -1:
     """run_entry while writes propagate (the replication feed, Server.propagate): what
     Client.execute does after a command that moved `dirty`, in the same order (the
@@ -694,7 +708,7 @@ cdef int run_propagating(Entry e, DbState st, client, srv, list argv, list out) 
     if r is not None:
         out.append(r)
         if e.kind != K_GET:  # SET, INCR/DECR, MSET in C: always a write, as it came
-            srv.propagate(sget(client, CS.db).id, argv)
+            propagate(srv, sget(client, CS.db).id, argv)
         return RAN_C
     flush_counters()  # `dirty` complete before and after
     dirty = sattr(srv, "dirty")
@@ -714,10 +728,10 @@ cdef int run_propagating(Entry e, DbState st, client, srv, list argv, list out) 
         dbid = sget(client, CS.db).id
         prop = client.prop
         if prop is None:
-            srv.propagate(dbid, argv)
+            propagate(srv, dbid, argv)
         else:
             for a in prop:
-                srv.propagate(dbid, a)
+                propagate(srv, dbid, a)
     return RAN_NO_REPLY if r is None else RAN_REPLY
 
 
@@ -1077,3 +1091,73 @@ def execute_plain(self, cmd, list argv):
     cdef int64_t slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
     sset(self, CS.lastcmd, e.fullname)
     account(e, now_ns() - t0, slowlog_ns, st, self, srv, argv)
+
+
+def apply_stream(self, bytearray buf, Py_ssize_t pos):
+    """A replica's master client (replica.py MasterClient._apply): the plain commands of
+    the master's stream from buf[pos] on, run as data_received runs a client's (GET/SET/
+    INCR/MSET in C, the others' handlers, calls/usec and the slow log counted here),
+    their replies dropped. It stops before anything that is not a complete plain
+    request of a command that runs outside call() and may be queued in MULTI (MULTI,
+    EXEC, REPLCONF GETACK, unknown names, keep-alive newlines: the Python path's), and
+    after a command that replied with an error, blocked the client or made it or the
+    server slow. Returns (position after the last command run, (argv, reply) of the
+    command that replied with an error or None); the caller moves the offsets past those bytes.
+    Only called while neither the client nor the server is slow and no MULTI is open."""
+    global last_cmd, last_entry, memo_name, memo_found, memo_table_size
+    srv = sget(self, CS.server)
+    out = sget(self, CS.out)
+    cdef const char *b = PyByteArray_AS_STRING(buf)
+    cdef Py_ssize_t n = PyByteArray_GET_SIZE(buf), nxt = 0, nargs, mark
+    cdef int64_t t0
+    cdef int64_t slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
+    cdef PyObject *found
+    cdef Entry e = None
+    cdef Entry last = None
+    cdef int ran
+    cdef DbState st = DbState()
+    failed = None
+    try:
+        while pos < n and b[pos] == 42:
+            argv = parse_request(b, pos, n, &nxt)
+            if argv is None:
+                break
+            name = <object>PyList_GET_ITEM_0(argv)
+            found = PyDict_GetItemWithError(TABLE, name)
+            if found is NULL:
+                break
+            if found == last_cmd:
+                e = last_entry
+            else:
+                e = entry_for(<object>found)
+                last_entry = e
+                last_cmd = found
+            nargs = PyList_GET_SIZE(argv)
+            if (e.handler is None or not e.queue or e.kind == K_EXEC
+                    or not (nargs == e.arity or (e.arity < 0 and nargs >= -e.arity))):
+                break
+            pos = nxt
+            last = e
+            mark = PyList_GET_SIZE(out)
+            t0 = now_ns()
+            ran = run_entry(e, st, self, srv, argv, out)
+            if ran != RAN_C:
+                slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
+            slowlog_ns = account(e, now_ns() - t0, slowlog_ns, st, self, srv, argv)
+            if ran != RAN_C:
+                if PyList_GET_SIZE(out) > mark:
+                    r = out[mark]
+                    if type(r) is bytes and PyBytes_GET_SIZE(r) and PyBytes_AS_STRING(r)[0] == 45:
+                        failed = (argv, r)
+                        break
+                if (truth(self, CS.blocked) or truth(self, CS.closing)
+                        or sattr(srv, "slow") or truth(self, CS.slow)):
+                    break
+                del out[:]
+            elif PyList_GET_SIZE(out) >= 64:
+                del out[:]
+        if last is not None and not last.container:
+            sset(self, CS.lastcmd, last.fullname)
+    finally:
+        flush_counters()
+    return pos, failed

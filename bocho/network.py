@@ -1349,13 +1349,15 @@ PROTECTED_MODE_ERROR = (
 
 # Which request loop runs (INFO server bocho_fastpath): set by install_fastpath.
 FASTPATH = "python"
+# the compiled run of a replica's master stream (_fastpath.apply_stream) when installed
+APPLY_STREAM: Any = None
 
 
 def install_fastpath(server_cls: type) -> None:
     """The compiled request loop (bocho/_fastpath.pyx) takes over Client.data_received
     and Server.flush_pending, unless BOCHO_PURE is set (non-empty, not "0") or it was
     not built. server.py calls this once, after defining Server."""
-    global FASTPATH
+    global FASTPATH, APPLY_STREAM
     import os
     if os.environ.get("BOCHO_PURE", "") not in ("", "0"):
         return
@@ -1370,5 +1372,6 @@ def install_fastpath(server_cls: type) -> None:
         log.warning(f"Compiled request loop not used: {e}")
         return
     FASTPATH = "compiled"
+    APPLY_STREAM = _fastpath.apply_stream
     server_cls.LOOP_HANDLES_REPLICATION = True
     resp.use_compiled_bulk_strings(_fastpath)
