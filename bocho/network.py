@@ -362,7 +362,7 @@ class Client(asyncio.Protocol):
                             return
                         continue
                     cmd = table.get(argv[0])
-                    if cmd is not None and not (srv.slow or self.slow):
+                    if cmd is not None and not (srv.slow or self.slow or srv.repl_in_loop):
                         a = cmd.arity
                         n = len(argv)
                         handler = cmd.handler

@@ -118,6 +118,7 @@ class Server:
         self.notify_flags = 0
         self.slow = False
         self.replica_guard = False  # role is "slave" (update_slow)
+        self.repl_in_loop = False
         self.slowlog: list = []
         self.slowlog_id = 0
         self.latency_events: dict[str, Any] = {}
@@ -206,6 +207,7 @@ class Server:
         """Whether every command must take the full path (rare server states)."""
         in_loop = self.LOOP_HANDLES_REPLICATION
         self.replica_guard = self.role == "slave"
+        repl = self.replica_guard or self.propagating
         self.slow = bool(self.maxmemory or self.client_evict or self.monitors or self.pause_end
                          or self.propagating and not (in_loop and all(
                              getattr(h, "in_loop", False) for h in self.propagate_hooks))
@@ -213,6 +215,9 @@ class Server:
                          or self.busy_script is not None or not self.lastbgsave_ok
                          or self.replica_guard and not in_loop
                          or self.replicas_denier is not None)
+        # what the compiled loop handles itself the Python loop (which takes the rest of
+        # a read the compiled one leaves) sends to call()
+        self.repl_in_loop = in_loop and repl
 
     def apply_config(self, name: str) -> None:
         cfg = self.config
