@@ -288,6 +288,7 @@ cdef class Entry:
     cdef bint container
     cdef bint queue  # queued inside MULTI as it is (not EXEC-like, no `no-multi` flag)
     cdef bint write  # a replica sends it to call() (replica-read-only)
+    cdef bint in_stream  # a replica's master client runs it here (apply_stream)
     cdef long long calls
     cdef long long usec
 
@@ -317,6 +318,8 @@ cdef Entry entry_for(object cmd):
     e.write = bool(flags & F_WRITE)
     e.queue = (e.handler is not None and not e.container and not flags & F_NO_MULTI
                and cmd.name not in EXEC_LIKE)
+    # REPLCONF GETACK is answered by the master client itself
+    e.in_stream = e.queue and cmd.name != "replconf"
     if e.handler is strings.get:
         e.kind = K_GET
     elif e.handler is strings.set_:
@@ -1133,7 +1136,7 @@ def apply_stream(self, bytearray buf, Py_ssize_t pos):
                 last_entry = e
                 last_cmd = found
             nargs = PyList_GET_SIZE(argv)
-            if (e.handler is None or not e.queue or e.kind == K_EXEC
+            if (not e.in_stream
                     or not (nargs == e.arity or (e.arity < 0 and nargs >= -e.arity))):
                 break
             pos = nxt

@@ -99,6 +99,11 @@ def test_pipelined_writes_reach_replica_with_same_offset(make_server):
     assert int(mc.get("counter")) == 900
     assert mc.info("stats")["sync_full"] == 1  # one stream all along
     assert "CRITICAL" not in replica.log()
+    # REPLCONF GETACK in the stream is answered (not run as a command): WAIT returns
+    # before the replica's once-a-second ACK would have come, each time
+    for i in range(3):
+        _pipeline(master.port, _load(1000 + i), 16)
+        assert mc.execute_command("WAIT", 1, 900) == 1
 
 
 def test_stream_bytes_of_pipelined_writes(server, r):
