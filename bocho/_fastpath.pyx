@@ -144,7 +144,7 @@ cdef Py_ssize_t offset(object cls, str name) except -2:
 SERVER_NAMES = ("unixtime", "slowlog_ns", "slow", "pending_writes", "flush_scheduled",
                 "loop", "obuf_limits_on", "notify_flags", "stat_keyspace_hits", "dirty",
                 "client_evict", "propagating", "replica_guard", "also_propagate",
-                "propagate_hooks")
+                "propagate_hooks", "repl_in_loop")
 cdef bint server_dict_ok = False
 cdef object view_srv = None
 cdef dict view_dict = None
@@ -808,8 +808,10 @@ def data_received(self, data):
     cdef bint srv_slow = sattr(srv, "slow")
     cdef bint slow = srv_slow or truth(self, CS.slow)
     cdef bint queueing = not srv_slow and truth(self, CS.queueing)
-    cdef bint prop = sattr(srv, "propagating")
-    cdef bint guard = sattr(srv, "replica_guard")
+    # writes to propagate, a replica's refusals: read only while either is in force
+    cdef bint repl = sattr(srv, "repl_in_loop")
+    cdef bint prop = repl and sattr(srv, "propagating")
+    cdef bint guard = repl and sattr(srv, "replica_guard")
     cdef int reads_ok = -1  # (on a replica) asked once a read
     cdef int queue_ok = -1  # nothing else call() checks when queueing: asked once a read
     cdef int ran
@@ -875,8 +877,9 @@ def data_received(self, data):
                 srv_slow = sattr(srv, "slow")
                 slow = srv_slow or truth(self, CS.slow)
                 queueing = not srv_slow and truth(self, CS.queueing)
-                prop = sattr(srv, "propagating")
-                guard = sattr(srv, "replica_guard")
+                repl = sattr(srv, "repl_in_loop")
+                prop = repl and sattr(srv, "propagating")
+                guard = repl and sattr(srv, "replica_guard")
                 reads_ok = -1
                 slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
                 if truth(self, CS.blocked) or truth(self, CS.closing):
@@ -898,8 +901,9 @@ def data_received(self, data):
                 srv_slow = sattr(srv, "slow")
                 slow = srv_slow or truth(self, CS.slow)
                 queueing = not srv_slow and truth(self, CS.queueing)
-                prop = sattr(srv, "propagating")
-                guard = sattr(srv, "replica_guard")
+                repl = sattr(srv, "repl_in_loop")
+                prop = repl and sattr(srv, "propagating")
+                guard = repl and sattr(srv, "replica_guard")
                 reads_ok = -1
         # CLIENT LIST cmd=: the read's last command (call() records its own)
         if last is not None:
