@@ -19,9 +19,15 @@ PUBLISH to a channel with 10 subscribers reading (bench/loadgen.py sub, one proc
 server; the fan-out is in the server's CPU figure), and MULTI + 5 SET + EXEC per request
 (bench/loadgen.py multi: redis-benchmark cannot send a transaction). No memory figure.
 
+With --repl each server kind runs as a master with one replica of its own kind. SET and
+GET go to the masters (the figure is the master process's CPU), GET also to the
+replicas (`GET@replica`: the replica's CPU), and during each SET run the replica's CPU
+is read too, once it has applied everything (`SET@apply`: commands applied per CPU-s
+of the replica). No memory figure.
+
 Usage: python bench/bench.py [--quick] [--rounds N] [--seconds S] [--tests set,get]
                              [--pipelines 1,16] [--no-memory] [--bocho-cmd [LABEL=]CMD ...]
-                             [--types | --issue5]
+                             [--types | --issue5 | --repl]
 """
 
 from __future__ import annotations
@@ -446,6 +452,9 @@ def main() -> int:
     ap.add_argument("--issue5", action="store_true",
                     help="issue 5's tests instead (" + ",".join(ISSUE5_TESTS) + "): EVALSHA "
                     "of a 3-command script, PUBLISH to 10 subscribers, MULTI + 5 SET + EXEC")
+    ap.add_argument("--repl", action="store_true",
+                    help="each server as a master with one replica of its kind: SET/GET on "
+                    "the masters (and the replica's cost of applying SET), GET on the replicas")
     ap.add_argument("--pipelines", default="1,16")
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--keys", type=int, default=None, help="keys for the memory figure")
@@ -464,7 +473,7 @@ def main() -> int:
     seconds = args.seconds or (1.0 if args.quick else 4.0)
     keys = args.keys or (200_000 if args.quick else 1_000_000)
     default_tests = (",".join(TYPE_TESTS) if args.types else ",".join(ISSUE5_TESTS)
-                     if args.issue5 else "set,get,incr,mset")
+                     if args.issue5 else "set,get" if args.repl else "set,get,incr,mset")
     tests = [t.strip() for t in (args.tests or default_tests).split(",") if t.strip()]
     pipelines = [int(p) for p in args.pipelines.split(",")]
     if not shutil.which("redis-benchmark") or not shutil.which("redis-server"):
@@ -473,6 +482,8 @@ def main() -> int:
     common = ["--save", "", "--appendonly", "no", "--enable-debug-command", "yes",
               "--bind", "127.0.0.1"]
     procs: list[Proc] = []
+    if args.repl:
+        return repl_main(args, tests, pipelines, rounds, seconds, common)
     with tempfile.TemporaryDirectory(prefix="bocho-bench-") as work:
         try:
             if args.only != "redis":
@@ -517,6 +528,95 @@ def bocho_commands(given: list[str] | None) -> list[tuple[str, list[str]]]:
         else:
             out.append(("bocho" if len(given) == 1 else f"bocho{i + 1}", shlex.split(spec)))
     return out
+
+
+def info_field(proc: Proc, section: bytes, field: bytes) -> bytes | None:
+    for line in proc.command(b"INFO", section).split(b"\r\n"):
+        if line.startswith(field + b":"):
+            return line.split(b":", 1)[1]
+    return None
+
+
+def wait_synced(master: Proc, replica: Proc, timeout: float = 120) -> None:
+    """Until the replica's link is up and it has applied the master's whole stream."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if info_field(replica, b"replication", b"master_link_status") == b"up":
+            want = info_field(master, b"replication", b"master_repl_offset")
+            if want == info_field(replica, b"replication", b"slave_repl_offset"):
+                return
+        time.sleep(0.02)
+    raise RuntimeError(f"{replica.name} did not catch up with {master.name}")
+
+
+def repl_main(args, tests, pipelines, rounds, seconds, common) -> int:
+    """--repl: see the module docstring."""
+    pairs: list[tuple[Proc, Proc]] = []
+    with tempfile.TemporaryDirectory(prefix="bocho-bench-") as work:
+        try:
+            starts = []
+            if args.only != "redis":
+                starts += bocho_commands(args.bocho_cmd)
+            if args.only != "bocho":
+                starts.append(("redis", ["redis-server"]))
+            for name, start in starts:
+                mport, rport = free_port(), free_port()
+                master = Proc(name, [*start, "--port", str(mport), *common], mport, work)
+                replica = Proc(f"{name}-replica", [
+                    *start, "--port", str(rport), *common, "--replicaof", "127.0.0.1",
+                    str(mport)], rport, work)
+                replica.name = name  # the same column as its master in the report
+                pairs.append((master, replica))
+                wait_synced(master, replica)
+            results = bench_repl(pairs, tests, pipelines, rounds, seconds, args.clients)
+        finally:
+            for master, replica in pairs:
+                replica.stop()
+                master.stop()
+    report(results, {}, [m.name for m, _ in pairs], 0)
+    print("(SET/GET: the master's CPU with one replica attached; SET@apply: the replica's "
+          "CPU applying that SET load; GET@replica: GET served by the replica)")
+    return 0
+
+
+def bench_repl(pairs, tests, pipelines, rounds, seconds, clients):
+    """bench_all for master+replica pairs: {(label, P): {server: [(ops/s, req/cpu-s)]}}."""
+    results: dict = {}
+    sizes = {}
+    masters = [m for m, _ in pairs]
+    replicas = [r for _, r in pairs]
+    for p in pipelines:
+        for t in tests:
+            sizes[(t, p, False)] = calibrate(masters, t, p, seconds, clients)
+            if t == "get":
+                sizes[(t, p, True)] = calibrate(replicas, t, p, seconds, clients)
+    for (t, p, on_replica) in sizes:
+        label = f"{t}@replica" if on_replica else t
+        results[(label, p)] = {m.name: [] for m in masters}
+        if t == "set":
+            results[(f"{t}@apply", p)] = {m.name: [] for m in masters}
+    for rnd in range(rounds):
+        order = pairs if rnd % 2 == 0 else pairs[::-1]
+        for (t, p, on_replica), n in sizes.items():
+            for master, replica in order:
+                wait_synced(master, replica)
+                target = replica if on_replica else master
+                r0 = replica.cpu()
+                rps, cpu = run_benchmark(target, t, p, n, clients)
+                per_cpu = n / cpu if cpu > 0 else float("inf")
+                label = f"{t}@replica" if on_replica else t
+                results[(label, p)][master.name].append((rps, per_cpu))
+                line = (f"  round {rnd + 1}/{rounds} {label.upper():11} -P {p:<2} "
+                        f"{master.name:5} n={n:<8} {rps:>10.0f} ops/s  cpu {cpu:6.2f} s  "
+                        f"{per_cpu:>10.0f} req/cpu-s")
+                if t == "set" and not on_replica:
+                    wait_synced(master, replica)
+                    rcpu = replica.cpu() - r0
+                    applied = n / rcpu if rcpu > 0 else float("inf")
+                    results[(f"{t}@apply", p)][master.name].append((rps, applied))
+                    line += f"  replica cpu {rcpu:6.2f} s {applied:>10.0f} applied/cpu-s"
+                print(line, flush=True)
+    return results
 
 
 def bench_all(procs, tests, pipelines, rounds, seconds, clients):

@@ -32,6 +32,7 @@ What makes it cheaper than the Python loop, measured (bench/README.md):
 - the state GET/SET depend on (the db's dicts, the notify flags, WATCH) is read once per
   read and again only after Python code ran."""
 
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from cpython.dict cimport PyDict_Contains, PyDict_GetItemWithError, PyDict_SetItem
 from cpython.list cimport PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
@@ -144,7 +145,8 @@ cdef Py_ssize_t offset(object cls, str name) except -2:
 
 SERVER_NAMES = ("unixtime", "slowlog_ns", "slow", "pending_writes", "flush_scheduled",
                 "loop", "obuf_limits_on", "notify_flags", "stat_keyspace_hits", "dirty",
-                "client_evict")
+                "client_evict", "propagating", "replica_guard", "also_propagate",
+                "propagate_hooks", "repl_in_loop")
 cdef bint server_dict_ok = False
 cdef object view_srv = None
 cdef dict view_dict = None
@@ -288,6 +290,8 @@ cdef class Entry:
     cdef bint defer  # a `write` or `fast` command: its handler reads no statistics
     cdef bint container
     cdef bint queue  # queued inside MULTI as it is (not EXEC-like, no `no-multi` flag)
+    cdef bint write  # a replica sends it to call() (replica-read-only)
+    cdef bint in_stream  # a replica's master client runs it here (apply_stream)
     cdef long long calls
     cdef long long usec
 
@@ -314,8 +318,11 @@ cdef Entry entry_for(object cmd):
     flags = cmd.flags
     # commands that may read the statistics (INFO, CONFIG RESETSTAT...) are neither
     e.defer = bool(flags & (F_WRITE | F_FAST)) and not e.container and type(cmd) is command_type
+    e.write = bool(flags & F_WRITE)
     e.queue = (e.handler is not None and not e.container and not flags & F_NO_MULTI
                and cmd.name not in EXEC_LIKE)
+    # REPLCONF GETACK is answered by the master client itself
+    e.in_stream = e.queue and cmd.name != "replconf"
     if e.handler is strings.get:
         e.kind = K_GET
     elif e.handler is strings.set_:
@@ -752,6 +759,61 @@ cdef inline int run_entry(Entry e, DbState st, client, srv, list argv, list out)
     return RAN_REPLY
 
 
+cdef int propagate(srv, dbid, list argv) except -1:
+    """Server.propagate for a client's command (a list, never a ReplOnly): the hooks
+    called from here, or the EXEC/script block's collection."""
+    also = sattr(srv, "also_propagate")
+    if also is not None:
+        also.append((dbid, argv))
+        return 0
+    for hook in sattr(srv, "propagate_hooks"):
+        hook(dbid, argv)
+    return 0
+
+
+cdef int run_propagating(Entry e, DbState st, client, srv, list argv, list out) except -1:
+    """run_entry while writes propagate (the replication feed, Server.propagate): what
+    Client.execute does after a command that moved `dirty`, in the same order (the
+    reply, then the command, or what it set in Client.prop, to the stream)."""
+    r = in_c(e, st, client, srv, argv)
+    if r is not None:
+        out.append(r)
+        if e.kind != K_GET:  # SET, INCR/DECR, MSET in C: always a write, as it came
+            propagate(srv, sget(client, CS.db).id, argv)
+        return RAN_C
+    flush_counters()  # `dirty` complete before and after
+    dirty = sattr(srv, "dirty")
+    client.prop = None
+    if e.kind == K_EXEC:
+        sset(client, CS.lastcmd, e.fullname)
+    st.fresh = False
+    try:
+        r = e.handler(client, argv)
+    except Exception as exc:
+        out.append(failed_reply(srv, e.cmd, exc))
+        return RAN_NO_REPLY
+    if r is not None:
+        out.append(r)
+    flush_counters()
+    if sattr(srv, "dirty") > dirty:
+        dbid = sget(client, CS.db).id
+        prop = client.prop
+        if prop is None:
+            propagate(srv, dbid, argv)
+        else:
+            for a in prop:
+                propagate(srv, dbid, a)
+    return RAN_NO_REPLY if r is None else RAN_REPLY
+
+
+cdef int replica_read_check(int *memo, srv) except -1:
+    """On a replica: whether clients' commands other than writes run here (else every
+    command takes call(), which refuses what the link's state does not allow), kept in
+    *memo for the rest of the read."""
+    memo[0] = 1 if srv.replica.serves_reads() else 0
+    return memo[0]
+
+
 cdef inline int64_t account(Entry e, int64_t d, int64_t slowlog_ns, DbState st, client,
                             srv, list argv) except? -1:
     """A command's calls/usec and the slow log; the slow-log threshold from now on."""
@@ -814,6 +876,11 @@ def data_received(self, data):
     cdef bint srv_slow = sattr(srv, "slow")
     cdef bint slow = srv_slow or truth(self, CS.slow)
     cdef bint queueing = not srv_slow and truth(self, CS.queueing)
+    # writes to propagate, a replica's refusals: read only while either is in force
+    cdef bint repl = sattr(srv, "repl_in_loop")
+    cdef bint prop = repl and sattr(srv, "propagating")
+    cdef bint guard = repl and sattr(srv, "replica_guard")
+    cdef int reads_ok = -1  # (on a replica) asked once a read
     cdef int queue_ok = -1  # nothing else call() checks when queueing: asked once a read
     cdef int ran
     cmd = None
@@ -850,6 +917,9 @@ def data_received(self, data):
                 if e.handler is None or not (
                         nargs == e.arity or (e.arity < 0 and nargs >= -e.arity)):
                     e = None
+                elif guard and (e.write or e.kind == K_EXEC or not (
+                        reads_ok if reads_ok >= 0 else replica_read_check(&reads_ok, srv))):
+                    e = None  # call() refuses it (READONLY, MASTERDOWN) or checks EXEC's
                 elif slow:
                     # inside MULTI, nothing else making the client or the server slow:
                     # plain commands are queued here, EXEC runs as any command; the rest
@@ -875,13 +945,20 @@ def data_received(self, data):
                 srv_slow = sattr(srv, "slow")
                 slow = srv_slow or truth(self, CS.slow)
                 queueing = not srv_slow and truth(self, CS.queueing)
+                repl = sattr(srv, "repl_in_loop")
+                prop = repl and sattr(srv, "propagating")
+                guard = repl and sattr(srv, "replica_guard")
+                reads_ok = -1
                 slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
                 if truth(self, CS.blocked) or truth(self, CS.closing):
                     break
                 continue
             cmd = e.cmd
             last = e
-            ran = run_entry(e, st, self, srv, argv, out)
+            if prop:
+                ran = run_propagating(e, st, self, srv, argv, out)
+            else:
+                ran = run_entry(e, st, self, srv, argv, out)
             if ran != RAN_C:
                 slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
             slowlog_ns = account(e, now_ns() - t0, slowlog_ns, st, self, srv, argv)
@@ -892,6 +969,10 @@ def data_received(self, data):
                 srv_slow = sattr(srv, "slow")
                 slow = srv_slow or truth(self, CS.slow)
                 queueing = not srv_slow and truth(self, CS.queueing)
+                repl = sattr(srv, "repl_in_loop")
+                prop = repl and sattr(srv, "propagating")
+                guard = repl and sattr(srv, "replica_guard")
+                reads_ok = -1
         # CLIENT LIST cmd=: the read's last command (call() records its own)
         if last is not None:
             if not last.container:
@@ -1033,6 +1114,7 @@ def exec_queued(self, list queued):
     cdef int64_t slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
     cdef Entry e = None
     cdef int ran
+    cdef bint prop = sattr(srv, "propagating")
     for i in range(n):
         cmd, argv = queued[i]
         if sget(self, CS.user) not in acl_free:
@@ -1044,14 +1126,19 @@ def exec_queued(self, list queued):
                 continue
         e = entry_for(cmd)
         t0 = now_ns()
-        ran = run_entry(e, st, self, srv, argv, out)
+        if prop:
+            ran = run_propagating(e, st, self, srv, argv, out)
+        else:
+            ran = run_entry(e, st, self, srv, argv, out)
         if ran != RAN_C:
             slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
         sset(self, CS.lastcmd, e.fullname)
         slowlog_ns = account(e, now_ns() - t0, slowlog_ns, st, self, srv, argv)
-        if ran != RAN_C and (sattr(srv, "slow") or truth(self, CS.slow)):
-            flush_counters()
-            return py_exec_queued(self, queued[i + 1:])
+        if ran != RAN_C:
+            if sattr(srv, "slow") or truth(self, CS.slow):
+                flush_counters()
+                return py_exec_queued(self, queued[i + 1:])
+            prop = sattr(srv, "propagating")
     flush_counters()
 
 
@@ -1072,7 +1159,80 @@ def execute_plain(self, cmd, list argv):
         return self.execute(cmd, argv)
     cdef DbState st = DbState()
     cdef int64_t t0 = now_ns()
-    run_entry(e, st, self, srv, argv, sget(self, CS.out))
+    if sattr(srv, "propagating"):
+        run_propagating(e, st, self, srv, argv, sget(self, CS.out))
+    else:
+        run_entry(e, st, self, srv, argv, sget(self, CS.out))
     cdef int64_t slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
     sset(self, CS.lastcmd, e.fullname)
     account(e, now_ns() - t0, slowlog_ns, st, self, srv, argv)
+
+
+def apply_stream(self, bytearray buf, Py_ssize_t pos):
+    """A replica's master client (replica.py MasterClient._apply): the plain commands of
+    the master's stream from buf[pos] on, run as data_received runs a client's (GET/SET/
+    INCR/MSET in C, the others' handlers, calls/usec and the slow log counted here),
+    their replies dropped. It stops before anything that is not a complete plain
+    request of a command that runs outside call() and may be queued in MULTI (MULTI,
+    EXEC, REPLCONF GETACK, unknown names, keep-alive newlines: the Python path's), and
+    after a command that replied with an error, blocked the client or made it or the
+    server slow. Returns (position after the last command run, (argv, reply) of the
+    command that replied with an error or None); the caller moves the offsets past those bytes.
+    Only called while neither the client nor the server is slow and no MULTI is open."""
+    global last_cmd, last_entry, memo_name, memo_found, memo_table_size
+    srv = sget(self, CS.server)
+    out = sget(self, CS.out)
+    cdef const char *b = PyByteArray_AS_STRING(buf)
+    cdef Py_ssize_t n = PyByteArray_GET_SIZE(buf), nxt = 0, nargs, mark
+    cdef int64_t t0
+    cdef int64_t slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
+    cdef PyObject *found
+    cdef Entry e = None
+    cdef Entry last = None
+    cdef int ran
+    cdef DbState st = DbState()
+    failed = None
+    try:
+        while pos < n and b[pos] == 42:
+            argv = parse_request(b, pos, n, &nxt)
+            if argv is None:
+                break
+            name = <object>PyList_GET_ITEM_0(argv)
+            found = PyDict_GetItemWithError(TABLE, name)
+            if found is NULL:
+                break
+            if found == last_cmd:
+                e = last_entry
+            else:
+                e = entry_for(<object>found)
+                last_entry = e
+                last_cmd = found
+            nargs = PyList_GET_SIZE(argv)
+            if (not e.in_stream
+                    or not (nargs == e.arity or (e.arity < 0 and nargs >= -e.arity))):
+                break
+            pos = nxt
+            last = e
+            mark = PyList_GET_SIZE(out)
+            t0 = now_ns()
+            ran = run_entry(e, st, self, srv, argv, out)
+            if ran != RAN_C:
+                slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
+            slowlog_ns = account(e, now_ns() - t0, slowlog_ns, st, self, srv, argv)
+            if ran != RAN_C:
+                if PyList_GET_SIZE(out) > mark:
+                    r = out[mark]
+                    if type(r) is bytes and PyBytes_GET_SIZE(r) and PyBytes_AS_STRING(r)[0] == 45:
+                        failed = (argv, r)
+                        break
+                if (truth(self, CS.blocked) or truth(self, CS.closing)
+                        or sattr(srv, "slow") or truth(self, CS.slow)):
+                    break
+                del out[:]
+            elif PyList_GET_SIZE(out) >= 64:
+                del out[:]
+        if last is not None and not last.container:
+            sset(self, CS.lastcmd, last.fullname)
+    finally:
+        flush_counters()
+    return pos, failed

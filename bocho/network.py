@@ -362,7 +362,7 @@ class Client(asyncio.Protocol):
                             return
                         continue
                     cmd = table.get(argv[0])
-                    if cmd is not None and not (srv.slow or self.slow):
+                    if cmd is not None and not (srv.slow or self.slow or srv.repl_in_loop):
                         a = cmd.arity
                         n = len(argv)
                         handler = cmd.handler
@@ -805,7 +805,7 @@ class Client(asyncio.Protocol):
                 refused = srv.replicas_denier()  # min-replicas-to-write (not PING)
                 if refused is not None:
                     raise CommandError(refused)
-            if srv.slow and srv.role == "slave" and not self.flags & F_MASTER:
+            if srv.replica_guard and not self.flags & F_MASTER:
                 refused = srv.replica.refusal(self, cmd, lname == "exec")
                 if refused is not None:
                     raise CommandError(refused)
@@ -1349,13 +1349,15 @@ PROTECTED_MODE_ERROR = (
 
 # Which request loop runs (INFO server bocho_fastpath): set by install_fastpath.
 FASTPATH = "python"
+# the compiled run of a replica's master stream (_fastpath.apply_stream) when installed
+APPLY_STREAM: Any = None
 
 
 def install_fastpath(server_cls: type) -> None:
     """The compiled request loop (bocho/_fastpath.pyx) takes over Client.data_received
     and Server.flush_pending, unless BOCHO_PURE is set (non-empty, not "0") or it was
     not built. server.py calls this once, after defining Server."""
-    global FASTPATH
+    global FASTPATH, APPLY_STREAM
     import os
     if os.environ.get("BOCHO_PURE", "") not in ("", "0"):
         return
@@ -1370,4 +1372,6 @@ def install_fastpath(server_cls: type) -> None:
         log.warning(f"Compiled request loop not used: {e}")
         return
     FASTPATH = "compiled"
+    APPLY_STREAM = _fastpath.apply_stream
+    server_cls.LOOP_HANDLES_REPLICATION = True
     resp.use_compiled_bulk_strings(_fastpath)

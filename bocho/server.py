@@ -119,6 +119,8 @@ class Server:
         self.lazyfree_lazy_expire = False
         self.notify_flags = 0
         self.slow = False
+        self.replica_guard = False  # role is "slave" (update_slow)
+        self.repl_in_loop = False
         self.slowlog: list = []
         self.slowlog_id = 0
         self.latency_events: dict[str, Any] = {}
@@ -199,12 +201,27 @@ class Server:
         policy keeps db.lru)."""
         return self.no_touch
 
+    # Set by the compiled loop (network.install_fastpath): it propagates the writes it
+    # runs itself when every propagate hook is marked `in_loop` (the replication feed),
+    # and on a replica it sends writes (and everything while reads are refused) to
+    # call() for its refusal; the Python loop leaves both to call().
+    LOOP_HANDLES_REPLICATION = False
+
     def update_slow(self) -> None:
         """Whether every command must take the full path (rare server states)."""
+        in_loop = self.LOOP_HANDLES_REPLICATION
+        self.replica_guard = self.role == "slave"
+        repl = self.replica_guard or self.propagating
         self.slow = bool(self.maxmemory or self.client_evict or self.monitors or self.pause_end
-                         or self.propagating or self.loading or self.blocked_on_keys
+                         or self.propagating and not (in_loop and all(
+                             getattr(h, "in_loop", False) for h in self.propagate_hooks))
+                         or self.loading or self.blocked_on_keys
                          or self.busy_script is not None or not self.lastbgsave_ok
-                         or self.role == "slave" or self.replicas_denier is not None)
+                         or self.replica_guard and not in_loop
+                         or self.replicas_denier is not None)
+        # what the compiled loop handles itself the Python loop (which takes the rest of
+        # a read the compiled one leaves) sends to call()
+        self.repl_in_loop = in_loop and repl
 
     def apply_config(self, name: str) -> None:
         cfg = self.config

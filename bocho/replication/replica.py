@@ -16,7 +16,7 @@ import socket
 import time
 from typing import TYPE_CHECKING, Any
 
-from bocho import clock, log
+from bocho import clock, log, network
 from bocho.db import Database
 from bocho.network import F_MASTER, F_REPLICA, Client
 from bocho.replication import handshake as hs
@@ -266,6 +266,11 @@ class Replica:
                 and (not cmd.flags & STALE or any(not q.flags & STALE for q in cmds))):
             return MASTERDOWN_ERR
         return None
+
+    def serves_reads(self) -> bool:
+        """Whether refusal() lets every non-write command of a client through (the
+        compiled loop then runs them itself)."""
+        return self.state == CONNECTED or self.srv.config["replica-serve-stale-data"]
 
     def offsets(self) -> tuple[int, int]:
         """(applied, read) offsets of the master link, 1 when there is none."""
@@ -969,6 +974,10 @@ class MasterClient(Client):
                     return
             self._applied(raw)
         while not self.closing and not self.blocked:
+            if (network.APPLY_STREAM is not None and self.multi is None and not self.unfed
+                    and not srv.slow and not self.slow and parser.pos < len(parser.buf)
+                    and parser.buf[parser.pos] == 42 and self._apply_plain()):
+                continue
             try:
                 item = parser.next()
             except ValueError as e:
@@ -994,6 +1003,29 @@ class MasterClient(Client):
         parser.compact()
         self.out.clear()
         srv.pending_writes.discard(self)
+
+    def _apply_plain(self) -> bool:
+        """The run of plain commands at the parser's position, by the compiled loop
+        (_fastpath.apply_stream); the offsets move past them at once. False when it ran
+        none (the next command is the Python path's)."""
+        parser = self.parser
+        start = parser.pos
+        rep = self.rep
+        rep.executing = True
+        self.current = True
+        try:
+            end, failed = network.APPLY_STREAM(self, parser.buf, start)
+        finally:
+            rep.executing = False
+            self.current = False
+        self.out.clear()
+        if end == start:
+            return False
+        parser.pos = end
+        if failed is not None:
+            self._error_to_master(*failed)
+        self._applied(bytes(parser.buf[start:end]))
+        return True
 
     def _exec(self, argv: list[bytes]) -> None:
         rep = self.rep
