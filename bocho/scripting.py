@@ -54,7 +54,8 @@ from bocho import REDIS_VERSION, clock, log
 from bocho.commands import DENYOOM, MAY_REPLICATE, NOSCRIPT, TABLE, WRITE, lookup
 from bocho.errors import OOM, CommandError, CountedError
 from bocho.luaboot import BOOT
-from bocho.network import Client
+from bocho.network import F_MASTER, Client
+from bocho.replication.replica import READONLY_ERR
 
 if TYPE_CHECKING:
     from bocho.server import Server
@@ -162,6 +163,8 @@ def deny_mask(srv: Server, caller: Client, readonly: bool, allow_oom: bool,
     deny = 0 if getattr(srv, "script_disable_deny_script", False) else NOSCRIPT
     if readonly:
         deny |= WRITE | MAY_REPLICATE
+    if _replica_refuses_writes(srv, caller):
+        deny |= WRITE
     if not srv.lastbgsave_ok and _disk_error(srv) is not None:
         deny |= WRITE
     if srv.replicas_denier is not None and srv.replicas_denier() is not None:
@@ -401,6 +404,8 @@ class LuaEngine:
                 pass
             elif ctx.readonly and fl & (WRITE | MAY_REPLICATE):
                 err = b"ERR Write commands are not allowed from read-only scripts."
+            elif fl & WRITE and _replica_refuses_writes(srv, ctx.caller):
+                err = READONLY_ERR
             elif fl & WRITE and not srv.lastbgsave_ok and (err := _disk_error(srv)) is not None:
                 pass
             elif fl & WRITE and srv.replicas_denier is not None and (
@@ -454,6 +459,9 @@ class LuaEngine:
                 if ro:
                     raise CommandError(
                         b"ERR Can not execute a script with write flag using *_ro command.")
+                if _replica_refuses_writes(srv, c):
+                    raise CommandError(
+                        b"READONLY Can not run script with write flag on readonly replica")
             if not sflags & F_NO_WRITES and not srv.lastbgsave_ok:
                 refused = _disk_error(srv)
                 if refused is not None:
@@ -772,6 +780,12 @@ def process_events_while_blocked(srv: Server, ctx: RunCtx) -> None:
         srv.flush_pending()
     if srv.exiting:  # SHUTDOWN NOSAVE: prepare_for_shutdown has run
         os._exit(srv.exit_code)
+
+
+def _replica_refuses_writes(srv: Server, caller: Client) -> bool:
+    """A read-only replica refuses a script's writes unless its master sent it."""
+    return (srv.is_replica_of_master() and srv.config["replica-read-only"]
+            and not caller.flags & F_MASTER)
 
 
 def _disk_error(srv) -> bytes | None:

@@ -298,6 +298,15 @@ def test_replica_refusals_and_promotion(redis_master, make_server):
     with pytest.raises(redis.exceptions.ReadOnlyError,
                        match="^You can't write against a read only replica.$"):
         r.set("x", 1)
+    # scripts: a write from one is refused, a script declaring writes does not start
+    # (both as a redis-server replica answers), reads run
+    with pytest.raises(redis.exceptions.ReadOnlyError,
+                       match="^You can't write against a read only replica. script: "):
+        r.eval("return redis.call('set', KEYS[1], 'z')", 1, "x")
+    with pytest.raises(redis.exceptions.ReadOnlyError,
+                       match="^Can not run script with write flag on readonly replica$"):
+        r.eval("#!lua\nreturn redis.call('set', KEYS[1], 'z')", 1, "x")
+    assert r.eval("return redis.call('get', KEYS[1])", 1, "k") == b"v"
     assert r.execute_command("ROLE")[:4] == [b"slave", b"127.0.0.1", m_srv.port, b"connected"]
     info = _info(r)
     assert info["role"] == "slave" and info["master_sync_in_progress"] == 0
