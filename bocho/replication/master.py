@@ -136,25 +136,7 @@ class Master:
             self.seldb = dbid
             repl.feed_raw(select_cmd(dbid) + encode(argv))
         else:
-            # every write of a master comes here: repl.feed_raw and send() in one frame
-            data = resp.bulk_strings(argv if type(argv) is list else list(argv))
-            repl.master_repl_offset += len(data)
-            bl = repl.backlog
-            if bl is not None:
-                bl.append(data)
-            queued = False
-            for r in self.replicas:
-                if r.state == ONLINE and not r.stream_on_ack:
-                    c = r.c
-                    if not c.closing:
-                        c.out.append(data)
-                        if not c.current:
-                            self.srv.pending_writes.add(c)
-                    queued = True
-                elif r.pending is not None:
-                    r.pending.append(data)
-            if queued:
-                self.schedule_flush()
+            repl.feed_raw(resp.bulk_strings(argv if type(argv) is list else list(argv)))
 
     feed.replication = True  # type: ignore[attr-defined]  # gets ReplOnly argvs too
     feed.in_loop = True  # type: ignore[attr-defined]  # no reason for the slow path
