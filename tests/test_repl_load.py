@@ -102,10 +102,10 @@ def test_swapdb_load_serves_the_old_data_while_the_payload_comes(make_server):
     wait_until(lambda: r.info("replication")["master_link_status"] == "up", msg="first sync")
     r.config_set("replica-read-only", "no")
     r.set("mine", "old")
-    m.set("new", "1")
     m.config_set("rdb-key-save-delay", 5000)
     with m.pipeline(transaction=True) as p:  # a full sync again, on the same history
         p.execute_command("CLIENT", "KILL", "TYPE", "replica")
+        p.set("new", "1")  # after the kill: only the coming payload carries it
         p.config_set("repl-backlog-size", 16384)
         for i in range(10):
             p.set(f"fill{i}", "A" * 16384)
