@@ -41,6 +41,8 @@ from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
 from cpython.set cimport PySet_Add
 from libc.stdint cimport int64_t
+
+from bocho._intfmt cimport decimal, small_int
 from libc.string cimport memcmp, memcpy
 
 
@@ -93,6 +95,13 @@ cdef inline int64_t now_ns() noexcept nogil:
     cdef timespec ts
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
+
+
+cdef inline long long wall_ms() noexcept nogil:
+    # clock.mstime's clock (time.time_ns: CLOCK_REALTIME), the time TTLs are written in
+    cdef timespec ts
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return <long long>ts.tv_sec * 1000 + ts.tv_nsec // 1000000
 
 
 # -- slots -------------------------------------------------------------------------------
@@ -454,11 +463,7 @@ cdef bint ttl_in_play(DbState st, object key) except -1:
         return False
     if type(<object>when) is not int:
         return True
-    cdef timespec ts
-    clock_gettime(CLOCK_REALTIME, &ts)
-    cdef long long now_ms = <long long>ts.tv_sec * 1000 + ts.tv_nsec // 1000000
-    cdef long long w = PyLong_AsLongLong(<object>when)
-    return w <= now_ms + 1
+    return PyLong_AsLongLong(<object>when) <= wall_ms() + 1
 
 
 cdef object get_string(DbState st, object srv, list argv):
@@ -514,34 +519,6 @@ cdef object mset_strings(DbState st, object srv, list argv):
     return OK
 
 
-cdef object decimal(long long v, bint reply):
-    """The decimal of v as bytes; as a RESP integer (":v\r\n") if reply."""
-    cdef char tmp[24]
-    cdef char out[32]
-    cdef int nd = 0, k = 0, i
-    cdef unsigned long long x = <unsigned long long>(-v) if v < 0 else <unsigned long long>v
-    while True:
-        tmp[nd] = 48 + x % 10
-        nd += 1
-        x //= 10
-        if x == 0:
-            break
-    if reply:
-        out[k] = 58
-        k += 1
-    if v < 0:
-        out[k] = 45
-        k += 1
-    for i in range(nd):
-        out[k] = tmp[nd - 1 - i]
-        k += 1
-    if reply:
-        out[k] = 13
-        out[k + 1] = 10
-        k += 2
-    return PyBytes_FromStringAndSize(out, k)
-
-
 cdef object incr_string(DbState st, object srv, list argv, long long by):
     """INCR/DECR of an existing plain bytes counter of at most 18 digits (no overflow
     possible) on a key without a TTL in play (it keeps its TTL), with no keyspace
@@ -556,24 +533,10 @@ cdef object incr_string(DbState st, object srv, list argv, long long by):
         return None
     if ttl_in_play(st, key):
         return None
-    cdef Py_ssize_t n = PyBytes_GET_SIZE(<object>found)
-    cdef const char *p = PyBytes_AS_STRING(<object>found)
-    cdef Py_ssize_t i = 0
-    cdef bint neg = False
-    cdef long long v = 0
-    if n and p[0] == 45:
-        neg = True
-        i = 1
-    # string2ll's form: no leading zero (but "0"), no "-0", at most 18 digits
-    if n - i < 1 or n - i > 18 or (p[i] == 48 and (n - i > 1 or neg)):
+    cdef long long v
+    if not small_int(PyBytes_AS_STRING(<object>found), PyBytes_GET_SIZE(<object>found), 18,
+                     &v):
         return None
-    while i < n:
-        if p[i] < 48 or p[i] > 57:
-            return None
-        v = v * 10 + (p[i] - 48)
-        i += 1
-    if neg:
-        v = -v
     v += by
     PyDict_SetItem(st.data, key, decimal(v, False))
     if pending_srv is not srv:
@@ -600,22 +563,13 @@ cdef object expire_key(DbState st, object srv, list argv):
     if PyDict_GetItemWithError(st.data, key) is NULL or ttl_in_play(st, key):
         return None
     secs = <object>PyList_GET_ITEM_2(argv)
-    if type(secs) is not bytes:
+    cdef long long v
+    # a positive count of seconds of at most 12 digits
+    if (type(secs) is not bytes
+            or not small_int(PyBytes_AS_STRING(secs), PyBytes_GET_SIZE(secs), 12, &v)
+            or v <= 0):
         return None
-    cdef Py_ssize_t n = PyBytes_GET_SIZE(secs), i
-    cdef const char *p = PyBytes_AS_STRING(secs)
-    cdef long long v = 0
-    # a positive count of seconds of at most 12 digits, in string2ll's form
-    if n < 1 or n > 12 or p[0] == 48:
-        return None
-    for i in range(n):
-        if p[i] < 48 or p[i] > 57:
-            return None
-        v = v * 10 + (p[i] - 48)
-    cdef timespec ts
-    clock_gettime(CLOCK_REALTIME, &ts)
-    cdef long long when = <long long>ts.tv_sec * 1000 + ts.tv_nsec // 1000000 + v * 1000
-    PyDict_SetItem(st.expires, key, when)
+    PyDict_SetItem(st.expires, key, wall_ms() + v * 1000)
     if pending_srv is not srv:
         flush_counters()
         pending_srv = srv
@@ -711,6 +665,20 @@ cdef PyObject *last_cmd = NULL
 cdef Entry last_entry = None
 # one DbState serves every read (data_received does not nest; a new one if it did)
 cdef DbState shared_state = None
+
+
+cdef inline Entry entry_of(PyObject *found):
+    """The Entry of a command found in the table, the last one remembered (a read is
+    mostly one command repeated)."""
+    global last_cmd, last_entry
+    if found != last_cmd:
+        last_entry = entry_for(<object>found)
+        last_cmd = found
+    return last_entry
+
+
+cdef inline bint arity_fits(Entry e, Py_ssize_t nargs) noexcept:
+    return nargs == e.arity or (e.arity < 0 and nargs >= -e.arity)
 
 
 cdef inline object in_c(Entry e, DbState st, client, srv, list argv):
@@ -867,7 +835,7 @@ def data_received(self, data):
     shared_state = None
     st.busy = True
     st.fresh = False
-    cdef Py_ssize_t pos = 0, nxt = 0, nargs
+    cdef Py_ssize_t pos = 0, nxt = 0
     cdef int64_t t0, d
     cdef int64_t slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
     cdef PyObject *found
@@ -907,15 +875,8 @@ def data_received(self, data):
                 memo_table_size = PyDict_GET_SIZE_(TABLE)
             e = None
             if found is not NULL and (not slow or queueing):
-                if found == last_cmd:
-                    e = last_entry
-                else:
-                    e = entry_for(<object>found)
-                    last_entry = e
-                    last_cmd = found
-                nargs = PyList_GET_SIZE(argv)
-                if e.handler is None or not (
-                        nargs == e.arity or (e.arity < 0 and nargs >= -e.arity)):
+                e = entry_of(found)
+                if e.handler is None or not arity_fits(e, PyList_GET_SIZE(argv)):
                     e = None
                 elif guard and (e.write or e.kind == K_EXEC or not (
                         reads_ok if reads_ok >= 0 else replica_read_check(&reads_ok, srv))):
@@ -1183,7 +1144,7 @@ def apply_stream(self, bytearray buf, Py_ssize_t pos):
     srv = sget(self, CS.server)
     out = sget(self, CS.out)
     cdef const char *b = PyByteArray_AS_STRING(buf)
-    cdef Py_ssize_t n = PyByteArray_GET_SIZE(buf), nxt = 0, nargs, mark
+    cdef Py_ssize_t n = PyByteArray_GET_SIZE(buf), nxt = 0, mark
     cdef int64_t t0
     cdef int64_t slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
     cdef PyObject *found
@@ -1201,15 +1162,8 @@ def apply_stream(self, bytearray buf, Py_ssize_t pos):
             found = PyDict_GetItemWithError(TABLE, name)
             if found is NULL:
                 break
-            if found == last_cmd:
-                e = last_entry
-            else:
-                e = entry_for(<object>found)
-                last_entry = e
-                last_cmd = found
-            nargs = PyList_GET_SIZE(argv)
-            if (not e.in_stream
-                    or not (nargs == e.arity or (e.arity < 0 and nargs >= -e.arity))):
+            e = entry_of(found)
+            if not e.in_stream or not arity_fits(e, PyList_GET_SIZE(argv)):
                 break
             pos = nxt
             last = e

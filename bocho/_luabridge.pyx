@@ -33,6 +33,8 @@ from libc.stdio cimport snprintf
 from libc.stdlib cimport strtoll
 from libc.string cimport memchr
 
+from bocho._intfmt cimport decimal
+
 cdef extern from "dlfcn.h":
     void *dlopen(const char *filename, int flag)
     void *dlsym(void *handle, const char *symbol)
@@ -154,7 +156,6 @@ cdef class Bridge:
     cdef object runtime  # the lupa LuaRuntime: its state lives as long as this
     cdef object engine   # the scripting.LuaEngine: .ctx, .call_command
     cdef int errtable_ref, parse_ref, run_ref
-    cdef readonly int nargs_max
 
     def __cinit__(self, runtime, engine):
         global bocho_pending_L
@@ -270,13 +271,11 @@ cdef int c_pcall(lua_State *L) noexcept nogil:
     return rc
 
 
-cdef int _push_error(lua_State *L, Bridge br, const char *msg, size_t n) noexcept:
-    """luaboot's errtable(msg) on top of the stack (a plain string if it failed)."""
+cdef void _push_error(lua_State *L, Bridge br, const char *msg, size_t n) noexcept:
+    """luaboot's errtable(msg) on top of the stack (if that fails, its error message)."""
     lua_rawgeti(L, LUA_REGISTRYINDEX, br.errtable_ref)
     lua_pushlstring(L, msg, n)
-    if lua_pcall(L, 1, 1, 0) != 0:
-        return 1  # its error message stays on top instead
-    return 1
+    lua_pcall(L, 1, 1, 0)
 
 
 cdef int _call_with_gil(lua_State *L, int raise_error) noexcept with gil:
@@ -301,7 +300,7 @@ cdef int _call_with_gil(lua_State *L, int raise_error) noexcept with gil:
         if t == T_NUMBER:
             d = lua_tonumber(L, j + 1)
             if -1e17 < d < 1e17 and d == <long long>d and (d != 0 or not signbit(d)):
-                b = _integer(<long long>d)  # what %.17g prints for it, without printf
+                b = decimal(<long long>d, False)  # what %.17g prints, without printf
             else:
                 n = snprintf(dbuf, 64, "%.17g", d)
                 b = PyBytes_FromStringAndSize(dbuf, n)
@@ -343,24 +342,6 @@ cdef int _call_with_gil(lua_State *L, int raise_error) noexcept with gil:
         if p[0] == 45 and raise_error:
             return -1
     return 1
-
-
-cdef bytes _integer(long long v):
-    cdef char buf[24]
-    cdef int i = 24
-    cdef bint neg = v < 0
-    if neg:
-        v = -v
-    while True:
-        i -= 1
-        buf[i] = <char>(48 + v % 10)
-        v //= 10
-        if v == 0:
-            break
-    if neg:
-        i -= 1
-        buf[i] = 45
-    return PyBytes_FromStringAndSize(buf + i, 24 - i)
 
 
 # what _dispatch needs of the server (configure(), from scripting.py)

@@ -36,8 +36,10 @@ def _online(mc, port: int) -> bool:
                for v in _repl(mc).values())
 
 
-def _replica_of(make_server, master, **cfg):
-    srv = make_server(config={"replicaof": ["127.0.0.1", str(master.port)], **cfg})
+def _replica_of(make_server, master, binary=None, **cfg):
+    """A replica of master (a redis-server with binary), its link up and online."""
+    srv = make_server(binary=binary,
+                      config={"replicaof": ["127.0.0.1", str(master.port)], **cfg})
     c = srv.client()
     mc = master.client()
     wait_until(lambda: _repl(c).get("master_link_status") == "up"
@@ -255,11 +257,7 @@ def test_failover_target_refusing_psync_is_undone(make_server):
 def test_failover_to_a_real_redis_replica(make_server):
     a = make_server()
     ac = a.client()
-    path = redis_server_binary()
-    b = make_server(binary=path, config={"replicaof": ["127.0.0.1", str(a.port)]})
-    bc = b.client()
-    wait_until(lambda: _repl(bc).get("master_link_status") == "up"
-               and _online(ac, b.port), timeout=20, msg="redis replica up")
+    b, bc = _replica_of(make_server, a, binary=redis_server_binary())
     for i in range(100):
         ac.hset("h", f"f{i}", i)
     ac.set("s", "v")
@@ -438,11 +436,7 @@ def test_waiting_replica_holds_the_stream_in_the_backlog(make_server):
 def test_restarted_master_continues_with_a_real_redis_replica(make_server):
     a = make_server(config={"save": "3600 1", "repl-ping-replica-period": "3600"})
     ac = a.client()
-    path = redis_server_binary()
-    b = make_server(binary=path, config={"replicaof": ["127.0.0.1", str(a.port)]})
-    bc = b.client()
-    wait_until(lambda: _repl(bc).get("master_link_status") == "up"
-               and _online(ac, b.port), timeout=20, msg="redis replica up")
+    b, bc = _replica_of(make_server, a, binary=redis_server_binary())
     for i in range(50):
         ac.lpush("l", i)
     _caught_up(ac, bc)
