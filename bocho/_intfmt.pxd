@@ -1,8 +1,9 @@
 # cython: language_level=3
-"""Small integers as text, both ways, for the compiled modules (_fastpath and
-_luabridge cimport them: one copy of each rule)."""
+"""Small integers as text, both ways, and RESP bulk strings, for the compiled modules
+(_fastpath and _luabridge cimport them: one copy of each rule)."""
 
-from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from libc.string cimport memcpy
 
 
 cdef inline object decimal(long long v, bint reply):
@@ -52,3 +53,27 @@ cdef inline bint small_int(const char *p, Py_ssize_t n, Py_ssize_t max_digits,
         i += 1
     out[0] = -v if neg else v
     return True
+
+
+cdef inline object bulk(const char *s, Py_ssize_t n):
+    """s[:n] as a RESP bulk string ($<n>\r\n<s>\r\n), in one allocation."""
+    cdef char digits[24]
+    cdef int nd = 0, i
+    cdef Py_ssize_t x = n
+    while True:
+        digits[nd] = 48 + x % 10
+        nd += 1
+        x //= 10
+        if x == 0:
+            break
+    r = PyBytes_FromStringAndSize(NULL, n + nd + 5)
+    cdef char *p = PyBytes_AS_STRING(r)
+    p[0] = 36
+    for i in range(nd):
+        p[1 + i] = digits[nd - 1 - i]
+    p[nd + 1] = 13
+    p[nd + 2] = 10
+    memcpy(p + nd + 3, s, n)
+    p[n + nd + 3] = 13
+    p[n + nd + 4] = 10
+    return r

@@ -538,7 +538,7 @@ local function finish(ok, r, resp)
 end
 
 -- A run with its KEYS and ARGV tables made: an EVAL script sees them as globals, a
--- function gets them as its arguments. The bridge calls this directly.
+-- function gets them as its arguments (the bridge does the same in C: Bridge.run).
 local function run(f, keys, args, resp, eval_mode)
     sresp = 2
     local ok, r
@@ -565,10 +565,14 @@ end
 M.to_resp = to_resp
 M.parse = parse
 M.errtable = errtable
-if cbridge then
-    cbridge.keep(errtable, parse, run)
-    M.ref = cbridge.ref
+
+-- The bridge runs a script itself (lua_pcall with errh, KEYS and ARGV set in B) and
+-- turns a string, number or nil result into RESP in C; anything else comes here. The
+-- script's protocol goes back to 2 for the next run in either case (reset).
+local function top(v, resp)
+    return M.to_resp_top(v, resp, sresp)
 end
+local function reset() sresp = 2 end
 
 -- the reply of a whole script: a top-level error table is returned apart, with whether
 -- it still has to be counted in the error stats ("count") or was counted ("ignore")
@@ -598,6 +602,11 @@ function M.error_info(e)
     local src, line = e.source, e.line
     return m, src and tostring(src) or nil, line and tostring(line) or nil,
            e.ignore_error_stats_update == true
+end
+
+if cbridge then
+    cbridge.keep(errtable, parse, errh, top, M.error_info, reset, B)
+    M.ref = cbridge.ref
 end
 
 function M.array(...)

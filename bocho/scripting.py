@@ -51,7 +51,7 @@ except ImportError:  # not built, or the pure-Python path asked for: lupa's own 
     _luabridge = None
 
 from bocho import REDIS_VERSION, clock, log
-from bocho.commands import DENYOOM, MAY_REPLICATE, NOSCRIPT, TABLE, WRITE, lookup
+from bocho.commands import DENYOOM, MAY_REPLICATE, NOSCRIPT, TABLE, WRITE, Command, lookup
 from bocho.errors import OOM, CommandError, CountedError
 from bocho.luaboot import BOOT
 from bocho.network import F_MASTER, Client
@@ -160,7 +160,7 @@ def deny_mask(srv: Server, caller: Client, readonly: bool, allow_oom: bool,
     event loop; CONFIG and ACL are not allowed from scripts)."""
     if caller.user not in srv.acl_free:
         return None
-    deny = 0 if getattr(srv, "script_disable_deny_script", False) else NOSCRIPT
+    deny = 0 if srv.script_disable_deny_script else NOSCRIPT
     if readonly:
         deny |= WRITE | MAY_REPLICATE
     if _replica_refuses_writes(srv, caller):
@@ -224,6 +224,8 @@ class LuaEngine:
                               unpack_returned_tuples=True, attribute_filter=_no_attrs)
         self.lua = lua
         self.bridge = _open_bridge(lua, self)
+        # how commands run a script: the bridge's compiled LuaEngine.run, or run itself
+        self.execute = self.run if self.bridge is None else self.bridge.execute
         libs = lualibs.make(lua)
         self.M = lua.execute(
             BOOT, mode.encode(), self._call, self._pcall, _unwrap, self._acl, sha1hex, self._log, self._setresp,
@@ -397,7 +399,7 @@ class LuaEngine:
             err = b"ERR Wrong number of args calling Redis command from script"
         else:
             fl = cmd.flags
-            if fl & NOSCRIPT and not getattr(srv, "script_disable_deny_script", False):
+            if fl & NOSCRIPT and not srv.script_disable_deny_script:
                 err = b"ERR This Redis command is not allowed from script"
             elif ctx.caller.user not in srv.acl_free and (
                     err := srv.acl.check_script(ctx.caller, ctx.sc, cmd, argv)) is not None:
@@ -443,11 +445,12 @@ class LuaEngine:
             raise CommandError(b"ERR Error compiling script (new function): " + _b(err))
         return f
 
-    def run(self, c: Client, fn: Any, keys: list[bytes], args: list[bytes],
-            name: bytes, eval_mode: bool, ro: bool, argv: list[bytes]) -> bytes | None:
+    def run(self, c: Client, fn: Any, argv: list[bytes], nkeys: int, name: bytes,
+            eval_mode: bool, ro: bool) -> bytes | None:
         """Run a compiled script/function (fn: its .func, .flags and .cref, the bridge's
-        handle of it, made here on first use) for client c; returns the encoded reply
-        (or raises CommandError for a counted error)."""
+        handle of it, made here on first use) for client c with argv[3:3 + nkeys] as its
+        keys and the rest of argv[3:] as its arguments; returns the encoded reply (or
+        raises CommandError for a counted error)."""
         srv = self.server
         sflags = fn.flags
         compat = sflags & F_EVAL_COMPAT
@@ -491,10 +494,10 @@ class LuaEngine:
                 h = fn.cref
                 if h is None:
                     h = fn.cref = br.hold(self._ref(fn.func))
-                res = br.run(h, keys, args, c.resp, eval_mode)
+                res = br.run(h, argv, nkeys, c.resp, eval_mode)
             else:
                 try:
-                    res = self._run(fn.func, c.resp, eval_mode, len(keys), *keys, *args)
+                    res = self._run(fn.func, c.resp, eval_mode, nkeys, *argv[3:])
                 except lupa.LuaError as e:  # a failure of ours outside the script's xpcall
                     res = (False, b"ERR " + str(e).encode(), None, None, False)
             if ctx.killed:
@@ -504,14 +507,27 @@ class LuaEngine:
             srv.script_ctx = None
             srv.also_propagate = outer
             if ctx.timedout:
-                srv.busy_script = None
-                srv.update_slow()
-                if srv.busy_accepted:
-                    hand_over(srv)
+                self.busy_over()
         if outer is None and buf:
             from bocho.commands.multi import propagate_block
             propagate_block(srv, buf)
         c.prop = []
+        if type(res) is bytes:
+            return res
+        return self.result(res, name)
+
+    def busy_over(self) -> None:
+        """A run that went past busy-reply-threshold has ended: the server is no longer
+        busy, and the connections accepted meanwhile go to the event loop."""
+        srv = self.server
+        srv.busy_script = None
+        srv.update_slow()
+        if srv.busy_accepted:
+            hand_over(srv)
+
+    def result(self, res: tuple, name: bytes) -> bytes:
+        """The reply of a run from luaboot's result tuple (see _luabridge.Bridge.run);
+        an error reply is raised."""
         if res[0]:
             data, kind = res[1], res[2] if len(res) > 2 else None
             if kind is None:
@@ -540,7 +556,9 @@ def _open_bridge(lua: Any, engine: LuaEngine) -> Any:
     RunCtx.deny's flags refuses) itself, and calls call_command for the rest."""
     if _luabridge is None:
         return None
-    _luabridge.configure(TABLE, WRITE, DENYOOM, Client.execute_plain)
+    from bocho.commands.multi import propagate_block
+    _luabridge.configure(TABLE, Client.execute_plain, RunCtx, propagate_block, Client, Command,
+                         WRITE, DENYOOM, NOSCRIPT, MAY_REPLICATE, F_EVAL_COMPAT)
     opener, err = _pair(lua.eval("package.loadlib")(_luabridge.PATH.encode(),
                                                       b"luaopen_bocho_bridge"))
     if opener is None:

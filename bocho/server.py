@@ -141,6 +141,7 @@ class Server:
         self.hooks_on_cron: list[Callable[[], None]] = []
         self.debug_active_expire = True
         self.cron_paused = False
+        self.script_disable_deny_script = False  # DEBUG SET-DISABLE-DENY-SCRIPTS
         self.loading = False
         self.async_loading = False  # with loading: a replica's swapdb load (replica.py)
         self.lastbgsave_ok = True  # False after a failed BGSAVE (MISCONF, snapshot.py)

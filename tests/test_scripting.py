@@ -186,17 +186,22 @@ def test_compiled_redis_call_arguments_as_redis(pair):
 
 def test_keys_argv_and_numkeys_errors(pair):
     a, b = pair()
+    loaded = "b534286061d4b9e4026607613b95c06c06015ae8"  # return 'loaded'
     cmds = [
+        ("EVALSHA", loaded, "0"),  # before any script ran: no Lua state yet
         ("EVAL", "return {KEYS[1], KEYS[2], ARGV[1], #KEYS, #ARGV}", "2", "k1", "k2", "a1"),
         ("EVAL", "return 1", "3", "a"), ("EVAL", "return 1", "-1"),
         ("EVAL", "return 1", "x"), ("EVAL", "return 1"),
         ("EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"), ("EVALSHA", "abc", "0"),
         ("SCRIPT", "LOAD", "return 'loaded'"),
-        ("EVALSHA", "b534286061d4b9e4026607613b95c06c06015ae8", "0"),
+        ("EVALSHA", loaded, "0"),
         ("EVALSHA", "B534286061D4B9E4026607613B95C06C06015AE8", "0"),
-        ("SCRIPT", "EXISTS", "b534286061d4b9e4026607613b95c06c06015ae8", "ffff"),
+        ("EVALSHA", loaded, "-1"), ("EVALSHA", loaded, "x"), ("EVALSHA", loaded, "01"),
+        ("EVALSHA", loaded, "2", "k"), ("EVALSHA", loaded, "1", "k", "a"),
+        ("EVALSHA_RO", loaded, "0"), ("EVALSHA_RO", loaded, "+1", "k"),
+        ("SCRIPT", "EXISTS", loaded, "ffff"),
         ("SCRIPT", "FLUSH"),
-        ("SCRIPT", "EXISTS", "b534286061d4b9e4026607613b95c06c06015ae8"),
+        ("SCRIPT", "EXISTS", loaded),
         ("SCRIPT", "FLUSH", "BAD"), ("SCRIPT", "KILL"),
         ("EVAL_RO", "return redis.call('set', 'a', 1)", "0"),
         ("EVAL_RO", "return redis.call('get', 'a')", "0"),

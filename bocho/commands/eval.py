@@ -7,12 +7,13 @@ shebang flags. SCRIPT FLUSH drops the cache and the Lua state with it."""
 from __future__ import annotations
 
 from bocho import resp
-from bocho.commands import command
+from bocho.commands import command, lookup
 from bocho.config import split_args
 from bocho.errors import CommandError
 from bocho.scripting import (
     F_EVAL_COMPAT,
     LuaEngine,
+    _luabridge,
     parse_flags_list,
     script_cmd_flags,
     sha1hex,
@@ -163,8 +164,7 @@ def _eval(c, argv, sha_mode: bool, ro: bool):
             raise CommandError(NOSCRIPT_ERR)
     else:
         sha, script = engine.create(argv[1])
-    return engine.run(c, script, argv[3:3 + n], argv[3 + n:], sha,
-                      True, ro, argv)
+    return engine.execute(c, script, argv, n, sha, True, ro)
 
 
 @command("eval", -3, "noscript stale skip_monitor no_mandatory_keys may_replicate", group=GROUP,
@@ -197,6 +197,12 @@ def evalsha(c, argv):
          complexity="Depends on the script that is executed.")
 def evalsha_ro(c, argv):
     return _eval(c, argv, True, True)
+
+
+if _luabridge is not None:  # their common case compiled: _luabridge._evalsha
+    _luabridge.set_eval_command(_eval)
+    lookup(b"evalsha").handler = _luabridge.evalsha
+    lookup(b"evalsha_ro").handler = _luabridge.evalsha_ro
 
 
 # -- SCRIPT --------------------------------------------------------------------------------

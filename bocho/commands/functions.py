@@ -564,8 +564,7 @@ def _fcall(c, argv, ro: bool):
         raise CommandError(b"ERR Number of keys can't be greater than number of args")
     if n < 0:
         raise CommandError(b"ERR Number of keys can't be negative")
-    return reg.engine.run(c, f, argv[3:3 + n], argv[3 + n:], f.name, False, ro,
-                          argv)
+    return reg.engine.execute(c, f, argv, n, f.name, False, ro)
 
 
 @command("fcall", -3, "noscript stale skip_monitor no_mandatory_keys may_replicate", group=GROUP,
