@@ -25,10 +25,12 @@ What makes it cheaper than the Python loop, measured (bench/README.md):
 - attributes of Client, Command and Database (classes with __slots__) are read and
   written at their slot's offset, found once from the class's member descriptors
   (install refuses to run, leaving the Python path, if one is not a plain object slot);
-- counters (a command's calls/usec, keyspace hits, dirty) add up in C and reach the
-  Python objects before any Python code that may read them runs (a handler of a command
-  that is neither `write` nor `fast`, call(), the slow log, the Python path) and when the
-  iteration's replies are written (flush_pending);
+- counters add up in C: keyspace hits and dirty reach the server before any Python
+  code that may read them runs (a handler of a command that is neither `write` nor
+  `fast` nor a script's, call(), the slow log, the Python path); a command's calls/usec
+  reach its Command when Python code reads them (commands.sync_stats: INFO, CONFIG
+  RESETSTAT, LATENCY HISTOGRAM) and when the iteration's replies are written
+  (flush_pending);
 - the state GET/SET depend on (the db's dicts, the notify flags, WATCH) is read once per
   read and again only after Python code ran."""
 
@@ -36,7 +38,7 @@ from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from cpython.dict cimport PyDict_Contains, PyDict_GetItemWithError, PyDict_SetItem
 from cpython.list cimport PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
-from cpython.long cimport PyLong_AsLongLong
+from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
 from cpython.set cimport PySet_Add
@@ -213,6 +215,9 @@ DEF K_MSET = 5
 DEF K_EXEC = 6
 DEF K_EXPIRE = 7
 
+# the commands that run a script (Entry.script)
+SCRIPT_RUNNERS = frozenset(("eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"))
+
 # what call() does not queue inside MULTI (network._EXEC_LIKE_NAMES)
 EXEC_LIKE = frozenset(("exec", "discard", "multi", "watch", "quit", "reset"))
 
@@ -283,6 +288,8 @@ def install(table, client_cls, server_cls, failed_reply_fn, command_cls, db_cls)
     client_cls.exec_queued = exec_queued
     client_cls.execute_plain = execute_plain
     server_cls.flush_pending = flush_pending
+    from bocho.commands import set_stats_sync
+    set_stats_sync(flush_stats)
 
 
 # -- commands and their counters -----------------------------------------------------------
@@ -297,6 +304,9 @@ cdef class Entry:
     cdef Py_ssize_t arity
     cdef int kind
     cdef bint defer  # a `write` or `fast` command: its handler reads no statistics
+    # EVAL/EVALSHA/FCALL and their _RO forms: their handler reads no statistics either,
+    # and each command the script runs gets them flushed as its own (run_for_script)
+    cdef bint script
     cdef bint container
     cdef bint queue  # queued inside MULTI as it is (not EXEC-like, no `no-multi` flag)
     cdef bint write  # a replica sends it to call() (replica-read-only)
@@ -328,6 +338,8 @@ cdef Entry entry_for(object cmd):
     # commands that may read the statistics (INFO, CONFIG RESETSTAT...) are neither
     e.defer = bool(flags & (F_WRITE | F_FAST)) and not e.container and type(cmd) is command_type
     e.write = bool(flags & F_WRITE)
+    e.script = (not e.container and cmd.parent is None and type(cmd) is command_type
+                and cmd.name in SCRIPT_RUNNERS)
     e.queue = (e.handler is not None and not e.container and not flags & F_NO_MULTI
                and cmd.name not in EXEC_LIKE)
     # REPLCONF GETACK is answered by the master client itself
@@ -366,15 +378,10 @@ cdef int add_stats(Entry e) except -1:
     return 0
 
 
-cdef int flush_counters() except -1:
-    """Everything counted in C reaches the Python objects: before Python code that may
-    read it runs, and once per event-loop iteration (flush_pending)."""
+cdef int flush_server_counters() except -1:
+    """Keyspace hits and `dirty` counted in C reach the server: before Python code that
+    may read them runs (any handler of a command that is neither `write` nor `fast`)."""
     global pending_srv, pending_hits, pending_dirty
-    cdef Entry e
-    if PENDING:
-        for e in PENDING:
-            add_stats(e)
-        del PENDING[:]
     if pending_srv is not None:
         srv = pending_srv
         pending_srv = None
@@ -387,13 +394,30 @@ cdef int flush_counters() except -1:
     return 0
 
 
+cdef int flush_counters() except -1:
+    """Everything counted in C reaches the Python objects: the commands' calls/usec once
+    per event-loop iteration (flush_pending), before the slow log and the Python path,
+    and whenever Python code reads them (commands.sync_stats: INFO, CONFIG RESETSTAT,
+    LATENCY HISTOGRAM, the cron's ops samples); hits and dirty also before any handler
+    that may read them (flush_server_counters)."""
+    cdef Entry e
+    if PENDING:
+        for e in PENDING:
+            add_stats(e)
+        del PENDING[:]
+    return flush_server_counters()
+
+
+def flush_stats():
+    """commands.sync_stats (installed by install): flush_counters for Python code."""
+    flush_counters()
+
+
 cdef inline int count_call(Entry e, int64_t d) except -1:
     if e.calls == 0:
         PENDING.append(e)
     e.calls += 1
     e.usec += d
-    if not e.defer:
-        flush_counters()
     return 0
 
 
@@ -450,12 +474,13 @@ cdef class DbState:
         return 0
 
 
-cdef bint ttl_in_play(DbState st, object key) except -1:
+cdef bint ttl_in_play(DbState st, object key, long long *now) except -1:
     """Whether key's TTL may decide what a command sees: it has one that is not in the
     future of the wall clock. Whatever time the Python path expires keys against (now,
     or a script's start, which is earlier) the key is alive then, so a read or an
     INCR (which keeps the TTL) can run here; for a TTL that has passed, or nearly,
-    Python decides (lazy expiry, replicas, paused clients)."""
+    Python decides (lazy expiry, replicas, paused clients). The wall clock is read into
+    *now if it is negative (a command that needs the time again reuses the reading)."""
     if not PyDict_GET_SIZE_(st.expires):
         return False
     cdef PyObject *when = PyDict_GetItemWithError(st.expires, key)
@@ -463,7 +488,14 @@ cdef bint ttl_in_play(DbState st, object key) except -1:
         return False
     if type(<object>when) is not int:
         return True
-    return PyLong_AsLongLong(<object>when) <= wall_ms() + 1
+    cdef int overflow = 0
+    # (the one-digit fast path of PyLong_AsLongLong does not cover millisecond times)
+    cdef long long w = PyLong_AsLongLongAndOverflow(<object>when, &overflow)
+    if overflow:
+        return overflow < 0
+    if now[0] < 0:
+        now[0] = wall_ms()
+    return w <= now[0] + 1
 
 
 cdef object get_string(DbState st, object srv, list argv):
@@ -476,10 +508,11 @@ cdef object get_string(DbState st, object srv, list argv):
     cdef PyObject *found = PyDict_GetItemWithError(st.data, key)
     if found is NULL or type(<object>found) is not bytes:
         return None
-    if ttl_in_play(st, key):
+    cdef long long now = -1
+    if ttl_in_play(st, key, &now):
         return None
     if pending_srv is not srv:
-        flush_counters()
+        flush_server_counters()
         pending_srv = srv
     pending_hits += 1
     return bulk_reply(<object>found)
@@ -496,7 +529,7 @@ cdef object set_string(DbState st, object srv, list argv):
         return None
     PyDict_SetItem(st.data, key, <object>PyList_GET_ITEM_2(argv))
     if pending_srv is not srv:
-        flush_counters()
+        flush_server_counters()
         pending_srv = srv
     pending_dirty += 1
     return OK
@@ -513,7 +546,7 @@ cdef object mset_strings(DbState st, object srv, list argv):
     for i in range(1, n, 2):
         PyDict_SetItem(data, argv[i], argv[i + 1])
     if pending_srv is not srv:
-        flush_counters()
+        flush_server_counters()
         pending_srv = srv
     pending_dirty += n // 2
     return OK
@@ -531,7 +564,8 @@ cdef object incr_string(DbState st, object srv, list argv, long long by):
     cdef PyObject *found = PyDict_GetItemWithError(st.data, key)
     if found is NULL or type(<object>found) is not bytes:
         return None
-    if ttl_in_play(st, key):
+    cdef long long now = -1
+    if ttl_in_play(st, key, &now):
         return None
     cdef long long v
     if not small_int(PyBytes_AS_STRING(<object>found), PyBytes_GET_SIZE(<object>found), 18,
@@ -540,7 +574,7 @@ cdef object incr_string(DbState st, object srv, list argv, long long by):
     v += by
     PyDict_SetItem(st.data, key, decimal(v, False))
     if pending_srv is not srv:
-        flush_counters()
+        flush_server_counters()
         pending_srv = srv
     pending_dirty += 1
     return decimal(v, True)
@@ -560,7 +594,8 @@ cdef object expire_key(DbState st, object srv, list argv):
             or sattr(srv, "propagating")):
         return None
     key = <object>PyList_GET_ITEM_1(argv)
-    if PyDict_GetItemWithError(st.data, key) is NULL or ttl_in_play(st, key):
+    cdef long long now = -1
+    if PyDict_GetItemWithError(st.data, key) is NULL or ttl_in_play(st, key, &now):
         return None
     secs = <object>PyList_GET_ITEM_2(argv)
     cdef long long v
@@ -569,9 +604,11 @@ cdef object expire_key(DbState st, object srv, list argv):
             or not small_int(PyBytes_AS_STRING(secs), PyBytes_GET_SIZE(secs), 12, &v)
             or v <= 0):
         return None
-    PyDict_SetItem(st.expires, key, wall_ms() + v * 1000)
+    if now < 0:
+        now = wall_ms()
+    PyDict_SetItem(st.expires, key, now + v * 1000)
     if pending_srv is not srv:
-        flush_counters()
+        flush_server_counters()
         pending_srv = srv
     pending_dirty += 1
     return ONE
@@ -638,9 +675,21 @@ cdef inline bint truth(object o, Py_ssize_t off):
     return bool(<object>v)
 
 
+# the last Server.slowlog_ns seen and its C value (an int does not change: the same
+# object, the same threshold)
+cdef object threshold_of = None
+cdef int64_t threshold_val = 0
+
+
 cdef inline int64_t threshold(object ns) except? -1:
     """Server.slowlog_ns as a C number (a huge slowlog-log-slower-than: never)."""
-    return ns if ns < (1 << 62) else (1 << 62)
+    global threshold_of, threshold_val
+    if ns is threshold_of:
+        return threshold_val
+    cdef int64_t v = ns if ns < (1 << 62) else (1 << 62)
+    threshold_of = ns
+    threshold_val = v
+    return v
 
 
 cdef inline bint reader_holds_data(reader) except -1:
@@ -711,8 +760,8 @@ cdef inline int run_entry(Entry e, DbState st, client, srv, list argv, list out)
     if r is not None:
         out.append(r)
         return RAN_C
-    if not e.defer:
-        flush_counters()
+    if not e.defer and not e.script:
+        flush_server_counters()
     if e.kind == K_EXEC:
         sset(client, CS.lastcmd, e.fullname)  # before the queued commands run
     st.fresh = False
@@ -749,7 +798,7 @@ cdef int run_propagating(Entry e, DbState st, client, srv, list argv, list out) 
         if e.kind != K_GET:  # SET, INCR/DECR, MSET in C: always a write, as it came
             propagate(srv, sget(client, CS.db).id, argv)
         return RAN_C
-    flush_counters()  # `dirty` complete before and after
+    flush_server_counters()  # `dirty` complete before and after
     dirty = sattr(srv, "dirty")
     client.prop = None
     if e.kind == K_EXEC:
@@ -762,7 +811,7 @@ cdef int run_propagating(Entry e, DbState st, client, srv, list argv, list out) 
         return RAN_NO_REPLY
     if r is not None:
         out.append(r)
-    flush_counters()
+    flush_server_counters()
     if sattr(srv, "dirty") > dirty:
         dbid = sget(client, CS.db).id
         prop = client.prop
@@ -1100,33 +1149,74 @@ def exec_queued(self, list queued):
                 flush_counters()
                 return py_exec_queued(self, queued[i + 1:])
             prop = sattr(srv, "propagating")
+    flush_server_counters()
+
+
+# one DbState serves a script's commands (they do not nest; a new one if they did)
+cdef DbState script_state = None
+
+
+cdef int run_in_python(object client, object cmd, list argv) except -1:
+    """Client.execute for a script's command, with what C counted so far flushed (its
+    handler may read it: the script's own command did not flush, Entry.script)."""
     flush_counters()
+    client.execute(cmd, argv)
+    return 0
+
+
+cdef int run_for_script(object client, object cmd, list argv) except -1:
+    """Client.execute_plain in C, for the compiled redis.call (bocho/_luabridge.pyx
+    cimports it: `from bocho._fastpath cimport run_for_script`; declared in
+    bocho/_fastpath.pxd): run `cmd` (the Command argv[0] resolved to, already checked
+    against the script run) with `argv` on the script's client, its reply appended to
+    the client's `out`. Returns 0, or -1 with a Python exception set (a bug of ours: a
+    handler's own errors are replies). Callable at any time, also when install did not
+    run (BOCHO_PURE) or the client is not a Client: it then calls the Python method.
+
+    As the request loop runs a command while neither the client nor the server is slow
+    and no client tracks keys (whose reads execute() would remember): GET/SET/INCR/
+    EXPIRE... in C or the handler, propagation while writes propagate, the command's
+    calls/usec (added to the Command when read: flush_counters), the slow log, CLIENT
+    LIST's cmd=; else Client.execute."""
+    global script_state
+    if client_type is None:
+        client.execute_plain(cmd, argv)
+        return 0
+    if not isinstance(client, client_type):
+        return run_in_python(client, cmd, argv)
+    srv = sget(client, CS.server)
+    if sattr(srv, "slow") or truth(client, CS.slow):
+        return run_in_python(client, cmd, argv)
+    trk = sattr(srv, "tracking")
+    if trk is not None and trk.clients:
+        return run_in_python(client, cmd, argv)
+    cdef Entry e = entry_for(cmd)
+    if e.handler is None:
+        return run_in_python(client, cmd, argv)
+    cdef DbState st = script_state
+    if st is None or st.busy:
+        # (busy: nested, or left so by an exception of ours: a fresh one)
+        st = DbState()
+        script_state = st
+    st.busy = True
+    st.fresh = False  # Python code (the script's, other commands') ran since the last
+    cdef int64_t t0 = now_ns()
+    if sattr(srv, "propagating"):
+        run_propagating(e, st, client, srv, argv, sget(client, CS.out))
+    else:
+        run_entry(e, st, client, srv, argv, sget(client, CS.out))
+    cdef int64_t slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
+    sset(client, CS.lastcmd, e.fullname)
+    account(e, now_ns() - t0, slowlog_ns, st, client, srv, argv)
+    st.busy = False
+    st.data = None  # (the db's dicts are not kept alive by this)
+    st.expires = None
+    return 0
 
 
 def execute_plain(self, cmd, list argv):
-    """Client.execute_plain (a script's redis.call): as exec_queued runs one command
-    while neither the client nor the server is slow and no client tracks keys (whose
-    reads execute() would remember); otherwise Client.execute."""
-    if not isinstance(self, client_type):
-        return self.execute(cmd, argv)
-    srv = sget(self, CS.server)
-    if sattr(srv, "slow") or truth(self, CS.slow):
-        return self.execute(cmd, argv)
-    trk = sattr(srv, "tracking")
-    if trk is not None and trk.clients:
-        return self.execute(cmd, argv)
-    cdef Entry e = entry_for(cmd)
-    if e.handler is None:
-        return self.execute(cmd, argv)
-    cdef DbState st = DbState()
-    cdef int64_t t0 = now_ns()
-    if sattr(srv, "propagating"):
-        run_propagating(e, st, self, srv, argv, sget(self, CS.out))
-    else:
-        run_entry(e, st, self, srv, argv, sget(self, CS.out))
-    cdef int64_t slowlog_ns = threshold(sattr(srv, "slowlog_ns"))
-    sset(self, CS.lastcmd, e.fullname)
-    account(e, now_ns() - t0, slowlog_ns, st, self, srv, argv)
+    """Client.execute_plain (a script's redis.call run from Python): run_for_script."""
+    run_for_script(self, cmd, argv)
 
 
 def apply_stream(self, bytearray buf, Py_ssize_t pos):

@@ -504,7 +504,8 @@ class Server:
             client_cron(c, now, now_ms)
 
     def total_commands(self) -> int:
-        from bocho.commands import all_commands
+        from bocho.commands import all_commands, sync_stats
+        sync_stats()
         n = 0
         for cmd in all_commands():
             n += cmd.calls

@@ -333,3 +333,94 @@ def test_transaction_acl_change_between_queue_and_exec(server, oracle, r):
     finally:
         for c in (r, rr):
             c.execute_command("ACL", "DELUSER", "txu")
+
+
+BENCH_SCRIPT = ("redis.call('INCR', KEYS[1]) redis.call('EXPIRE', KEYS[1], 3600) "
+                "return redis.call('GET', KEYS[1])")
+# a script reading the statistics between its own commands
+INFO_SCRIPT = ("redis.call('INCR', KEYS[1]) local a = redis.call('INFO', 'commandstats') "
+               "redis.call('GET', KEYS[1]) "
+               "return a .. redis.call('INFO', 'stats') .. redis.call('INFO', 'persistence')")
+STAT_NAMES = (b"incr", b"expire", b"get", b"evalsha", b"eval", b"info", b"exec", b"multi",
+              b"config\\|resetstat", b"latency\\|histogram")
+
+
+def _stat_figures(raw: bytes) -> list:
+    """Every calls= of the commands that matter, keyspace hits and LATENCY HISTOGRAM's
+    counts, in reply order (the usec figures are the clocks')."""
+    out = [re.findall(rb"cmdstat_" + name + rb":calls=(\d+)", raw) for name in STAT_NAMES]
+    out.append(re.findall(rb"keyspace_hits:(\d+)", raw))
+    out.append(re.findall(rb"\$5\r\ncalls\r\n:(\d+)", raw))
+    return out
+
+
+def test_script_command_counters_exact(server, oracle, r):
+    """A script's commands run in C (INCR, EXPIRE, GET) count calls, keyspace hits and
+    dirty that are exact wherever they are read: INFO in the same pipeline, INFO and
+    LATENCY HISTOGRAM run by a script between its commands, inside EXEC, after CONFIG
+    RESETSTAT between scripts, and on another connection afterwards."""
+    rr = oracle.client()
+    reset(r, rr)
+    for c in (r, rr):
+        c.config_resetstat()
+        c.set("k", "5")
+    sha = r.script_load(BENCH_SCRIPT)
+    assert rr.script_load(BENCH_SCRIPT) == sha
+    before = [c.info("persistence")["rdb_changes_since_last_save"] for c in (r, rr)]
+    run = cmd("EVALSHA", sha, "1", "k")
+    data = (run * 3 + cmd("INFO", "commandstats") + run + cmd("CONFIG", "RESETSTAT")
+            + run * 2 + cmd("EVAL", INFO_SCRIPT, "1", "k") + run
+            + cmd("EVAL", "return redis.call('LATENCY', 'HISTOGRAM', 'incr', 'get')", "0")
+            + cmd("MULTI") + run + cmd("INFO", "commandstats") + cmd("EXEC")
+            + cmd("LATENCY", "HISTOGRAM", "expire") + run + cmd("INFO", "commandstats")
+            + cmd("INFO", "stats") + cmd("INFO", "persistence"))
+    ours, theirs = pipeline(server, data), pipeline(oracle, data)
+    assert _stat_figures(ours) == _stat_figures(theirs)
+    assert _stat_figures(ours)[0][-1] == b"6"  # the last INFO's incr calls
+    changes = [re.findall(rb"rdb_changes_since_last_save:(\d+)", raw)
+               for raw in (ours, theirs)]
+    assert [int(x) - before[0] for x in changes[0]] == [int(x) - before[1] for x in changes[1]]
+    ci, ri = r.info("commandstats"), rr.info("commandstats")
+    for name in ("incr", "expire", "get", "evalsha", "eval", "info", "exec", "multi",
+                 "config|resetstat", "latency|histogram"):
+        assert _calls(ci, name) == _calls(ri, name), name
+    assert r.info("stats")["keyspace_hits"] == rr.info("stats")["keyspace_hits"]
+    assert r.get("k") == rr.get("k") == b"15"
+
+
+BUSY_SCRIPT = ("for i = 1, 5000000 do end "
+               "redis.call('INCR', KEYS[1]) return redis.call('INFO', 'persistence')")
+
+
+@pytest.mark.parametrize("mode", ["tracking", "busy"])
+def test_script_counters_exact_in_python(server, oracle, r, mode):
+    """A script's commands that take Client.execute (a client tracks keys; the script
+    ran past busy-reply-threshold, which makes the server slow) find in place what C
+    counted before the script (the script command itself leaves it pending)."""
+    rr = oracle.client()
+    reset(r, rr)
+    for c in (r, rr):
+        c.config_resetstat()
+        c.set("k", "5")
+        c.config_set("busy-reply-threshold", 10 if mode == "busy" else 5000)
+    sha = r.script_load(BENCH_SCRIPT)
+    assert rr.script_load(BENCH_SCRIPT) == sha
+    before = [c.info("persistence")["rdb_changes_since_last_save"] for c in (r, rr)]
+    got = []
+    try:
+        for srv in (server, oracle):
+            with socket.create_connection((srv.host, srv.port), timeout=10) as t:
+                if mode == "tracking":
+                    t.sendall(cmd("CLIENT", "TRACKING", "on"))
+                    assert recv_until(t, lambda b: b.endswith(b"\r\n"), 10) == b"+OK\r\n"
+                got.append(pipeline(srv, cmd("SET", "k", "7") + cmd("SET", "j", "1")
+                                    + cmd("GET", "k") * 2 + cmd("EVALSHA", sha, "1", "k")
+                                    + cmd("EVAL", BUSY_SCRIPT, "1", "k")
+                                    + cmd("EVAL", INFO_SCRIPT, "1", "k")))
+    finally:
+        for c in (r, rr):
+            c.config_set("busy-reply-threshold", 5000)
+    assert _stat_figures(got[0]) == _stat_figures(got[1])
+    changes = [re.findall(rb"rdb_changes_since_last_save:(\d+)", raw) for raw in got]
+    assert len(changes[0]) == 2
+    assert [int(x) - before[0] for x in changes[0]] == [int(x) - before[1] for x in changes[1]]

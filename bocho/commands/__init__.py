@@ -182,6 +182,23 @@ def lookup(name: bytes) -> Command | None:
     return cmd
 
 
+# The compiled loop (bocho/_fastpath.pyx) counts a command's calls/usec in C and adds
+# them to the Command only when it has to (once per event-loop iteration, the slow log):
+# code that reads Command.calls/usec calls sync_stats() first.
+_stats_sync: Callable[[], object] | None = None
+
+
+def set_stats_sync(fn: Callable[[], object] | None) -> None:
+    global _stats_sync
+    _stats_sync = fn
+
+
+def sync_stats() -> None:
+    """Every command's calls/usec complete (INFO commandstats, CONFIG RESETSTAT...)."""
+    if _stats_sync is not None:
+        _stats_sync()
+
+
 def all_commands() -> list[Command]:
     """Each top-level command once."""
     seen: dict[str, Command] = {}

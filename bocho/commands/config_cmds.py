@@ -7,7 +7,7 @@ import asyncio
 import socket
 
 from bocho import log, resp
-from bocho.commands import TABLE, all_commands, command
+from bocho.commands import TABLE, all_commands, command, sync_stats
 from bocho.config import ConfigError, ConfigSetError, on_apply
 from bocho.errors import CommandError
 from bocho.listen import bind_listener
@@ -129,6 +129,7 @@ def reset_stats(srv) -> None:
     for attr in ("aof_delayed_fsync",):
         if hasattr(srv, attr):
             setattr(srv, attr, 0)
+    sync_stats()  # what the compiled loop counted so far is reset too
     for cmd in all_commands():
         _reset_cmd(cmd)
     for hook in RESET_HOOKS:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from bocho import REDIS_VERSION, __version__, evict, network, resp
-from bocho.commands import all_commands, command
+from bocho.commands import all_commands, command, sync_stats
 
 SRV = "server"
 BUILD_ID = "b0c40b0c40b0c40"  # stands for Redis's build id (a hash of the build)
@@ -415,6 +415,7 @@ def _safe(name: str) -> str:
 
 
 def _walk_commands():
+    sync_stats()
     for cmd in all_commands():
         yield cmd
         if cmd.subcommands:

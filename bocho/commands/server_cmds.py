@@ -7,7 +7,7 @@ import random
 import time
 
 from bocho import REDIS_VERSION, latency, memory, resp
-from bocho.commands import TABLE, command, lookup
+from bocho.commands import TABLE, command, lookup, sync_stats
 from bocho.commands.strings import key_spec
 from bocho.errors import CommandError, syntax
 from bocho.util import parse_int
@@ -192,6 +192,7 @@ def _lookup_full(name: bytes):
          summary="Return the cumulative distribution of latencies of a subset of commands "
                  "or all commands", tips=LAT_TIPS)
 def latency_histogram(c, argv):
+    sync_stats()
     tracking = c.server.config["latency-tracking"]
     picked = []
     if len(argv) == 2:
