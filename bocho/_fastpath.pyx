@@ -44,66 +44,23 @@ from cpython.ref cimport Py_INCREF
 from cpython.set cimport PySet_Add
 from libc.stdint cimport int64_t
 
-from bocho._intfmt cimport decimal, small_int
+from bocho._clock cimport now_ns, wall_ms
+from bocho._intfmt cimport bulk, decimal, small_int
+from bocho._slots cimport BOCHO_SLOT, offset, sget, sset
 from libc.string cimport memcmp, memcpy
-
-
-cdef extern from "<time.h>" nogil:
-    ctypedef long time_t
-    cdef struct timespec:
-        time_t tv_sec
-        long tv_nsec
-    int clock_gettime(int clk, timespec *ts)
-    int CLOCK_MONOTONIC
-    int CLOCK_REALTIME
 
 
 cdef extern from *:
     """
-    #include "structmember.h"
-
-    /* The offset of an object slot (a __slots__ entry) of a class, -1 if `name` is not
-       a plain writable object slot there. */
-    static Py_ssize_t bocho_slot_offset(PyObject *cls, PyObject *name) {
-        PyObject *d;
-        PyMemberDef *m;
-        if (!PyType_Check(cls))
-            return -1;
-        d = _PyType_Lookup((PyTypeObject *)cls, name);
-        if (d == NULL || Py_TYPE(d) != &PyMemberDescr_Type)
-            return -1;
-        m = ((PyMemberDescrObject *)d)->d_member;
-        if (m->type != T_OBJECT_EX || (m->flags & READONLY))
-            return -1;
-        return m->offset;
-    }
-    #define BOCHO_SLOT(o, off) (*(PyObject **)((char *)(o) + (off)))
     #define PyDict_GET_SIZE_(d) PyDict_GET_SIZE(d)
     #define PyList_GET_ITEM_0(l) PyList_GET_ITEM((l), 0)
     #define PyList_GET_ITEM_1(l) PyList_GET_ITEM((l), 1)
     #define PyList_GET_ITEM_2(l) PyList_GET_ITEM((l), 2)
     """
-    Py_ssize_t bocho_slot_offset(object cls, object name)
-    PyObject *BOCHO_SLOT(object o, Py_ssize_t off)
     Py_ssize_t PyDict_GET_SIZE_(object d)
     PyObject *PyList_GET_ITEM_0(object l)
     PyObject *PyList_GET_ITEM_1(object l)
     PyObject *PyList_GET_ITEM_2(object l)
-    void Py_XDECREF(PyObject *o)
-
-
-cdef inline int64_t now_ns() noexcept nogil:
-    # the clock of time.perf_counter_ns on Linux: the Python path's readings compare
-    cdef timespec ts
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
-
-
-cdef inline long long wall_ms() noexcept nogil:
-    # clock.mstime's clock (time.time_ns: CLOCK_REALTIME), the time TTLs are written in
-    cdef timespec ts
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return <long long>ts.tv_sec * 1000 + ts.tv_nsec // 1000000
 
 
 # -- slots -------------------------------------------------------------------------------
@@ -127,26 +84,6 @@ cdef type db_type = None
 cdef type command_type = None
 
 
-cdef inline object sget(object o, Py_ssize_t off):
-    """The object in a slot (AttributeError if unset, as Python)."""
-    cdef PyObject *v = BOCHO_SLOT(o, off)
-    if v is NULL:
-        raise AttributeError("slot at offset %d of %s is not set" % (off, type(o).__name__))
-    return <object>v
-
-
-cdef inline void sset(object o, Py_ssize_t off, object v) noexcept:
-    cdef PyObject *old = BOCHO_SLOT(o, off)
-    Py_INCREF(v)
-    (<PyObject **>(<char *><PyObject *>o + off))[0] = <PyObject *>v
-    Py_XDECREF(old)
-
-
-cdef Py_ssize_t offset(object cls, str name) except -2:
-    cdef Py_ssize_t off = bocho_slot_offset(cls, name)
-    if off < 0:
-        raise LookupError(f"{cls.__name__}.{name} is not an object slot")
-    return off
 
 
 # -- the server's attributes ---------------------------------------------------------------
@@ -423,29 +360,9 @@ cdef inline int count_call(Entry e, int64_t d) except -1:
 
 # -- GET and SET ---------------------------------------------------------------------------
 
-cdef object bulk_reply(object v):
+cdef inline object bulk_reply(object v):
     """$<len>\r\n<v>\r\n in one allocation."""
-    cdef Py_ssize_t n = PyBytes_GET_SIZE(v)
-    cdef char digits[24]
-    cdef int nd = 0, i
-    cdef Py_ssize_t x = n
-    while True:
-        digits[nd] = 48 + x % 10
-        nd += 1
-        x //= 10
-        if x == 0:
-            break
-    r = PyBytes_FromStringAndSize(NULL, n + nd + 5)
-    cdef char *p = PyBytes_AS_STRING(r)
-    p[0] = 36
-    for i in range(nd):
-        p[1 + i] = digits[nd - 1 - i]
-    p[nd + 1] = 13
-    p[nd + 2] = 10
-    memcpy(p + nd + 3, PyBytes_AS_STRING(v), n)
-    p[n + nd + 3] = 13
-    p[n + nd + 4] = 10
-    return r
+    return bulk(PyBytes_AS_STRING(v), PyBytes_GET_SIZE(v))
 
 
 cdef class DbState:

@@ -6,13 +6,17 @@ Through lupa every redis.call crosses Lua -> Python -> Lua with lupa's generic
 conversions (a tuple grown one argument at a time, a wrapper per value) and every run
 converts the keys and arguments one by one, which made EVALSHA of a three-call script
 cost about four times a plain command. Here redis.call reads its arguments off the Lua
-stack into a list of bytes, hands them to the engine's runner (scripting.LuaEngine
-.c_call: the checks of Redis's scriptCall and the command itself) and turns the raw
+stack into a list of bytes, runs a command none of the run's checks can refuse itself
+(_fastpath.run_for_script: as the request loop runs it) and the others through
+scripting.LuaEngine.call_command (the checks of Redis's scriptCall), and turns the raw
 RESP reply into Lua values itself, as Redis's redisProtocolToLuaType does. Anything
 but bulk, integer, status and flat-or-nested arrays (errors, RESP3 types) goes to the
 Lua parser of luaboot.py, so each conversion rule has one implementation besides this
-fast case. A run pushes the compiled function and the KEYS/ARGV tables made from the
-Python lists and calls luaboot's run_c with lua_pcall.
+fast case. A run (Bridge.run) sets KEYS/ARGV from the request's own list, calls the
+compiled function under lua_pcall with luaboot's error handler and makes a string,
+number or nil result RESP in C (luaboot's top() the rest). EVALSHA's handler and
+LuaEngine.run's body are here too for the common case (_evalsha, Bridge._execute): a
+script run's Python set-up cost more than the run itself.
 
 No Lua header or library is linked: lupa's lua51 module exports the Lua 5.1 API, and
 the functions are looked up in it with dlsym once. The lua_State comes from Lua
@@ -35,6 +39,7 @@ from libc.stdlib cimport strtoll
 from libc.string cimport memchr
 
 from bocho._clock cimport now_ns, wall_ms
+from bocho._fastpath cimport run_for_script
 from bocho._intfmt cimport bulk, decimal, small_int
 from bocho._slots cimport offset, sget, sset
 
@@ -497,7 +502,7 @@ cdef int _call_with_gil(lua_State *L, int raise_error) noexcept with gil:
 # what _dispatch and Bridge.execute need of the server (configure(), from scripting.py)
 cdef dict TABLE = {}
 cdef long WRITE = 0, DENYOOM = 0, NOSCRIPT = 0, MAY_REPLICATE = 0, F_EVAL_COMPAT = 0
-cdef object execute_plain = None, RunCtx = None, propagate_block = None
+cdef object RunCtx = None, propagate_block = None
 
 
 # -- EVALSHA and EVALSHA_RO ------------------------------------------------------------------
@@ -558,13 +563,13 @@ def set_eval_command(fn) -> None:
     eval_command = fn
 
 
-def configure(dict table, run, run_ctx, block, client_cls, cmd_cls, long write, long denyoom,
+def configure(dict table, run_ctx, block, client_cls, cmd_cls, long write, long denyoom,
               long noscript, long may_replicate, long eval_compat) -> None:
-    """The command table, Client.execute_plain, scripting.RunCtx, multi.propagate_block,
-    network.Client, commands.Command, the command flags WRITE, DENYOOM, NOSCRIPT, MAY_REPLICATE and the
+    """The command table, scripting.RunCtx, multi.propagate_block, network.Client,
+    commands.Command, the command flags WRITE, DENYOOM, NOSCRIPT, MAY_REPLICATE and the
     script flag F_EVAL_COMPAT."""
     global TABLE, WRITE, DENYOOM, NOSCRIPT, MAY_REPLICATE, F_EVAL_COMPAT
-    global execute_plain, RunCtx, propagate_block
+    global RunCtx, propagate_block
     RC.engine = offset(run_ctx, "engine")
     RC.caller = offset(run_ctx, "caller")
     RC.sc = offset(run_ctx, "sc")
@@ -591,7 +596,6 @@ def configure(dict table, run, run_ctx, block, client_cls, cmd_cls, long write, 
     CM.arity = offset(cmd_cls, "arity")
     CM.subcommands = offset(cmd_cls, "subcommands")
     TABLE = table
-    execute_plain = run
     RunCtx = run_ctx
     propagate_block = block
     WRITE = write
@@ -627,7 +631,7 @@ cdef object _dispatch(Bridge br, list argv):
         sset(ctx, RC.wrote, True)
         sset(ctx, RC.deny, d & ~DENYOOM)
     sc = sget(ctx, RC.sc)
-    execute_plain(sc, cmd, argv)
+    run_for_script(sc, cmd, argv)
     cdef list out = sget(sc, CL.out)
     if PyList_GET_SIZE(out) == 1:
         r = <object>PyList_GET_ITEM(out, 0)

@@ -557,8 +557,8 @@ def _open_bridge(lua: Any, engine: LuaEngine) -> Any:
     if _luabridge is None:
         return None
     from bocho.commands.multi import propagate_block
-    _luabridge.configure(TABLE, Client.execute_plain, RunCtx, propagate_block, Client, Command,
-                         WRITE, DENYOOM, NOSCRIPT, MAY_REPLICATE, F_EVAL_COMPAT)
+    _luabridge.configure(TABLE, RunCtx, propagate_block, Client, Command, WRITE, DENYOOM,
+                         NOSCRIPT, MAY_REPLICATE, F_EVAL_COMPAT)
     opener, err = _pair(lua.eval("package.loadlib")(_luabridge.PATH.encode(),
                                                       b"luaopen_bocho_bridge"))
     if opener is None:
