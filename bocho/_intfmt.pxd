@@ -6,18 +6,23 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.string cimport memcpy
 
 
-cdef inline object decimal(long long v, bint reply):
-    """The decimal of v as bytes; as a RESP integer (":v\r\n") if reply."""
-    cdef char tmp[24]
-    cdef char out[32]
-    cdef int nd = 0, k = 0, i
-    cdef unsigned long long x = <unsigned long long>(-v) if v < 0 else <unsigned long long>v
+cdef inline int _digits(unsigned long long x, char *tmp) noexcept:
+    """The decimal digits of x into tmp, least significant first; how many."""
+    cdef int nd = 0
     while True:
         tmp[nd] = 48 + x % 10
         nd += 1
         x //= 10
         if x == 0:
-            break
+            return nd
+
+
+cdef inline object decimal(long long v, bint reply):
+    """The decimal of v as bytes; as a RESP integer (":v\r\n") if reply."""
+    cdef char tmp[24]
+    cdef char out[32]
+    cdef int k = 0, i
+    cdef int nd = _digits(<unsigned long long>(-v) if v < 0 else <unsigned long long>v, tmp)
     if reply:
         out[k] = 58
         k += 1
@@ -58,14 +63,8 @@ cdef inline bint small_int(const char *p, Py_ssize_t n, Py_ssize_t max_digits,
 cdef inline object bulk(const char *s, Py_ssize_t n):
     """s[:n] as a RESP bulk string ($<n>\r\n<s>\r\n), in one allocation."""
     cdef char digits[24]
-    cdef int nd = 0, i
-    cdef Py_ssize_t x = n
-    while True:
-        digits[nd] = 48 + x % 10
-        nd += 1
-        x //= 10
-        if x == 0:
-            break
+    cdef int i
+    cdef int nd = _digits(<unsigned long long>n, digits)
     r = PyBytes_FromStringAndSize(NULL, n + nd + 5)
     cdef char *p = PyBytes_AS_STRING(r)
     p[0] = 36

@@ -199,6 +199,9 @@ def test_keys_argv_and_numkeys_errors(pair):
         ("EVALSHA", loaded, "-1"), ("EVALSHA", loaded, "x"), ("EVALSHA", loaded, "01"),
         ("EVALSHA", loaded, "2", "k"), ("EVALSHA", loaded, "1", "k", "a"),
         ("EVALSHA_RO", loaded, "0"), ("EVALSHA_RO", loaded, "+1", "k"),
+        # a run's redis.setresp(3) does not outlive it: the next false is RESP2's nil
+        ("EVAL", "redis.setresp(3) return 'a'", "0"), ("EVAL", "return false", "0"),
+        ("EVAL", "redis.setresp(3) return false", "0"), ("EVAL", "return 3.7", "0"),
         ("SCRIPT", "EXISTS", loaded, "ffff"),
         ("SCRIPT", "FLUSH"),
         ("SCRIPT", "EXISTS", loaded),
@@ -438,7 +441,9 @@ def test_unkillable_after_write(server):
 
     def go():
         try:
-            runner.eval("redis.call('set', 'x', 1); local t = redis.call('time')[1] + 1 "
+            # at least a whole second (+1 could end within milliseconds, before the
+            # script is busy, and SCRIPT KILL would then answer NOTBUSY)
+            runner.eval("redis.call('set', 'x', 1); local t = redis.call('time')[1] + 2 "
                         "while tonumber(redis.call('time')[1]) < tonumber(t) do end", 0)
         except redis.ResponseError:
             pass
