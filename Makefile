@@ -13,7 +13,7 @@ $(BIN)/python:
 # The install builds the optional compiled request loop (bocho/_fastpath.pyx, Cython): a
 # change to it or to the build files installs (and so compiles) again.
 BUILD_INPUTS := pyproject.toml setup.py bocho/_fastpath.pyx bocho/_rdbfast.pyx \
-	bocho/_luabridge.pyx bocho/_intfmt.pxd
+	bocho/_luabridge.pyx $(wildcard bocho/*.pxd)
 # The request-path and snapshot tests, run a second time on the pure-Python path
 # (BOCHO_PURE=1: no compiled request loop, no compiled RDB walk, lupa's own redis.call).
 PURE_TESTS := tests/test_protocol.py tests/test_hotpath.py tests/test_smoke.py \

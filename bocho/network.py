@@ -283,10 +283,11 @@ class Client(asyncio.Protocol):
             self.last_io = srv.unixtime
             # A request is inline when it does not start with '*' and the reader holds no
             # unfinished request. has_data() is True while a bulk (or header line) is
-            # incomplete; what continues a request at an element boundary starts with
-            # '$', and after a lone type byte with a digit or '-'.
-            if self.inline_buf is not None or (
-                    data[0] != 42 and _INLINE_START[data[0]] and not reader.has_data()):
+            # incomplete, `stars` while a request's header waits for its elements; what
+            # continues a request at an element boundary starts with '$', and after a
+            # lone type byte with a digit or '-'.
+            if self.inline_buf is not None or (data[0] != 42 and _INLINE_START[data[0]]
+                                               and not reader.has_data() and not self.stars):
                 data = self.process_inline(data)
                 if not data:
                     if srv.pending_writes:
@@ -297,7 +298,8 @@ class Client(asyncio.Protocol):
             # bytes.__contains__ first tries its argument as an int and pays for a
             # TypeError each time.
             if (self.tail or not self.authenticated or _suspect(data) is not None
-                    or data.find(b"\n:") >= 0 or data.find(b"$-") >= 0
+                    or _TYPE_BYTE[data[0]] or _odd_type(data) is not None
+                    or data.find(b"$-") >= 0
                     or data.find(b"\n\n") >= 0 or data.find(b"\n\r\n") >= 0):
                 data = self.guard_input(data)
                 if not data:
@@ -628,10 +630,17 @@ class Client(asyncio.Protocol):
                     pos = p + 1
                 continue
             if data[p] != 42:
-                # an integer or a nil where a request needs bulk strings (hiredis would
-                # hand the command an int or None)
-                self.protocol_error("expected '$', got ':'" if data[p] == 58
-                                    else "invalid bulk length")
+                if self.stars == 0:
+                    # between requests: an inline command (Redis frames by the first byte)
+                    rest = self.process_inline(data[p:])
+                    if not rest or self.closing:
+                        return b""
+                    data, fed, pos = rest, 0, 0
+                    continue
+                # an item other than a bulk string inside a request (hiredis would hand
+                # the command an int, a bool, None...)
+                self.protocol_error("invalid bulk length" if data[p] == 36
+                                    else f"expected '$', got '{chr(data[p])}'")
                 return b""
             nl = data.find(b"\n", p)
             if nl < 0:
@@ -1163,6 +1172,10 @@ def unknown_command_msg(argv: list[bytes]) -> str:
 
 _ESCAPED_CRLF = ("\\r", "\\n")
 _suspect = re.compile(rb"\*(?:-|[0-9]{7})").search
+# a line starting with a RESP type byte other than '$' and '*': where a request needs a
+# bulk string, Redis refuses it; hiredis would hand the command an int, a bool, None...
+_odd_type = re.compile(rb"\n[-:#,_%~>|(=!+]").search
+_TYPE_BYTE = bytes(1 if b in b"-:#,_%~>|(=!+" else 0 for b in range(256))
 _HIREDIS_TYPE_ERROR = re.compile(r'Protocol error, got "(.*)" as reply type byte').match
 _HIREDIS_ERRORS = {
     "Multi-bulk length out of range": "invalid multibulk length",
@@ -1174,12 +1187,15 @@ _HIREDIS_ERRORS = {
 
 def _next_odd_item(data: bytes, pos: int) -> int:
     """The first place from pos that may hold an item hiredis must not see: a negative
-    or huge multibulk count, an integer, a nil bulk, an empty line. -1 if none."""
+    or huge multibulk count, an item of a type other than bulk string (an integer, a
+    boolean...), a nil bulk, an empty line. -1 if none."""
+    if pos == 0 and _TYPE_BYTE[data[0]]:
+        return 0
     m = _suspect(data, pos)
     best = m.start() if m is not None else -1
-    i = data.find(b"\n:", pos)
-    if i >= 0 and (best < 0 or i + 1 < best):
-        best = i + 1
+    m = _odd_type(data, pos)
+    if m is not None and (best < 0 or m.start() + 1 < best):
+        best = m.start() + 1
     i = data.find(b"$-", pos)
     if i >= 0 and (best < 0 or i < best):
         best = i

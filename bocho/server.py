@@ -55,6 +55,7 @@ class Server:
         self.lastsave = self.unixtime
         self.run_id = os.urandom(20).hex()
         self.shutdown_asap = False
+        self.signal_pending = False  # a SIGTERM/SIGINT not yet seen by the loop
         self.exiting = False
         self.exit_code = 0
         self.stopped: asyncio.Future | None = None
@@ -570,21 +571,33 @@ class Server:
         return True
 
     def install_signals(self) -> None:
-        loop = self.loop
-        assert loop is not None
-        loop.add_signal_handler(signal.SIGTERM, self._on_signal, "SIGTERM")
-        loop.add_signal_handler(signal.SIGINT, self._on_signal, "SIGINT")
+        """SIGTERM and SIGINT get plain Python handlers, not the loop's: uvloop drops a
+        signal that arrives while its loop is not running (between the loop runs of
+        start-up), and a harness may signal a server the moment it first answers."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._signal_received)
         from bocho.crash import install_crash_handlers
         install_crash_handlers(self)
 
+    def _signal_received(self, signum: int, frame: Any) -> None:
+        """sigShutdownHandler. A second SIGINT while a shutdown is pending exits here
+        (the loop may be stuck); the rest runs from the loop, as logging inside whatever
+        Python code the signal interrupted could re-enter the log's file."""
+        if signum == signal.SIGINT and (self.shutdown_asap or self.signal_pending):
+            try:
+                log.warning("You insist... exiting now.")
+                for hook in self.exit_now_hooks:
+                    hook()
+                log.logger.reopen()
+            finally:
+                os._exit(1)
+        self.signal_pending = True
+        name = "SIGINT" if signum == signal.SIGINT else "SIGTERM"
+        self.loop.call_soon_threadsafe(self._on_signal, name)
+
     def _on_signal(self, name: str) -> None:
-        """sigShutdownHandler: only log and flag it; the cron does the shutdown."""
-        if self.shutdown_asap and name == "SIGINT":
-            log.warning("You insist... exiting now.")
-            for hook in self.exit_now_hooks:
-                hook()
-            log.logger.reopen()
-            os._exit(1)
+        """Only log and flag it; the cron does the shutdown."""
+        self.signal_pending = False
         if self.loading:
             log.warning("Received shutdown signal during loading, scheduling shutdown.")
         else:
@@ -741,11 +754,17 @@ class Server:
         log.notice("Server initialized")
         if not self.load_acl_at_startup():
             return 1
-        if not self.listen():
+        # Running the loop to open a listener can already serve a client that connected
+        # at once (a readiness probe): it must find the signal handlers in place (it may
+        # send SIGTERM next) and must not see the keyspace before the data is loaded.
+        self.install_signals()
+        self.loading = True
+        listening = self.listen()
+        self.loading = False
+        if not listening:
             return 1
         if self.startup_banner:
             log.logger.raw(self.startup_banner)
-        self.install_signals()
         self.write_pidfile()
         from bocho.persistence import aof
         from bocho.replication.replica import replicaof_startup

@@ -220,18 +220,24 @@ def test_nested_array_reply_and_close(server):
     c.close()
 
 
-def test_handler_bug_answers_error_and_keeps_serving(server):
-    """A RESP3 boolean inside a request still reaches a handler as a Python bool (a known
-    gap: Redis refuses it as a protocol error). Whatever a handler then raises, the
-    client gets an error reply, keeps its connection, and the server keeps serving."""
-    from raw import recv_until
+RESP3_ITEMS = [b"#t", b",1.5", b"+hi", b"-err", b"_", b"(123", b"=7\r\ntxt:abc",
+               b"%1\r\n$1\r\na\r\n$1\r\nb", b"~1\r\n$1\r\na", b">1\r\n$1\r\na",
+               b"|1\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc", b"!3\r\nerr"]
 
-    with socket.create_connection((server.host, server.port), timeout=5) as s:
-        s.sendall(b"*2\r\n$4\r\nECHO\r\n#t\r\n")
-        got = recv_until(s, lambda b: b.endswith(b"\r\n"))
-        assert got.startswith(b"-ERR"), got
-        s.sendall(b"*1\r\n$4\r\nPING\r\n")
-        assert recv_until(s, lambda b: b.endswith(b"\r\n")) == b"+PONG\r\n"
+
+@pytest.mark.parametrize("item", RESP3_ITEMS, ids=[i[:2].decode() for i in RESP3_ITEMS])
+@pytest.mark.parametrize("where", ["argument", "between", "split"])
+def test_resp3_items_in_requests_like_redis(server, oracle, item, where):
+    """A RESP3 item where a request needs a bulk string is Redis's protocol error (hiredis
+    would hand the command a bool, a float, None...); the same bytes between requests
+    are an inline command."""
+    if where == "argument":
+        parts = [b"*2\r\n$4\r\nECHO\r\n" + item + b"\r\n" + PING]
+    elif where == "between":
+        parts = [PING + item + b"\r\n" + PING]
+    else:  # the item starts the second read, the request begun in the first
+        parts = [b"*2\r\n$4\r\nECHO\r\n", item + b"\r\n" + PING]
+    assert _exchange_parts(server, parts) == _exchange_parts(oracle, parts)
     assert server.client().ping()
 
 

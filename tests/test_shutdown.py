@@ -86,3 +86,15 @@ def test_second_sigint_exits_now(make_server):
     os.kill(srv.pid, signal.SIGINT)
     assert _gone(srv) == 1
     assert "You insist... exiting now." in srv.log()
+
+
+def test_sigterm_the_moment_it_answers(make_server):
+    """A harness signals a server as soon as it first answers. The first answer can come
+    while start-up still runs the loop only to open the listener (before it, the signal
+    killed the process; after it, uvloop dropped a signal that arrived between loop runs,
+    and the server never exited). Each start is a new chance at that window."""
+    for _ in range(12):
+        srv = make_server(config={"shutdown-on-sigterm": "nosave"})
+        os.kill(srv.pid, signal.SIGTERM)
+        assert _gone(srv) == 0, srv.log()
+        assert "scheduling shutdown" in srv.log()

@@ -5,6 +5,7 @@ failure messages. Works for bocho-server and, as an oracle, for Debian's redis-s
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -103,14 +104,34 @@ class ServerProcess:
                 return False
             try:
                 with socket.create_connection((self.host, self.port), timeout=1) as s:
-                    s.sendall(b"PING\r\n")
-                    data = s.recv(64)
-                    if data.startswith((b"+PONG", b"-NOAUTH", b"-LOADING")):
+                    if self._answers_as_ours(s):
                         return True
             except OSError:
                 pass
             time.sleep(0.02)
         return False
+
+    def _answers_as_ours(self, s: socket.socket) -> bool:
+        """Whether the server on our port is up and is our process. Another test's server
+        can hold the port we picked (free_port is only a guess) while ours fails to bind
+        and exits: INFO's process_id tells them apart. A server asking for a password
+        cannot be asked, nor (Sentinel aside) one still loading: taken as ours."""
+        s.sendall(b"INFO server\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return False
+            data += chunk
+            if data.startswith((b"-NOAUTH", b"-LOADING")):
+                return True
+            if not data.startswith(b"$"):
+                return False
+            nl = data.find(b"\r\n")
+            if nl > 0 and len(data) >= nl + 2 + int(data[1:nl]) + 2:
+                break
+        m = re.search(rb"\r\nprocess_id:(\d+)\r\n", data)
+        return m is not None and self.proc is not None and int(m.group(1)) == self.proc.pid
 
     @property
     def pid(self) -> int:
