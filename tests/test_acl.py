@@ -8,7 +8,7 @@ import os
 import pytest
 import redis
 
-from bocho.testing.server import wait_until
+from bocho.testing.server import no_retry, wait_until
 from tests.oracle import assert_same, run
 
 NOAUTH_RE = "NOAUTH|HELLO must be called|Authentication required"
@@ -210,7 +210,7 @@ def test_genpass(r):
 def test_auth_and_hello(server, r):
     r.execute_command(*"ACL SETUSER bob on >pw1 >pw2 +@all ~*".split())
     r.execute_command(*"ACL SETUSER off_user off >pw +@all ~*".split())
-    c = server.client()
+    c = server.client(retry=no_retry())
     try:
         with pytest.raises(redis.RedisError, match="AUTH <password> called without"):
             c.execute_command("AUTH", "x")
@@ -257,7 +257,7 @@ def test_default_user_off_needs_auth(server, r):
     r.execute_command(*"ACL SETUSER admin on >a +@all ~* &*".split())
     r.execute_command(*"ACL SETUSER default off".split())
     try:
-        c = server.client(protocol=2)
+        c = server.client(protocol=2, retry=no_retry())
         with pytest.raises(redis.RedisError, match=NOAUTH_RE):
             c.ping()
         c.close()
@@ -273,7 +273,7 @@ def test_default_user_off_needs_auth(server, r):
 def test_deleted_and_changed_users_are_disconnected(server, r):
     r.execute_command(*"ACL SETUSER gone on nopass +@all ~* &*".split())
     a = _login(server, "gone", "x")
-    me = _login(server, "gone", "x")
+    me = _login(server, "gone", "x", retry=no_retry())
     try:
         aid = a.client_id()
         assert me.execute_command(*"ACL DELUSER gone".split()) == 1
@@ -355,7 +355,7 @@ def test_aclfile_load_and_save(make_server, tmp_path):
     srv = make_server(config={"aclfile": str(path)})
     c = srv.client(username="alice", password="a1")
     assert sorted(c.execute_command(*"ACL USERS".split())) == [b"alice", b"bob", b"default"]
-    b = srv.client(username="bob", password="x")
+    b = srv.client(username="bob", password="x", retry=no_retry())
     with pytest.raises(redis.exceptions.NoPermissionError):
         b.set("b1", "x")
     c.execute_command(*"ACL SETUSER carol on >c ~c* +@read".split())

@@ -15,7 +15,7 @@ import time
 import pytest
 import redis
 
-from bocho.testing.server import ServerProcess, wait_until
+from bocho.testing.server import ServerProcess, no_retry, wait_until
 from tests.conftest import debian_binary
 
 AOF_DIR = "appendonlydir"
@@ -564,7 +564,7 @@ def test_full_disk_refuses_writes_then_resumes(make_server):
 
 def test_full_disk_with_always_exits_without_acknowledging(make_server):
     srv = make_server(config=_aof(appendfsync="always"))
-    c = srv.client()
+    c = srv.client(retry=no_retry())
     c.set("before", "1")
     c.set("pad", "p" * 65536)  # RLIMIT_FSIZE limits the log file too: keep it under
     incr = os.path.join(srv.dir, AOF_DIR, "appendonly.aof.1.incr.aof")

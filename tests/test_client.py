@@ -8,7 +8,7 @@ import time
 import pytest
 import redis
 
-from bocho.testing.server import wait_until
+from bocho.testing.server import no_retry, wait_until
 
 FIELDS = ("id addr laddr fd name age idle flags db sub psub ssub multi qbuf qbuf-free "
           "argv-mem multi-mem rbs rbp obl oll omem tot-mem events cmd user redir resp").split()
@@ -222,7 +222,7 @@ def test_huge_random_count_stops_at_output_limit(make_server, cmd):
     c.hset("h", "a", "b")
     c.sadd("s", "m")
     c.zadd("z", {"m": 1})
-    victim = srv.client()
+    victim = srv.client(retry=no_retry())
     args = list(cmd)
     args.insert(2, "-999999999")
     with pytest.raises(redis.ConnectionError):

@@ -7,7 +7,7 @@ import pytest
 import redis
 from conftest import redis_server_binary
 
-from bocho.testing.server import free_port, wait_until
+from bocho.testing.server import free_port, no_retry, wait_until
 
 # Values that differ between the two servers because of how the harness starts them
 # (port, dir) or by design (none else).
@@ -271,7 +271,7 @@ def test_config_unknown_subcommand(r):
 def test_maxclients_applies(r):
     r.config_set("maxclients", "3")
     port = r.connection_pool.connection_kwargs["port"]
-    extra = [redis.Redis(host="127.0.0.1", port=port) for _ in range(4)]
+    extra = [redis.Redis(host="127.0.0.1", port=port, retry=no_retry()) for _ in range(4)]
     try:
         with pytest.raises(redis.ConnectionError, match="max number of clients reached"):
             for c in extra:

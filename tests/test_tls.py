@@ -14,7 +14,7 @@ import subprocess
 import pytest
 import redis
 
-from bocho.testing.server import ServerProcess, free_port, wait_until
+from bocho.testing.server import ServerProcess, free_port, no_retry, wait_until
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI needed")
 
@@ -82,7 +82,7 @@ def peer_cn(certs, port: int, cert: bool = True, **ctx_opts) -> str:
 
 
 def refused(certs, port: int, cert: bool) -> bool:
-    c = tls_client(certs, port, cert=cert)
+    c = tls_client(certs, port, cert=cert, retry=no_retry())
     try:
         c.ping()
         return False
@@ -527,7 +527,7 @@ def test_maxclients_drops_tls_connection(certs, make_server):
     srv = make_server(config=tls_config(certs, port) | {"maxclients": 1})
     r = srv.client()
     assert r.ping()  # the one client allowed
-    c = tls_client(certs, port)
+    c = tls_client(certs, port, retry=no_retry())
     with pytest.raises((redis.ConnectionError, OSError)):
         c.ping()
     c.close()

@@ -25,6 +25,14 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def no_retry() -> Any:
+    """redis-py's retry policy for a call expected to fail with a ConnectionError (an
+    AuthenticationError is one): no retry, where the default waits and tries again."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+    return Retry(NoBackoff(), 0)
+
+
 def bocho_command() -> list[str]:
     return [sys.executable, "-m", "bocho"]
 
@@ -183,6 +191,8 @@ class ServerProcess:
     # -- talking to it -------------------------------------------------------------------
 
     def client(self, **kw: Any):
+        """A redis-py client (retry=no_retry() for one whose expected ConnectionError or
+        AuthenticationError must not be retried with back-off: 4 s each)."""
         import redis
         kw.setdefault("socket_timeout", 10)
         return redis.Redis(host=self.host, port=self.port, **kw)
