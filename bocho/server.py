@@ -720,6 +720,7 @@ class Server:
             if c.closing:
                 continue
             c.blocked = False
+            c.block_state = None
             c.send(b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n")
             if self.loop is not None:
                 self.loop.call_soon(c.process_input)

@@ -5,11 +5,13 @@ unit tests for the backlog."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 
 import pytest
 from conftest import redis_server_binary
-from raw import cmd, recv_until
+from raw import Deferred, cmd, recv_until
 
 from bocho.replication.state import Backlog
 from bocho.testing.server import wait_until
@@ -399,3 +401,43 @@ def test_unneeded_replication_bgsave_killed(make_server):
     wait_until(lambda: mc.info("persistence")["rdb_bgsave_in_progress"] == 1, msg="child")
     s.close()
     wait_until(lambda: mc.info("persistence")["rdb_bgsave_in_progress"] == 0, msg="killed")
+
+
+def test_paused_replica_holds_stream_and_blocks_shutdown(make_server):
+    """A replica that stops reading keeps the stream it was not sent: it shows in
+    mem_total_replication_buffers as in Redis's shared buffer (integration/shutdown
+    fills it past 2 MB). SHUTDOWN callers waiting for that replica are blocked clients;
+    SHUTDOWN ABORT answers each with the error and they go on."""
+    master = make_server(config={"shutdown-timeout": "300", "repl-backlog-size": "16384"})
+    mc = master.client()
+    rep, rc = _start_replica(make_server, master)
+    mc.set("k", 1)
+    assert mc.execute_command("WAIT", 1, 5000) == 1
+    os.kill(rep.pid, signal.SIGSTOP)
+    waiting = []
+    try:
+        value = "x" * 1024
+        for i in range(64):  # at most 64 MB: the OS buffers fill long before
+            p = mc.pipeline(transaction=False)
+            for j in range(1024):
+                p.set(f"junk{i}:{j}", value)
+            p.execute()
+            if _info(mc, "memory")["mem_total_replication_buffers"] > 2 * 1024 * 1024:
+                break
+        assert _info(mc, "memory")["mem_total_replication_buffers"] > 2 * 1024 * 1024
+        mc.incr("k")
+        waiting = [Deferred(master), Deferred(master)]
+        for d in waiting:
+            d.send("SHUTDOWN")
+        wait_until(lambda: _info(mc, "clients")["blocked_clients"] == 2,
+                   msg="both SHUTDOWN callers blocked")
+        assert _info(mc, "server")["shutdown_in_milliseconds"] > 0
+        assert mc.execute_command("SHUTDOWN", "ABORT") in (True, b"OK")
+        for d in waiting:
+            assert d.read() == ("error", "Errors trying to SHUTDOWN. Check logs.")
+        assert _info(mc, "clients")["blocked_clients"] == 0
+    finally:
+        os.kill(rep.pid, signal.SIGCONT)
+        for d in waiting:
+            d.close()
+    assert mc.ping()

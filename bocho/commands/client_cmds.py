@@ -449,7 +449,7 @@ def client_unblock(c, argv):
     x = c.server.clients.get(cid)
     unblock = getattr(c.server, "unblock_client", None)
     if (x is None or not x.blocked or x.block_state is None or x.block_state is POSTPONED
-            or unblock is None):
+            or x in c.server.shutdown_waiters or unblock is None):
         return resp.ZERO
     unblock(x, as_error)
     return resp.ONE

@@ -363,6 +363,18 @@ def lolwut(c, argv):
 # -- SHUTDOWN ------------------------------------------------------------------------------
 
 
+class ShutdownWait:
+    """block_state of a SHUTDOWN caller waiting for lagging replicas (Redis's
+    BLOCKED_SHUTDOWN: it counts in INFO blocked_clients)."""
+
+    kind = "shutdown"
+    timeout = 0
+    keys = ()
+
+
+SHUTDOWN_WAIT = ShutdownWait()
+
+
 @command("shutdown", -1, "admin noscript loading stale no_multi allow_busy", group=SRV,
          acl=ADMIN_ACL, since="1.0.0",
          summary="Synchronously save the dataset to disk and then shut down the server")
@@ -393,6 +405,7 @@ def shutdown(c, argv):
         # Waiting for lagging replicas: the caller blocks until the shutdown completes
         # (no reply, the process exits) or fails/is aborted (error, see cancel_shutdown).
         c.blocked = True
+        c.block_state = SHUTDOWN_WAIT
         srv.shutdown_waiters.append(c)
         return None
     raise CommandError(b"ERR Errors trying to SHUTDOWN. Check logs.")

@@ -867,7 +867,16 @@ class Master:
         bl = self.repl.backlog
         total = bl.histlen if bl is not None else 0
         size = self.srv.config["repl-backlog-size"]
-        return (size if self.replicas and total > size else total), total
+        held = (size if self.replicas and total > size else total)
+        # A replica that does not read (paused, slow) keeps the stream it has not been sent
+        # in Redis's shared buffer; here it waits in the replica's transport.
+        for r in self.replicas:
+            tr = r.c.transport
+            if tr is not None:
+                pending = tr.get_write_buffer_size()
+                if pending > total:
+                    total = pending
+        return held, total
 
     # -- shutdown ------------------------------------------------------------------------------
 
