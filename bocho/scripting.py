@@ -244,6 +244,9 @@ class LuaEngine:
         self._parse = m.parse
         self._gc_count = lua.eval("function() return collectgarbage('count') end")
         self._errtable = m.errtable
+        # Setting up the state leaves about a third of its memory as garbage that scripts,
+        # allocating little, may never make Lua collect: used_memory_lua would report it
+        lua.execute("collectgarbage('collect')")
 
     # -- callbacks from Lua ----------------------------------------------------------------
 
