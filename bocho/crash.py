@@ -28,21 +28,20 @@ def install_crash_handlers(server: Server) -> None:
         faulthandler.enable(file=sys.stderr, all_threads=False)
     except (OSError, ValueError, RuntimeError):
         pass
-    loop = server.loop
+    # Plain handlers, not the loop's: uvloop drops a signal that arrives while its loop
+    # is not running, and a busy server (a long script) must still report at once.
     for sig in (signal.SIGABRT, signal.SIGBUS, signal.SIGFPE, signal.SIGILL):
         try:
-            loop.add_signal_handler(sig, crash, server, sig, "")
-        except (RuntimeError, ValueError, OSError):
+            signal.signal(sig, lambda signum, frame: crash(server, signum, ""))
+        except (ValueError, OSError):
             pass
 
 
 def crash(server: Server, sig: int, why: str = "") -> None:
     """Log the bug report and die by `sig`."""
-    report(server, sig, why)
-    signal.signal(sig, signal.SIG_DFL)
     try:
-        server.loop.remove_signal_handler(sig)
-    except Exception:
+        report(server, sig, why)
+    except Exception:  # noqa: BLE001 - the report is best effort; dying by sig is not
         pass
     signal.signal(sig, signal.SIG_DFL)
     os.kill(os.getpid(), sig)

@@ -1,9 +1,14 @@
 """DEBUG: refusal, SLEEP, OBJECT, POPULATE, DIGEST (same digests as real Redis), PROTOCOL."""
 
+import os
+import signal
+import threading
 import time
 
 import pytest
 import redis
+
+from bocho.testing.server import wait_until
 
 
 def test_refused_unless_enabled(make_server):
@@ -146,3 +151,37 @@ def test_object_address_stays_across_incr(r):
     assert old.startswith(b"at:") and addr() == old
     r.set("bar", "x")
     assert r.execute_command("DEBUG", "OBJECT", "bar").split()[1] != old
+
+
+@pytest.mark.parametrize("busy", [False, True], ids=["idle", "in-a-script"])
+def test_sigabrt_logs_crash_and_dies_by_it(make_server, busy):
+    """kill -SIGABRT: the bug report, then death by the same signal, also while a
+    script keeps the event loop from running."""
+    srv = make_server(config={"busy-reply-threshold": "100"})
+    c = srv.client()
+    if busy:
+        spinner = srv.client(socket_timeout=30)
+        t = threading.Thread(target=lambda: _swallow(
+            spinner.eval, "local i = 0 while true do i = i + 1 end", 0), daemon=True)
+        t.start()
+        wait_until(lambda: _busy(c), msg="the script turned busy")
+    os.kill(srv.pid, signal.SIGABRT)
+    assert srv.wait_exit(10) == -signal.SIGABRT, srv.log()
+    assert "crashed by signal: 6" in srv.log()
+
+
+def _swallow(fn, *args):
+    try:
+        fn(*args)
+    except redis.RedisError:
+        pass
+
+
+def _busy(c) -> bool:
+    try:
+        c.ping()
+        return False
+    except redis.exceptions.BusyLoadingError:
+        return True
+    except redis.ResponseError as e:
+        return str(e).startswith("BUSY")
