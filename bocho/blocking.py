@@ -86,6 +86,20 @@ FORCE_UNBLOCKED = (b"-UNBLOCKED force unblock from blocking operation, instance 
 REPLY_OFF = 1  # network.REPLY_OFF (CLIENT REPLY OFF): the late reply is silenced too
 
 
+class Held:
+    """block_state of a client the server itself holds, not a blocking command: a
+    command waiting for CLIENT PAUSE to end (Redis's BLOCKED_POSTPONE), SHUTDOWN waiting
+    for lagging replicas (BLOCKED_SHUTDOWN). It counts in INFO blocked_clients and shows
+    flag 'b'; CLIENT UNBLOCK leaves it alone."""
+
+    __slots__ = ("kind",)
+    timeout = 0
+    keys = ()
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+
 class BlockState:
     """c.block_state of a client blocked on keys."""
 

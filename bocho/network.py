@@ -1174,8 +1174,9 @@ _ESCAPED_CRLF = ("\\r", "\\n")
 _suspect = re.compile(rb"\*(?:-|[0-9]{7})").search
 # a line starting with a RESP type byte other than '$' and '*': where a request needs a
 # bulk string, Redis refuses it; hiredis would hand the command an int, a bool, None...
-_odd_type = re.compile(rb"\n[-:#,_%~>|(=!+]").search
-_TYPE_BYTE = bytes(1 if b in b"-:#,_%~>|(=!+" else 0 for b in range(256))
+_TYPE_BYTES = b"-:#,_%~>|(=!+"
+_odd_type = re.compile(rb"\n[" + re.escape(_TYPE_BYTES) + rb"]").search
+_TYPE_BYTE = bytes(1 if b in _TYPE_BYTES else 0 for b in range(256))
 _HIREDIS_TYPE_ERROR = re.compile(r'Protocol error, got "(.*)" as reply type byte').match
 _HIREDIS_ERRORS = {
     "Multi-bulk length out of range": "invalid multibulk length",

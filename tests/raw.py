@@ -73,3 +73,22 @@ def blocked(r) -> int:
 
 def wait_blocked(r, n=1):
     wait_until(lambda: blocked(r) == n, msg=f"{n} blocked clients")
+
+
+def swallow(fn, *args) -> None:
+    """Call fn, ignoring the Redis error it ends with (a script killed, a server gone)."""
+    try:
+        fn(*args)
+    except redis.RedisError:
+        pass
+
+
+def script_busy(r) -> bool:
+    """Whether r is answered BUSY: a script or function runs past busy-reply-threshold
+    (redis-py raises BusyLoadingError for it, or a ResponseError)."""
+    try:
+        r.ping()
+    except redis.ResponseError as e:
+        return isinstance(e, redis.exceptions.BusyLoadingError) or "BUSY" in str(e) \
+            or "busy" in str(e)
+    return False

@@ -7,6 +7,7 @@ import time
 
 import pytest
 import redis
+from raw import script_busy, swallow
 
 from bocho.testing.server import wait_until
 
@@ -161,27 +162,11 @@ def test_sigabrt_logs_crash_and_dies_by_it(make_server, busy):
     c = srv.client()
     if busy:
         spinner = srv.client(socket_timeout=30)
-        t = threading.Thread(target=lambda: _swallow(
+        t = threading.Thread(target=lambda: swallow(
             spinner.eval, "local i = 0 while true do i = i + 1 end", 0), daemon=True)
         t.start()
-        wait_until(lambda: _busy(c), msg="the script turned busy")
+        wait_until(lambda: script_busy(c), msg="the script turned busy")
     os.kill(srv.pid, signal.SIGABRT)
     assert srv.wait_exit(10) == -signal.SIGABRT, srv.log()
     assert "crashed by signal: 6" in srv.log()
 
-
-def _swallow(fn, *args):
-    try:
-        fn(*args)
-    except redis.RedisError:
-        pass
-
-
-def _busy(c) -> bool:
-    try:
-        c.ping()
-        return False
-    except redis.exceptions.BusyLoadingError:
-        return True
-    except redis.ResponseError as e:
-        return str(e).startswith("BUSY")

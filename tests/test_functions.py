@@ -8,6 +8,7 @@ import threading
 import pytest
 import redis
 from oracle import assert_same, run
+from raw import script_busy
 
 from bocho.testing.server import wait_until
 
@@ -128,16 +129,7 @@ def test_busy_function_killed_by_function_kill(server):
             res["err"] = str(e)
     t = threading.Thread(target=go)
     t.start()
-
-    def busy():
-        try:
-            r.ping()
-        except redis.exceptions.BusyLoadingError:
-            return True
-        except redis.ResponseError as e:
-            return "BUSY" in str(e) or "busy" in str(e)
-        return False
-    wait_until(busy, 5)
+    wait_until(lambda: script_busy(r), 5)
     stats = r.execute_command("FUNCTION", "STATS")
     assert b"spin" in str(stats).encode() or "spin" in str(stats)
     with pytest.raises(redis.ResponseError):

@@ -11,6 +11,7 @@ import time
 import pytest
 import redis
 from oracle import assert_same, run
+from raw import script_busy, swallow
 
 from bocho.testing.server import wait_until
 
@@ -407,16 +408,9 @@ def test_shutdown_nosave_while_busy(make_server):
     r = srv.client()
     r.config_set("busy-reply-threshold", 50)
     runner = srv.client()
-    t = threading.Thread(target=lambda: _swallow(runner.eval, "while true do end", 0))
+    t = threading.Thread(target=lambda: swallow(runner.eval, "while true do end", 0))
     t.start()
-
-    def busy():
-        try:
-            r.ping()
-        except redis.ResponseError:
-            return True
-        return False
-    wait_until(busy, 5)
+    wait_until(lambda: script_busy(r), 5)
     with pytest.raises(redis.ResponseError, match="BUSY|busy"):
         r.shutdown()  # SHUTDOWN without NOSAVE is refused while a script is busy
     try:
@@ -425,13 +419,6 @@ def test_shutdown_nosave_while_busy(make_server):
         pass
     wait_until(lambda: srv.proc.poll() is not None, 10)
     t.join(5)
-
-
-def _swallow(fn, *args):
-    try:
-        fn(*args)
-    except redis.RedisError:
-        pass
 
 
 def test_unkillable_after_write(server):

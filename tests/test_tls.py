@@ -13,6 +13,7 @@ import subprocess
 
 import pytest
 import redis
+from raw import script_busy
 
 from bocho.testing.server import ServerProcess, free_port, no_retry, wait_until
 
@@ -404,13 +405,7 @@ def test_tls_client_survives_busy_script(certs, tls_server):
     t = threading.Thread(target=go)
     t.start()
     try:
-        def busy():
-            try:
-                r.ping()
-                return False
-            except redis.ResponseError:
-                return True
-        wait_until(busy, 5, msg="script busy")
+        wait_until(lambda: script_busy(r), 5, msg="script busy")
         got = {}
         t2 = threading.Thread(target=lambda: got.update(v=t_cli.incr("tk")))
         t2.start()

@@ -4,6 +4,7 @@ line, client types, pause)."""
 from __future__ import annotations
 
 from bocho import clock, resp, tracking
+from bocho.blocking import Held
 from bocho.commands import MAY_REPLICATE, WRITE, command
 from bocho.commands.connection import RESET_HOOKS
 from bocho.config import on_apply
@@ -448,8 +449,8 @@ def client_unblock(c, argv):
     cid = parse_int(argv[2])
     x = c.server.clients.get(cid)
     unblock = getattr(c.server, "unblock_client", None)
-    if (x is None or not x.blocked or x.block_state is None or x.block_state is POSTPONED
-            or x in c.server.shutdown_waiters or unblock is None):
+    if (x is None or not x.blocked or x.block_state is None or type(x.block_state) is Held
+            or unblock is None):
         return resp.ZERO
     unblock(x, as_error)
     return resp.ONE
@@ -537,16 +538,7 @@ def command_paused(srv, c, cmd, argv) -> bool:
     return False
 
 
-class Postponed:
-    """block_state of a client whose command waits for CLIENT PAUSE to end (Redis's
-    BLOCKED_POSTPONE: it counts in INFO blocked_clients and shows flag 'b')."""
-
-    kind = "postpone"
-    timeout = 0
-    keys = ()
-
-
-POSTPONED = Postponed()
+POSTPONED = Held("postpone")  # a command waiting for CLIENT PAUSE to end
 
 
 def should_pause(server, c, cmd, argv) -> bool:

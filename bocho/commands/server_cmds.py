@@ -7,6 +7,7 @@ import random
 import time
 
 from bocho import REDIS_VERSION, latency, memory, resp
+from bocho.blocking import Held
 from bocho.commands import TABLE, command, lookup, sync_stats
 from bocho.commands.strings import key_spec
 from bocho.errors import CommandError, syntax
@@ -363,16 +364,7 @@ def lolwut(c, argv):
 # -- SHUTDOWN ------------------------------------------------------------------------------
 
 
-class ShutdownWait:
-    """block_state of a SHUTDOWN caller waiting for lagging replicas (Redis's
-    BLOCKED_SHUTDOWN: it counts in INFO blocked_clients)."""
-
-    kind = "shutdown"
-    timeout = 0
-    keys = ()
-
-
-SHUTDOWN_WAIT = ShutdownWait()
+SHUTDOWN_WAIT = Held("shutdown")  # a SHUTDOWN caller waiting for lagging replicas
 
 
 @command("shutdown", -1, "admin noscript loading stale no_multi allow_busy", group=SRV,
